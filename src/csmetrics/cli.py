@@ -1,0 +1,223 @@
+"""The ``csmetrics`` command: parse, call the workspace, render with Rich. Nothing computed here."""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table as RichTable
+from rich.text import Text
+
+from csmetrics.errors import CsMetricsError, UserInputError
+from csmetrics.schema import TABLES, get_table
+from csmetrics.workspace import Workspace
+
+app = typer.Typer(
+    help="Customer-success analytics on your own data.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+WorkspaceOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--workspace", "-w",
+        help="Workspace folder (default: the nearest folder with csmetrics.toml, or "
+        "$CSMETRICS_WORKSPACE).",
+        show_default=False,
+    ),
+]
+
+
+def handles_errors(command: F) -> F:
+    """Show user errors as a message and exit code 2 (our bugs: 3), never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except UserInputError as exc:
+            errors.print("[bold red]Error:[/]", Text(str(exc)), soft_wrap=True)
+            raise typer.Exit(2) from None
+        except CsMetricsError as exc:
+            errors.print("[bold red]Internal error (please report):[/]", Text(str(exc)),
+                         soft_wrap=True)
+            raise typer.Exit(3) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@app.command()
+@handles_errors
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder for the workspace.")] = Path("."),
+    name: Annotated[str, typer.Option(help="Company name.")] = "My company",
+    currency: Annotated[str, typer.Option(help="Reporting currency (ISO 4217).")] = "USD",
+    timezone: Annotated[str, typer.Option(help="IANA time zone of calendar dates.")] = "UTC",
+) -> None:
+    """Create a workspace: csmetrics.toml and a warehouse with every canonical table."""
+    with Workspace.init(directory, name=name, currency=currency, timezone=timezone) as ws:
+        console.print(f"Created workspace [bold]{ws.root}[/]")
+        console.print(f"  config:    {ws.root / 'csmetrics.toml'}")
+        console.print(f"  warehouse: {ws.database_path} ({len(TABLES)} tables)")
+        console.print("Next: csmetrics schema customers, then csmetrics ingest customers FILE")
+
+
+@app.command()
+@handles_errors
+def schema(
+    table: Annotated[str | None, typer.Argument(help="One table; all tables when omitted.")] = None,
+) -> None:
+    """Print the canonical tables: columns, types, required or not, allowed values, meaning."""
+    names = [get_table(table).name] if table else list(TABLES)
+    for name in names:
+        spec = TABLES[name]
+        grid = RichTable(title=f"{name} — {spec.description}", title_justify="left",
+                         caption=f"key: {', '.join(spec.key)}", caption_justify="left")
+        grid.add_column("column", style="bold")
+        grid.add_column("type")
+        grid.add_column("required")
+        grid.add_column("meaning")
+        for column in spec.columns:
+            meaning = column.description
+            if column.allowed:
+                meaning += f" One of: {', '.join(column.allowed)}."
+            grid.add_row(column.name, column.dtype.label, "yes" if column.required else "",
+                         meaning)
+        grid.add_row("(other)", "any", "", "Extra columns are kept in the attributes map "
+                     "and can be used as segments.")
+        console.print(grid)
+
+
+@app.command()
+@handles_errors
+def ingest(
+    table: Annotated[str, typer.Argument(help="Canonical table to load into.")],
+    files: Annotated[list[Path], typer.Argument(help="CSV, Parquet or JSON-lines files (.gz ok).")],
+    mapping: Annotated[Path | None, typer.Option(help="TOML file mapping your column names "
+                                                 "and values onto ours.")] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Swap the table's whole content "
+                                          "for these files, atomically.")] = False,
+    allow_orphans: Annotated[bool, typer.Option("--allow-orphans", help="Keep rows whose "
+                                                "customer is not in customers.")] = False,
+    encoding: Annotated[str | None, typer.Option(help="Text encoding of CSV files, e.g. "
+                                                 "latin-1 or utf-16 (default utf-8).")] = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Validate files and load them into a table: all or nothing, and safe to repeat."""
+    with Workspace.find(workspace) as ws, _progress() as progress:
+        task = progress.add_task("starting", total=len(files) + 2)
+
+        def step(message: str) -> None:
+            progress.update(task, description=message, advance=1)
+
+        result = ws.ingest(table, files, mapping=mapping, replace=replace,
+                           allow_orphans=allow_orphans, encoding=encoding, on_step=step)
+        progress.update(task, completed=len(files) + 2, description="done")
+    console.print(result.summary(), highlight=False)
+
+
+@app.command()
+@handles_errors
+def batches(
+    table: Annotated[str | None, typer.Option(help="Only loads into this table.")] = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """List every load: table, files, content hash, rows inserted / updated, user, time."""
+    with Workspace.find(workspace) as ws:
+        rows = ws.batches(get_table(table).name if table else None)
+        grid = RichTable(title="Loads, newest first")
+        for heading in ("batch", "table", "mode", "files", "hash", "read", "inserted",
+                        "updated", "unchanged", "orphans", "by", "at"):
+            grid.add_column(heading)
+        for b in rows:
+            grid.add_row(
+                str(b.batch_id), b.table, b.mode, "\n".join(Path(f).name for f in b.files),
+                b.content_hash[:12], f"{b.rows_read:,}", f"{b.inserted:,}", f"{b.updated:,}",
+                f"{b.unchanged:,}", f"{b.orphans:,}", b.loaded_by,
+                b.loaded_at.strftime("%Y-%m-%d %H:%M:%S"),
+            )
+        console.print(grid if rows else "No loads yet.")
+
+
+@app.command()
+@handles_errors
+def status(workspace: WorkspaceOption = None) -> None:
+    """Show the workspace, its settings and how many rows each table holds."""
+    with Workspace.find(workspace) as ws:
+        s = ws.settings.workspace
+        console.print(f"[bold]{s.name}[/] — {ws.root}  ({s.currency}, {s.timezone})")
+        grid = RichTable()
+        grid.add_column("table")
+        grid.add_column("rows", justify="right")
+        for name, count in ws.table_counts().items():
+            grid.add_row(name, f"{count:,}")
+        console.print(grid)
+
+
+@app.command()
+@handles_errors
+def demo(
+    customers: Annotated[int, typer.Option(min=10, help="Number of customers.")] = 500,
+    months: Annotated[int, typer.Option(min=3, max=120, help="Months of history.")] = 24,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same company.")] = 7,
+    out: Annotated[Path | None, typer.Option(help="Also write the company as CSV files in "
+                                             "the canonical format here.")] = None,
+    workspace: Annotated[Path, typer.Option("--workspace", "-w", help="Folder of the demo "
+                                            "workspace.")] = Path("csmetrics-demo"),
+    force: Annotated[bool, typer.Option("--force", help="Rebuild the demo workspace if it "
+                                        "exists.")] = False,
+) -> None:
+    """Build a realistic synthetic SaaS company, load it into a workspace, show its KPIs."""
+    from csmetrics.demo import write_company
+
+    if (workspace / "csmetrics.toml").exists():
+        if not force:
+            raise UserInputError(
+                f"{workspace} already exists; pass --force to rebuild it, or choose another "
+                "--workspace."
+            )
+        shutil.rmtree(workspace)
+    with Workspace.init(workspace, name="Demo Co (synthetic)") as ws, _progress() as progress:
+        with tempfile.TemporaryDirectory(prefix="csmetrics-demo-") as scratch:
+            folder = out or Path(scratch)
+            task = progress.add_task("generating", total=None)
+            files = write_company(
+                folder, customers=customers, months=months, seed=seed,
+                fmt="csv" if out else "parquet",
+                progress=lambda message: progress.update(task, description=message),
+            )
+            progress.update(task, total=len(files), completed=0)
+            for table, paths in files.items():
+                progress.update(task, description=f"loading {table}")
+                ws.ingest(table, paths)
+                progress.advance(task)
+        counts = ws.table_counts()
+    console.print(f"Demo company loaded into [bold]{ws.root}[/] "
+                  f"({', '.join(f'{n:,} {t}' for t, n in counts.items() if n)}).")
+    if out:
+        console.print(f"CSV files in the canonical format: {out}")
+
+
+def _progress() -> Progress:
+    return Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+        console=errors, transient=True,
+    )
+
+
+def main() -> None:
+    """Entry point of the ``csmetrics`` script."""
+    app()

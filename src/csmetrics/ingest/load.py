@@ -1,0 +1,209 @@
+"""Loading a batch of files into a canonical table: all or nothing, idempotent, recorded.
+
+The whole batch is read and validated before anything is written. The write itself is one
+DuckDB transaction (new rows inserted, changed rows replaced, the ledger row appended), so a
+failure or a killed process leaves the warehouse exactly as it was.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from csmetrics.errors import Issue, ValidationError
+from csmetrics.ingest import ledger
+from csmetrics.ingest.mapping import Mapping
+from csmetrics.ingest.readers import stage_file
+from csmetrics.ingest.validate import (
+    BATCH,
+    StagedFile,
+    build_batch,
+    checks_for,
+    match_columns,
+    orphan_checks,
+    require_files,
+    run_checks,
+    scale_max_sql,
+)
+from csmetrics.schema import Table, get_table
+from csmetrics.store.sql import Params
+
+Step = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What one batch did to its table."""
+
+    batch_id: int
+    table: str
+    files: list[str]
+    rows_read: int
+    inserted: int
+    updated: int
+    unchanged: int
+    deleted: int
+    orphans: int
+    extra_columns: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        """One line a person reads after a load."""
+        text = (
+            f"{self.table}: {self.rows_read:,} rows read from {len(self.files)} file(s); "
+            f"{self.inserted:,} inserted, {self.updated:,} updated, {self.unchanged:,} unchanged"
+        )
+        if self.deleted:
+            text += f", {self.deleted:,} replaced rows removed"
+        if self.orphans:
+            text += f"; {self.orphans:,} kept without a known customer (--allow-orphans)"
+        if self.extra_columns:
+            text += f"; extra columns kept in attributes: {', '.join(self.extra_columns)}"
+        return text + f" (batch {self.batch_id}, {self.seconds:.1f} s)."
+
+
+def ingest_files(
+    con: duckdb.DuckDBPyConnection,
+    table_name: str,
+    paths: Sequence[Path],
+    *,
+    mapping: Mapping | None = None,
+    replace: bool = False,
+    allow_orphans: bool = False,
+    encoding: str | None = None,
+    loaded_by: str | None = None,
+    on_step: Step | None = None,
+) -> IngestResult:
+    """Validate ``paths`` as rows of ``table_name`` and load them, all or nothing.
+
+    Rows whose key already exists are updated when they differ and left alone when they
+    don't, so loading the same files twice changes nothing. ``replace=True`` swaps the
+    table's whole content for the batch instead.
+    """
+    started = time.perf_counter()
+    step = on_step or (lambda _message: None)
+    table = get_table(table_name)
+    mapping = mapping or Mapping()
+    mapping.check_against(table)
+    require_files(paths)
+    staged: list[StagedFile] = []
+    try:
+        issues: list[Issue] = []
+        for index, path in enumerate(paths):
+            step(f"reading {path.name}")
+            name = f"__stage_{index}"
+            columns = stage_file(con, path, name, encoding=encoding)
+            staged.append(StagedFile(path, name, columns))
+            issues += match_columns(table, staged[-1], mapping)
+        if issues:
+            raise ValidationError(table.name, issues, len(issues))
+        step("checking rows")
+        build_batch(con, table, staged, mapping)
+        params = Params()
+        counts, issues = run_checks(con, checks_for(table, staged, params), params)
+        total = sum(counts)
+        orphan_counts, orphan_issues = run_checks(con, orphan_checks(table, staged), params)
+        orphans = sum(orphan_counts)
+        if orphans and not allow_orphans:
+            total += orphans
+            issues = sorted(issues + orphan_issues, key=lambda i: (i.file, i.row or 0))
+        if total:
+            raise ValidationError(table.name, issues, total)
+        step("loading")
+        counts_by_action = _write(
+            con, table, replace=replace,
+            batch={
+                "table": table.name,
+                "files": [str(p) for p in paths],
+                "content_hash": ledger.content_hash(paths, mapping.model_dump_json()),
+                "mode": "replace" if replace else "upsert",
+                "orphans": orphans,
+                "loaded_by": loaded_by or ledger.current_user(),
+            },
+        )
+    finally:
+        for stage in staged:
+            con.execute(f"DROP TABLE IF EXISTS {stage.staging}")
+        con.execute(f"DROP TABLE IF EXISTS {BATCH}")
+    extras = sorted({h for s in staged for h in s.extras})
+    return IngestResult(
+        table=table.name,
+        files=[str(p) for p in paths],
+        orphans=orphans,
+        extra_columns=extras,
+        seconds=time.perf_counter() - started,
+        **counts_by_action,
+    )
+
+
+def _incoming_select(table: Table) -> tuple[str, Params]:
+    """The batch's rows in the table's column order, with documented defaults filled in:
+    a usage event counts 1, an order is paid, a survey answer is on the survey's usual scale.
+    """
+    params = Params()
+    defaults = {
+        "usage_events": {"quantity": "coalesce(quantity, 1)"},
+        "orders": {"status": "coalesce(status, 'paid')"},
+        "survey_responses": {"scale_max": scale_max_sql(params)},
+    }.get(table.name, {})
+    columns = [f"{defaults.get(c, c)} AS {c}" for c in table.column_names]
+    return f"SELECT {', '.join(columns)}, attributes FROM {BATCH}", params
+
+
+def _write(
+    con: duckdb.DuckDBPyConnection, table: Table, *, replace: bool, batch: dict[str, object]
+) -> dict[str, int]:
+    """Apply the batch in one transaction and record it in the ledger."""
+    select, params = _incoming_select(table)
+    names = table.column_names + ["attributes"]
+    key_match = " AND ".join(f"t.{k} = i.{k}" for k in table.key)
+    same = " AND ".join(f"i.{c} IS NOT DISTINCT FROM t.{c}" for c in names)
+    sql = f"CREATE OR REPLACE TEMP TABLE __incoming AS {select}"
+    con.execute(sql, params.used_by(sql))
+    con.execute("BEGIN TRANSACTION")
+    try:
+        if replace:
+            deleted = con.execute(f"SELECT count(*) FROM {table.name}").fetchone()[0]
+            con.execute(f"DELETE FROM {table.name}")
+            con.execute(f"INSERT INTO {table.name} BY NAME SELECT * FROM __incoming")
+            rows = con.execute("SELECT count(*) FROM __incoming").fetchone()[0]
+            counts = {"inserted": rows, "updated": 0, "unchanged": 0, "deleted": deleted}
+        else:
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE __classified AS SELECT i.*, CASE "
+                f"WHEN t.{table.key[0]} IS NULL THEN 'insert' WHEN {same} THEN 'same' "
+                f"ELSE 'update' END AS __action FROM __incoming i "
+                f"LEFT JOIN {table.name} t ON {key_match}"
+            )
+            key_cols = ", ".join(table.key)
+            con.execute(
+                f"DELETE FROM {table.name} t USING (SELECT {key_cols} FROM __classified "
+                f"WHERE __action = 'update') i WHERE {key_match}"
+            )
+            con.execute(
+                f"INSERT INTO {table.name} BY NAME SELECT {', '.join(names)} FROM __classified "
+                "WHERE __action <> 'same'"
+            )
+            tally = dict(
+                con.execute("SELECT __action, count(*) FROM __classified GROUP BY 1").fetchall()
+            )
+            counts = {
+                "inserted": tally.get("insert", 0),
+                "updated": tally.get("update", 0),
+                "unchanged": tally.get("same", 0),
+                "deleted": 0,
+            }
+        rows_read = sum(counts[k] for k in ("inserted", "updated", "unchanged"))
+        batch_id = ledger.record(con, {**batch, **counts, "rows_read": rows_read})
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.execute("DROP TABLE IF EXISTS __incoming")
+        con.execute("DROP TABLE IF EXISTS __classified")
+    return {**counts, "rows_read": rows_read, "batch_id": batch_id}

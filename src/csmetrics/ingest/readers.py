@@ -1,0 +1,104 @@
+"""Reading input files into staging tables with DuckDB's own readers (never row by row)."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+
+import duckdb
+
+from csmetrics.errors import UserInputError
+
+
+class FileFormat(Enum):
+    """File formats csmetrics reads; gzip-compressed variants too."""
+
+    CSV = "csv"
+    PARQUET = "parquet"
+    JSONL = "jsonl"
+
+
+_SUFFIXES = {
+    ".csv": FileFormat.CSV,
+    ".tsv": FileFormat.CSV,
+    ".txt": FileFormat.CSV,
+    ".parquet": FileFormat.PARQUET,
+    ".pq": FileFormat.PARQUET,
+    ".jsonl": FileFormat.JSONL,
+    ".ndjson": FileFormat.JSONL,
+    ".json": FileFormat.JSONL,
+}
+
+
+def detect_format(path: Path) -> FileFormat:
+    """The format a file's name says it has (``.csv``, ``.parquet``, ``.jsonl``, ``.gz`` too)."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    if suffixes and suffixes[-1] in _SUFFIXES:
+        return _SUFFIXES[suffixes[-1]]
+    raise UserInputError(
+        f"{path}: cannot tell the format from the name; use .csv, .tsv, .parquet or .jsonl "
+        "(optionally with .gz)."
+    )
+
+
+def stage_file(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    staging: str,
+    *,
+    encoding: str | None = None,
+) -> list[tuple[str, str]]:
+    """Read ``path`` into the temp table ``staging``, in file order; return its columns.
+
+    The table's ``rowid + 1`` is the row's position in the file (1 = first data row).
+
+    CSV cells stay text (so validation can show exactly what was written); Parquet and JSON
+    keep their own types.
+    """
+    if not path.is_file():
+        raise UserInputError(f"{path}: no such file.")
+    if path.stat().st_size == 0:
+        raise UserInputError(f"{path}: the file is empty; export it again with a header and rows.")
+    fmt = detect_format(path)
+    if fmt is FileFormat.CSV:
+        source = "read_csv(?, all_varchar = true, header = true, encoding = ?)"
+        params: list[object] = [str(path), encoding or "utf-8"]
+    elif fmt is FileFormat.PARQUET:
+        source = "read_parquet(?)"
+        params = [str(path)]
+    else:
+        source = "read_json(?, format = 'newline_delimited', records = true)"
+        params = [str(path)]
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {staging} AS "
+            f"SELECT * FROM {source}",
+            params,
+        )
+    except duckdb.Error as exc:
+        raise UserInputError(_explain_read_error(path, fmt, str(exc))) from None
+    columns = con.execute(
+        "SELECT column_name, data_type FROM duckdb_columns() "
+        "WHERE table_name = ? ORDER BY column_index",
+        [staging],
+    ).fetchall()
+    rows = con.execute(f"SELECT count(*) FROM {staging}").fetchone()
+    if not rows or rows[0] == 0:
+        raise UserInputError(f"{path}: the file has a header but no rows.")
+    return [(str(name), str(dtype)) for name, dtype in columns]
+
+
+def _explain_read_error(path: Path, fmt: FileFormat, message: str) -> str:
+    first = message.strip().splitlines()[0] if message.strip() else message
+    if "unicode" in message.lower() or "utf-8" in message.lower():
+        return (
+            f"{path}: the file is not UTF-8 text ({first}). Save it as UTF-8, or pass the "
+            "encoding it has, e.g. --encoding latin-1 or --encoding utf-16."
+        )
+    if fmt is FileFormat.PARQUET:
+        return f"{path}: not a readable Parquet file ({first})."
+    if fmt is FileFormat.JSONL:
+        return f"{path}: not valid JSON lines, one object per line ({first})."
+    return f"{path}: cannot read it as CSV ({first})."
