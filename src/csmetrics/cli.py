@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import csv
 import functools
+import json
+import sys
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from enum import Enum
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -25,8 +30,22 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     add_completion=False,
 )
-console = Console()
+# In a pipe or a log, don't squeeze tables into 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 200)
 errors = Console(stderr=True)
+
+
+class OutputFormat(str, Enum):
+    """How a command prints its rows."""
+
+    TABLE = "table"
+    CSV = "csv"
+    JSON = "json"
+
+
+FormatOption = Annotated[
+    OutputFormat, typer.Option("--format", help="table for people; csv or json for programs.")
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -117,39 +136,32 @@ def ingest(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Validate files and load them into a table: all or nothing, and safe to repeat."""
-    with Workspace.find(workspace) as ws, _progress() as progress:
-        task = progress.add_task("starting", total=len(files) + 2)
-
-        def step(message: str) -> None:
-            progress.update(task, description=message, advance=1)
-
+    with Workspace.find(workspace) as ws, _steps(total=len(files) + 2) as step:
         result = ws.ingest(table, files, mapping=mapping, replace=replace,
                            allow_orphans=allow_orphans, encoding=encoding, on_step=step)
-        progress.update(task, completed=len(files) + 2, description="done")
-    console.print(result.summary(), highlight=False)
+    console.print(result.summary(), highlight=False, soft_wrap=True)
 
 
 @app.command()
 @handles_errors
 def batches(
     table: Annotated[str | None, typer.Option(help="Only loads into this table.")] = None,
+    fmt: FormatOption = OutputFormat.TABLE,
     workspace: WorkspaceOption = None,
 ) -> None:
     """List every load: table, files, content hash, rows inserted / updated, user, time."""
     with Workspace.find(workspace) as ws:
-        rows = ws.batches(get_table(table).name if table else None)
-        grid = RichTable(title="Loads, newest first")
-        for heading in ("batch", "table", "mode", "files", "hash", "read", "inserted",
-                        "updated", "unchanged", "orphans", "by", "at"):
-            grid.add_column(heading)
-        for b in rows:
-            grid.add_row(
-                str(b.batch_id), b.table, b.mode, "\n".join(Path(f).name for f in b.files),
-                b.content_hash[:12], f"{b.rows_read:,}", f"{b.inserted:,}", f"{b.updated:,}",
-                f"{b.unchanged:,}", f"{b.orphans:,}", b.loaded_by,
-                b.loaded_at.strftime("%Y-%m-%d %H:%M:%S"),
-            )
-        console.print(grid if rows else "No loads yet.")
+        rows = [
+            {
+                "batch": b.batch_id, "table": b.table, "mode": b.mode,
+                "files": " ".join(Path(f).name for f in b.files), "hash": b.content_hash[:12],
+                "read": b.rows_read, "inserted": b.inserted, "updated": b.updated,
+                "unchanged": b.unchanged, "deleted": b.deleted, "orphans": b.orphans,
+                "by": b.loaded_by, "at": b.loaded_at.isoformat(timespec="seconds"),
+            }
+            for b in ws.batches(get_table(table).name if table else None)
+        ]
+    emit(rows, fmt, title="Loads, newest first", empty="No loads yet.")
 
 
 @app.command()
@@ -209,6 +221,39 @@ def demo(
                   f"({', '.join(f'{n:,} {t}' for t, n in counts.items() if n)}).")
     if out:
         console.print(f"CSV files in the canonical format: {out}")
+
+
+@contextmanager
+def _steps(total: int | None) -> Iterator[Callable[[str], None]]:
+    """Report the steps of a long job: a progress bar on a terminal, plain lines in a log."""
+    if not errors.is_terminal:
+        yield lambda message: errors.print(f"... {message}", highlight=False, soft_wrap=True)
+        return
+    with _progress() as progress:
+        task = progress.add_task("starting", total=total)
+        yield lambda message: progress.update(task, description=message, advance=1)
+
+
+def emit(rows: list[dict[str, Any]], fmt: OutputFormat, *, title: str, empty: str) -> None:
+    """Print rows as a table, CSV or JSON (a list of objects)."""
+    if fmt is OutputFormat.JSON:
+        sys.stdout.write(json.dumps(rows, default=str, indent=2) + "\n")
+        return
+    if fmt is OutputFormat.CSV:
+        if rows:
+            writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+        return
+    if not rows:
+        console.print(empty)
+        return
+    grid = RichTable(title=title)
+    for heading, value in rows[0].items():
+        grid.add_column(heading, justify="right" if isinstance(value, int | float) else "left")
+    for row in rows:
+        grid.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row.values()))
+    console.print(grid)
 
 
 def _progress() -> Progress:

@@ -174,6 +174,12 @@ def checks_for(table: Table, files: Sequence[StagedFile], params: Params) -> lis
         for name, header in staged.found.items()
         if _parsed_from_text(table.column(name), dict(staged.columns)[header])
     }
+
+    def shown(name: str) -> str:
+        """The cell as the user wrote it, where we have it."""
+        raw = quote_ident("__raw_" + name)
+        return raw if name in raw_columns else f"CAST({name} AS VARCHAR)"
+
     checks: list[Check] = []
     for column in table.columns:
         name = column.name
@@ -186,7 +192,6 @@ def checks_for(table: Table, files: Sequence[StagedFile], params: Params) -> lis
             checks.append(Check(name, where, "NULL", "a value: the column is required"))
         if name not in present:
             continue
-        shown = raw if name in raw_columns else f"CAST({name} AS VARCHAR)"
         if column.allowed:
             checks.append(
                 Check(
@@ -199,21 +204,22 @@ def checks_for(table: Table, files: Sequence[StagedFile], params: Params) -> lis
             )
         if column.minimum is not None:
             checks.append(
-                Check(name, f"{name} < {params.add(column.minimum)}", shown,
+                Check(name, f"{name} < {params.add(column.minimum)}", shown(name),
                       f"a value of at least {column.minimum:g}")
             )
     for rule in table.orderings:
         if rule.later in present:
             checks.append(
                 Check(
-                    rule.later, f"{rule.later} < {rule.earlier}", f"CAST({rule.later} AS VARCHAR)",
+                    rule.later, f"{rule.later} < {rule.earlier}", shown(rule.later),
                     f"{rule.later} on or after {rule.earlier} (it is before it)",
                 )
             )
     if table.name == "survey_responses":
         checks.append(
-            Check("score", f"score > {scale_max_sql(params)}", "CAST(score AS VARCHAR)",
-                  "a score no higher than the survey's scale_max")
+            Check("score", f"score > {scale_max_sql(params)}", shown("score"),
+                  "a score no higher than the survey's scale_max (nps 10, csat 5, ces 7 "
+                  "unless scale_max says otherwise)")
         )
     key = ", ".join(table.key)
     key_text = " || '/' || ".join(f"coalesce(CAST({k} AS VARCHAR), '')" for k in table.key)
@@ -265,13 +271,13 @@ def run_checks(
     plain = [c for c in checks if "OVER" not in c.where]
     counts: dict[int, int] = {}
     if plain:
-        sql = "SELECT " + ", ".join(f"count_if({c.where})" for c in plain) + f" FROM {BATCH}"
+        sql = "SELECT " + ", ".join(f"coalesce(count_if(coalesce({c.where}, false)), 0)" for c in plain) + f" FROM {BATCH}"
         row = con.execute(sql, params.used_by(sql)).fetchone() or ()
         counts.update({id(c): int(n) for c, n in zip(plain, row, strict=True)})
     for check in checks:
         if id(check) in counts:
             continue
-        sql = f"SELECT count_if(bad) FROM (SELECT {check.where} AS bad FROM {BATCH})"
+        sql = f"SELECT coalesce(count_if(coalesce(bad, false)), 0) FROM (SELECT {check.where} AS bad FROM {BATCH})"
         row = con.execute(sql, params.used_by(sql)).fetchone()
         counts[id(check)] = int(row[0]) if row else 0
     issues: list[Issue] = []

@@ -1,0 +1,5 @@
+"""``python -m csmetrics`` runs the command-line interface."""
+
+from csmetrics.cli import main
+
+main()
