@@ -64,12 +64,57 @@ class FiscalSection(_Section):
     week_start: Literal["monday", "sunday"] = "monday"
 
 
+class PolicySection(_Section):
+    """The choices on which analytics tools disagree; ``preset`` picks a known set of them and
+    any key set here overrides the preset. See ``csmetrics.metrics.policy`` for the meaning of
+    each choice and the presets."""
+
+    preset: Literal["default", "chartmogul", "stripe"] = "default"
+    churn_recognition: Literal["end_of_service", "cancellation"] | None = None
+    reactivation_min_gap_days: int | None = Field(None, ge=0)
+    discounts: Literal["deduct", "ignore"] | None = None
+    delinquent_churn_days: int | None = Field(None, ge=0)
+    free_plans_are_customers: bool | None = None
+    currency_rate_at: Literal["period_end", "service_start"] | None = None
+    within_period_churn: Literal["separate", "include"] | None = None
+
+
+class MetricsSection(_Section):
+    """Definitions users tune: what counts as active, positive, easy, converted."""
+
+    active_events: list[str] = Field(
+        default_factory=list, description="Events that make a user active; empty = any event.")
+    key_events: list[str] = Field(
+        default_factory=list,
+        description="Events that mean a customer got value (time to value); empty = any.")
+    csat_positive_min_5: float = Field(4, description="Lowest positive CSAT on a 1-5 scale.")
+    csat_positive_min_10: float = Field(7, description="Lowest positive CSAT on a 1-10 scale.")
+    ces_easy_min: float = Field(5, description="Lowest 'easy' answer on the 1-7 CES scale.")
+    gross_margin: float = Field(0.8, gt=0, le=1, description="Gross margin for CLV and payback.")
+    renewal_grace_days: int = Field(
+        30, ge=0, description="A contract renewed late within this many days still renewed.")
+    retention_cost_per: Literal["retained", "all"] = Field(
+        "retained", description="Divide retention spend by retained or by all customers.")
+    value_unlock_window_months: int = Field(
+        6, ge=1, description="How far after adoption value unlock looks for retention.")
+    default_segments: list[str] = Field(
+        default_factory=lambda: ["plan", "region", "size_tier", "owner", "acquisition_channel"],
+        description="Segments that 'csmetrics refresh' materialises besides the total.")
+
+
 class Settings(_Section):
     """Everything ``csmetrics.toml`` can say. Unknown keys are errors, so typos don't pass."""
 
     workspace: WorkspaceSection = WorkspaceSection()
     engine: EngineSection = EngineSection()
     fiscal: FiscalSection = FiscalSection()
+    policy: PolicySection = PolicySection()
+    metrics: MetricsSection = MetricsSection()
+    targets: dict[str, float | dict[str, float]] = Field(
+        default_factory=dict,
+        description="Targets per metric: a number, or a table of 'default' and "
+        "'column=value' segments.",
+    )
 
     @classmethod
     def from_toml(cls, path: Path) -> Settings:
@@ -121,4 +166,32 @@ threads = 0                          # 0 = all cores
 [fiscal]
 year_start_month = 1                 # 1 = January; 4 = a fiscal year starting in April
 week_start = "monday"                # or "sunday"
+
+[policy]
+# The choices analytics tools disagree on. A preset ("default", "chartmogul", "stripe") sets
+# them all; any key below overrides the preset. 'csmetrics metrics explain NAME' shows them.
+preset = "default"
+# churn_recognition = "end_of_service"   # or "cancellation" (uses subscriptions.canceled_at)
+# reactivation_min_gap_days = 0          # shorter gaps between subscriptions are continuous
+# discounts = "deduct"                   # or "ignore" (MRR at list price)
+# delinquent_churn_days = 0              # > 0: past due this long counts as churned
+# free_plans_are_customers = false       # count $0 subscriptions as customers
+# currency_rate_at = "period_end"        # or "service_start"
+# within_period_churn = "separate"       # or "include" (joined and left in one period)
+
+[metrics]
+active_events = []                   # events that make a user active; empty = any event
+key_events = []                      # first value for time to value; empty = any event
+csat_positive_min_5 = 4              # 4-5 is positive on a 1-5 scale
+csat_positive_min_10 = 7             # 7-10 on a 1-10 scale (some teams use 8)
+ces_easy_min = 5                     # 5-7 is easy on the 1-7 scale
+gross_margin = 0.8                   # for subscription CLV and CAC payback
+renewal_grace_days = 30
+retention_cost_per = "retained"      # or "all"
+default_segments = ["plan", "region", "size_tier", "owner", "acquisition_channel"]
+
+[targets]
+# nrr = 1.05
+# customer_churn_rate = 0.02
+# nps = {{ default = 40, "region=EMEA" = 30 }}
 """

@@ -8,11 +8,15 @@ import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any
+
+import pandas as pd
 
 from csmetrics.config import CONFIG_FILE, DEFAULT_CONFIG, Settings
 from csmetrics.errors import UserInputError, WorkspaceNotFoundError
 from csmetrics.ingest import Batch, IngestResult, Mapping, ingest_files, list_batches
 from csmetrics.ingest.load import Step
+from csmetrics.metrics import MetricRequest, compute
 from csmetrics.schema import TABLES
 from csmetrics.store import Warehouse
 from csmetrics.store.warehouse import duckdb_path
@@ -144,6 +148,15 @@ class Workspace:
     def batches(self, table: str | None = None) -> list[Batch]:
         """The load ledger, newest first."""
         return list_batches(self.warehouse.sql, table)
+
+    def query(self, metrics: str | Sequence[str], **request: Any) -> pd.DataFrame:
+        """Compute metrics: one row per metric, period and segment (see ``MetricRequest``).
+
+        ``request`` takes ``period`` (day, week, month, quarter, year), ``start``, ``end``,
+        ``by`` (segment columns), ``customer``, ``where`` ({column: value}) and ``as_of``.
+        """
+        return compute(self.warehouse.ibis, self.settings,
+                       MetricRequest.create(metrics, **request))
 
     def table_counts(self) -> dict[str, int]:
         """Rows in every canonical table."""

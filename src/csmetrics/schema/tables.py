@@ -162,6 +162,11 @@ TABLES: dict[str, Table] = {
                 _col("start_date", D, "First day of service.", required=True),
                 _col("end_date", D, "First day without service; empty = still active."),
                 _col("quantity", I, "Units or seats bought (entitlement).", minimum=0),
+                _col("discount", M, "Discount per billing interval, already included in "
+                     "amount's price list; deducted from MRR unless the policy says otherwise.",
+                     minimum=0),
+                _col("canceled_at", D, "Day the customer asked to cancel (may precede end_date)."),
+                _col("past_due_since", D, "First day payment was overdue; empty = paid up."),
                 _CURRENCY,
             ),
             (Ordering("start_date", "end_date"),),

@@ -1,0 +1,149 @@
+"""What a metric builder sees: the tables (already filtered), the periods, the segments, the
+policy and options in force. Builders only read from here, so a query is reproducible."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+from ibis.backends import BaseBackend
+
+from csmetrics.config import MetricsSection
+from csmetrics.metrics.periods import Grain, periods_table
+from csmetrics.metrics.policy import Policy
+from csmetrics.schema import TABLES
+
+NONE_SEGMENT = "(none)"
+
+#: The column that says when a row became known, and columns that reveal later facts: as of a
+#: date, rows after it are ignored and later facts are blanked (no peeking at the future).
+AS_OF = {
+    "customers": ("started_at", ()),
+    "subscriptions": ("start_date", ("end_date", "canceled_at", "past_due_since")),
+    "orders": ("ordered_at", ()),
+    "tickets": ("opened_at", ("first_response_at", "resolved_at")),
+    "survey_responses": ("responded_at", ()),
+    "usage_events": ("occurred_at", ()),
+    "activities": ("occurred_at", ()),
+    "feedback": ("submitted_at", ()),
+    "leads": ("created_at", ("converted_at",)),
+    "traffic": ("date", ()),
+    "costs": ("period_start", ()),
+    "exchange_rates": ("date", ()),
+}
+
+
+@dataclass
+class MetricContext:
+    """Inputs of one metric computation."""
+
+    con: BaseBackend
+    grain: Grain
+    starts: list[date]
+    by: tuple[str, ...] = ()
+    customer: str | None = None
+    where: tuple[tuple[str, str], ...] = ()
+    policy: Policy = field(default_factory=Policy)
+    options: MetricsSection = field(default_factory=MetricsSection)
+    currency: str = "USD"
+    as_of: date | None = None
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    # -- periods -------------------------------------------------------------------------
+
+    @property
+    def periods(self) -> ir.Table:
+        """``period_index``, ``period_start``, ``period_end`` (exclusive), ``last_day``,
+        ``prev_last_day`` for every period asked for."""
+        return self.cached("periods", lambda: periods_table(self.starts, self.grain))
+
+    @property
+    def group_keys(self) -> list[str]:
+        """Columns every result is grouped by."""
+        return ["period_start", *self.by]
+
+    def in_period(self, t: ir.Table, column: str) -> ir.Table:
+        """Rows of ``t`` with the period their ``column`` (a date or timestamp) falls in."""
+        day = t[column].cast("date") if t[column].type().is_timestamp() else t[column]
+        t = t.mutate(_in_day=day)
+        p = self.periods
+        joined = t.join(p, [t._in_day >= p.period_start, t._in_day < p.period_end])
+        return joined.drop("_in_day")
+
+    # -- tables --------------------------------------------------------------------------
+
+    def table(self, name: str) -> ir.Table:
+        """A canonical table, restricted to the customer, filters and as-of date asked for."""
+        return self.cached(f"table:{name}", lambda: self._filtered(name))
+
+    def _filtered(self, name: str) -> ir.Table:
+        t = self.con.table(name)
+        if self.as_of is not None:
+            known, revealed = AS_OF[name]
+            limit = ibis.literal(self.as_of)
+            known_day = t[known].cast("date") if t[known].type().is_timestamp() else t[known]
+            t = t.filter(known_day <= limit)
+            t = t.mutate(**{
+                c: ibis.ifelse(_day(t[c]) <= limit, t[c], ibis.null(t[c].type()))
+                for c in revealed
+            })
+        if "customer_id" in t.columns and self.customer is not None:
+            t = t.filter(t.customer_id == self.customer)
+        for column, value in self.where:
+            if column in t.columns:
+                t = t.filter(t[column].cast("string") == value)
+            elif "customer_id" in t.columns and name != "customers":
+                chosen = self.customers().select("customer_id")
+                t = t.semi_join(chosen, "customer_id")
+        return t
+
+    def customers(self) -> ir.Table:
+        """The customers in scope, with every attribute filter applied."""
+        def build() -> ir.Table:
+            c = self.table("customers")
+            for column, value in self.where:
+                if column not in c.columns:
+                    c = c.filter(customer_attribute(c, column) == value)
+            return c
+        return self.cached("customers-in-scope", build)
+
+    def segment(self, t: ir.Table) -> ir.Table:
+        """``t`` with one text column per segment in ``by`` (missing values: "(none)").
+
+        A segment column found on ``t`` itself (a ticket's agent) is used as is; otherwise it
+        is the customer's attribute, by ``customer_id``.
+        """
+        own = [c for c in self.by if c in t.columns]
+        t = t.mutate(**{c: t[c].cast("string").fill_null(NONE_SEGMENT) for c in own})
+        needed = [c for c in self.by if c not in own]
+        if not needed:
+            return t
+        c = self.customers()
+        attrs = c.select(
+            _seg_cid=c.customer_id,
+            **{f"_seg_{n}": customer_attribute(c, n).fill_null(NONE_SEGMENT) for n in needed},
+        )
+        joined = t.left_join(attrs, t.customer_id == attrs._seg_cid)
+        return joined.mutate(
+            **{n: joined[f"_seg_{n}"].fill_null(NONE_SEGMENT) for n in needed}
+        ).drop("_seg_cid", *[f"_seg_{n}" for n in needed])
+
+    def cached(self, key: str, build: Any) -> Any:
+        """Build an intermediate once per computation and share it between metrics."""
+        if key not in self._cache:
+            self._cache[key] = build()
+        return self._cache[key]
+
+
+def customer_attribute(customers: ir.Table, name: str) -> ir.StringValue:
+    """A customer column (plan, region...) or, if it is not one, a key of ``attributes``."""
+    if name in TABLES["customers"].column_names:
+        return customers[name].cast("string")
+    return customers.attributes.get(name)
+
+
+def _day(value: ir.Value) -> ir.Value:
+    return value.cast("date") if value.type().is_timestamp() else value

@@ -1,0 +1,141 @@
+"""A metric is a validated record plus one function that builds an Ibis expression.
+
+Every builder returns a table with one row per period (and segment) and the standard result
+columns of ``result.py``: ``period_start``, the segment columns, ``value``, ``n`` and, where
+they apply, ``ci_low``, ``ci_high`` and ``null_reason``. Extra columns (NPS's three shares,
+a churn rate's annualised value) are allowed and kept in the output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING
+
+from csmetrics.errors import InternalError, UnknownNameError, closest
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from csmetrics.metrics.context import MetricContext
+
+
+class Unit(Enum):
+    """What a metric's value measures, which decides how it is rendered."""
+
+    MONEY = "money"
+    RATE = "rate"  # a fraction: 0.05 is rendered as 5.0 %
+    COUNT = "count"
+    SCORE = "score"
+    DAYS = "days"
+    RATIO = "ratio"  # a plain multiple: 3.2 is rendered as 3.2x
+    MONTHS = "months"
+    YEARS = "years"
+
+
+class Direction(Enum):
+    """Which way is good."""
+
+    UP = "up"
+    DOWN = "down"
+    NEUTRAL = "neutral"
+
+
+class Section(Enum):
+    """The METRICS.md section a metric belongs to."""
+
+    REVENUE = "Revenue and retention"
+    PURCHASES = "Purchases"
+    VALUE = "Value and cost"
+    SATISFACTION = "Satisfaction, loyalty, advocacy"
+    SUPPORT = "Support"
+    USAGE = "Product usage and adoption"
+    ACQUISITION = "Acquisition"
+
+
+Builder = Callable[["MetricContext"], "ir.Table"]
+
+
+@dataclass(frozen=True)
+class MetricDefinition:
+    """Everything known about one metric, and how to compute it."""
+
+    name: str
+    title: str
+    section: Section
+    unit: Unit
+    direction: Direction
+    description: str
+    formula: str
+    tables: tuple[str, ...]
+    build: Builder
+    benchmark: str | None = None
+    edge_cases: str = ""
+    customer_level: bool = True  # meaningful for a single customer (--customer)
+    extra_columns: tuple[str, ...] = field(default=())
+    #: A period without any row gets this value (0 for sums and counts) or, when None, an
+    #: empty value with ``empty_reason``.
+    empty_value: float | None = None
+    empty_reason: str = "no data in the period"
+
+
+REGISTRY: dict[str, MetricDefinition] = {}
+
+
+def metric(
+    name: str,
+    *,
+    title: str,
+    section: Section,
+    unit: Unit,
+    direction: Direction,
+    formula: str,
+    tables: tuple[str, ...],
+    benchmark: str | None = None,
+    edge_cases: str = "",
+    customer_level: bool = True,
+    extra_columns: tuple[str, ...] = (),
+    empty_value: float | None = None,
+    empty_reason: str = "no data in the period",
+) -> Callable[[Builder], Builder]:
+    """Register the decorated builder as metric ``name``; its docstring is the description."""
+
+    def register(build: Builder) -> Builder:
+        if name in REGISTRY:
+            raise InternalError(f"Metric {name!r} is defined twice.")
+        description = " ".join((build.__doc__ or "").split())
+        if not description:
+            raise InternalError(f"Metric {name!r} needs a docstring: its description.")
+        REGISTRY[name] = MetricDefinition(
+            name=name, title=title, section=section, unit=unit, direction=direction,
+            description=description, formula=formula, tables=tables, build=build,
+            benchmark=benchmark, edge_cases=edge_cases, customer_level=customer_level,
+            extra_columns=extra_columns, empty_value=empty_value, empty_reason=empty_reason,
+        )
+        return build
+
+    return register
+
+
+def get_metric(name: str) -> MetricDefinition:
+    """The metric called ``name``; a clear error suggesting the closest one."""
+    _load_all()
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise UnknownNameError(
+            f"There is no metric {name!r}.{closest(name, list(REGISTRY))} "
+            "See 'csmetrics metrics list'."
+        ) from None
+
+
+def all_metrics() -> list[MetricDefinition]:
+    """Every registered metric, in catalogue order."""
+    _load_all()
+    return list(REGISTRY.values())
+
+
+def _load_all() -> None:
+    """Import every module that defines metrics (each registers itself on import)."""
+    from csmetrics.metrics import catalogue  # noqa: F401

@@ -1,0 +1,228 @@
+"""Running metric definitions: a request in, one tidy DataFrame out.
+
+This is the only place that executes metric expressions; the CLI, the API, refresh and the
+dashboard all come through ``compute``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+import pandas as pd
+from ibis.backends import BaseBackend
+
+from csmetrics.config import Settings
+from csmetrics.errors import UnknownNameError, UserInputError, closest
+from csmetrics.metrics.context import MetricContext
+from csmetrics.metrics.definition import MetricDefinition, all_metrics, get_metric
+from csmetrics.metrics.money import check_rates
+from csmetrics.metrics.periods import Calendar, Grain, period_start, period_starts
+from csmetrics.metrics.policy import Policy
+from csmetrics.metrics.result import STANDARD
+from csmetrics.schema import TABLES
+
+DEFAULT_PERIODS = 12
+
+
+@dataclass(frozen=True)
+class MetricRequest:
+    """What to compute: metrics, period grain and range, segments and filters."""
+
+    metrics: tuple[str, ...]
+    grain: Grain = Grain.MONTH
+    start: date | None = None
+    end: date | None = None
+    by: tuple[str, ...] = ()
+    customer: str | None = None
+    where: tuple[tuple[str, str], ...] = field(default=())
+    as_of: date | None = None
+
+    @classmethod
+    def create(
+        cls,
+        metrics: str | Iterable[str],
+        *,
+        period: str | Grain = "month",
+        start: date | str | None = None,
+        end: date | str | None = None,
+        by: str | Iterable[str] | None = None,
+        customer: str | None = None,
+        where: dict[str, str] | Iterable[str] | None = None,
+        as_of: date | str | None = None,
+    ) -> MetricRequest:
+        """A request from loose user input, checked: unknown names get a suggestion."""
+        names = (metrics,) if isinstance(metrics, str) else tuple(metrics)
+        if not names:
+            raise UserInputError("Name at least one metric (see 'csmetrics metrics list').")
+        for name in names:
+            get_metric(name)
+        try:
+            grain = period if isinstance(period, Grain) else Grain(period)
+        except ValueError:
+            raise UserInputError(
+                f"--period {period!r} is not one of day, week, month, quarter, year."
+            ) from None
+        segments = tuple(_split(by))
+        return cls(
+            metrics=names, grain=grain, start=_date(start, "--from"), end=_date(end, "--to"),
+            by=segments, customer=customer, where=_filters(where),
+            as_of=_date(as_of, "--as-of"),
+        )
+
+
+def _split(value: str | Iterable[str] | None) -> list[str]:
+    if value is None:
+        return []
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return [item.strip() for item in items if item.strip()]
+
+
+def _date(value: date | str | None, flag: str) -> date | None:
+    if value is None or isinstance(value, date):
+        return value.date() if isinstance(value, datetime) else value
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UserInputError(f"{flag} {value!r} is not a date; write it as YYYY-MM-DD.") from None
+
+
+def _filters(where: dict[str, str] | Iterable[str] | None) -> tuple[tuple[str, str], ...]:
+    if where is None:
+        return ()
+    if isinstance(where, dict):
+        return tuple((str(k), str(v)) for k, v in where.items())
+    pairs = []
+    for item in where:
+        column, sep, value = item.partition("=")
+        if not sep or not column.strip():
+            raise UserInputError(f"--where {item!r} must look like COLUMN=VALUE, e.g. region=EMEA.")
+        pairs.append((column.strip(), value.strip()))
+    return tuple(pairs)
+
+
+def compute(con: BaseBackend, settings: Settings, request: MetricRequest) -> pd.DataFrame:
+    """Every requested metric for every period and segment, as one long table (see
+    ``result.py`` for the columns), with targets and benchmarks."""
+    calendar = Calendar(settings.fiscal.week_start, settings.fiscal.year_start_month)
+    end = request.end or request.as_of or data_end(con)
+    start = request.start or _default_start(end, request.grain, calendar)
+    starts = period_starts(start, end, request.grain, calendar)
+    check_segments(con, request.by, request.where)
+    ctx = MetricContext(
+        con=con, grain=request.grain, starts=starts, by=request.by, customer=request.customer,
+        where=request.where, policy=Policy.from_settings(settings.policy),
+        options=settings.metrics, currency=settings.workspace.currency,
+        as_of=request.as_of or end,
+    )
+    definitions = [get_metric(name) for name in request.metrics]
+    check_rates(ctx, tuple({t for d in definitions for t in d.tables}))
+    frames = [_run(ctx, d, settings) for d in definitions]
+    return pd.concat(frames, ignore_index=True)
+
+
+def _run(ctx: MetricContext, definition: MetricDefinition, settings: Settings) -> pd.DataFrame:
+    frame = ctx.con.execute(definition.build(ctx))
+    frame = _complete(frame, ctx, definition)
+    frame.insert(0, "metric", definition.name)
+    frame["target"] = [
+        target_for(settings, definition.name, {k: row[k] for k in ctx.by})
+        for _, row in frame.iterrows()
+    ] if len(frame) else []
+    frame["benchmark"] = definition.benchmark
+    return frame
+
+
+def _complete(frame: pd.DataFrame, ctx: MetricContext, definition: MetricDefinition) -> pd.DataFrame:
+    """Give every period (for every segment seen) a row, and every empty value a reason."""
+    frame = frame.copy()
+    frame["period_start"] = pd.to_datetime(frame["period_start"]).dt.date
+    segments = frame[list(ctx.by)].drop_duplicates() if ctx.by else pd.DataFrame(index=[0])
+    if ctx.by and segments.empty:
+        return frame
+    grid = pd.DataFrame({"period_start": ctx.starts}).merge(segments, how="cross")
+    grid = grid.drop(columns=[c for c in grid.columns if c not in ["period_start", *ctx.by]])
+    merged = grid.merge(frame, on=["period_start", *ctx.by], how="left", indicator=True)
+    missing = merged["_merge"] == "left_only"
+    merged = merged.drop(columns="_merge")
+    merged.loc[missing, "n"] = 0
+    if definition.empty_value is not None:
+        merged.loc[missing, "value"] = definition.empty_value
+    empty = merged["value"].isna() & merged["null_reason"].isna()
+    merged.loc[empty, "null_reason"] = definition.empty_reason
+    merged["n"] = merged["n"].fillna(0).astype("int64")
+    columns = ["period_start", *ctx.by, *STANDARD]
+    extras = [c for c in merged.columns if c not in columns]
+    merged = merged[columns + extras]
+    return merged.sort_values(["period_start", *ctx.by], kind="stable").reset_index(drop=True)
+
+
+def target_for(settings: Settings, metric: str, segment: dict[str, object]) -> float | None:
+    """The user's target for a metric, for this segment if one is set for it."""
+    target = settings.targets.get(metric)
+    if target is None or isinstance(target, int | float):
+        return None if target is None else float(target)
+    for column, value in segment.items():
+        if f"{column}={value}" in target:
+            return float(target[f"{column}={value}"])
+    default = target.get("default")
+    return None if default is None else float(default)
+
+
+def _default_start(end: date, grain: Grain, calendar: Calendar) -> date:
+    start = period_start(end, grain, calendar)
+    for _ in range(DEFAULT_PERIODS - 1):
+        start = period_start(start - pd.Timedelta(days=1), grain, calendar)
+    return start
+
+
+DATA_DATES = (
+    ("subscriptions", "start_date"), ("subscriptions", "end_date"), ("orders", "ordered_at"),
+    ("usage_events", "occurred_at"), ("survey_responses", "responded_at"),
+    ("tickets", "opened_at"), ("customers", "started_at"),
+)
+
+
+def data_end(con: BaseBackend) -> date:
+    """The last day the data covers (never after today): the default end of a query."""
+    today = date.today()
+    latest: list[date] = []
+    for table, column in DATA_DATES:
+        t = con.table(table)
+        value = con.execute(t[column].cast("date").max(where=t[column].cast("date") <= today))
+        if value is not None and not pd.isna(value):
+            latest.append(pd.Timestamp(value).date())
+    return max(latest) if latest else today
+
+
+def check_segments(con: BaseBackend, by: Sequence[str], where: Sequence[tuple[str, str]]) -> None:
+    """Refuse a segment or filter column that no table or customer attribute has."""
+    names = [*by, *(column for column, _ in where)]
+    if not names:
+        return
+    known = {c for t in TABLES.values() for c in t.column_names}
+    unknown = [n for n in names if n not in known]
+    if not unknown:
+        return
+    c = con.table("customers")
+    keys = c.select(key=c.attributes.keys().unnest()).distinct()
+    attribute_keys = set(con.execute(keys)["key"].dropna())
+    for name in unknown:
+        if name not in attribute_keys:
+            choices = sorted(known | attribute_keys)
+            raise UnknownNameError(
+                f"No column or customer attribute {name!r} to segment or filter by."
+                f"{closest(name, choices)} Customer columns: "
+                f"{', '.join(TABLES['customers'].column_names)}."
+            )
+
+
+def catalogue() -> list[MetricDefinition]:
+    """Every metric, in catalogue order."""
+    return all_metrics()
+
+
+
+
+__all__ = ["MetricRequest", "catalogue", "compute", "data_end"]
