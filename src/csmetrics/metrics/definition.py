@@ -78,6 +78,9 @@ class MetricDefinition:
     #: empty value with ``empty_reason``.
     empty_value: float | None = None
     empty_reason: str = "no data in the period"
+    #: A column the metric is always broken down by (``event`` for feature adoption,
+    #: ``employee`` for employee ratings); added to the segments when not asked for.
+    dimension: str | None = None
 
 
 REGISTRY: dict[str, MetricDefinition] = {}
@@ -98,6 +101,7 @@ def metric(
     extra_columns: tuple[str, ...] = (),
     empty_value: float | None = None,
     empty_reason: str = "no data in the period",
+    dimension: str | None = None,
 ) -> Callable[[Builder], Builder]:
     """Register the decorated builder as metric ``name``; its docstring is the description."""
 
@@ -112,6 +116,7 @@ def metric(
             description=description, formula=formula, tables=tables, build=build,
             benchmark=benchmark, edge_cases=edge_cases, customer_level=customer_level,
             extra_columns=extra_columns, empty_value=empty_value, empty_reason=empty_reason,
+            dimension=dimension,
         )
         return build
 

@@ -7,7 +7,7 @@ dashboard all come through ``compute``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 import pandas as pd
@@ -123,6 +123,9 @@ def compute(con: BaseBackend, settings: Settings, request: MetricRequest) -> pd.
 
 
 def _run(ctx: MetricContext, definition: MetricDefinition, settings: Settings) -> pd.DataFrame:
+    if definition.dimension and definition.dimension not in ctx.by:
+        # its own context (and cache): shared intermediates carry the segment columns
+        ctx = replace(ctx, by=(*ctx.by, definition.dimension), _cache={})
     frame = ctx.con.execute(definition.build(ctx))
     frame = _complete(frame, ctx, definition)
     frame.insert(0, "metric", definition.name)
