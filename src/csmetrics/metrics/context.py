@@ -3,6 +3,7 @@ policy and options in force. Builders only read from here, so a query is reprodu
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -51,6 +52,7 @@ class MetricContext:
     currency: str = "USD"
     as_of: date | None = None
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    _temporary: list[str] = field(default_factory=list, repr=False)
 
     # -- periods -------------------------------------------------------------------------
 
@@ -136,6 +138,25 @@ class MetricContext:
         if key not in self._cache:
             self._cache[key] = build()
         return self._cache[key]
+
+    def materialized(self, key: str, build: Any) -> ir.Table:
+        """Like ``cached``, but computed once into a temporary table that every metric of
+        this computation reads: shared intermediates are neither recompiled nor recomputed."""
+        def create() -> ir.Table:
+            name = f"_cs_{key.replace('-', '_')}_{uuid.uuid4().hex[:12]}"
+            table = self.con.create_table(name, build(), temp=True)
+            self._temporary.append(name)
+            return table
+        return self.cached(f"materialized:{key}", create)
+
+    def close(self) -> None:
+        """Drop the temporary tables this computation made."""
+        for name in self._temporary:
+            if self.con.name == "duckdb":  # Ibis 12's drop_table trips over DuckDB 2
+                self.con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
+            else:
+                self.con.drop_table(name, force=True)
+        self._temporary.clear()
 
 
 def customer_attribute(customers: ir.Table, name: str) -> ir.StringValue:

@@ -28,6 +28,7 @@ class Unit(Enum):
     RATE = "rate"  # a fraction: 0.05 is rendered as 5.0 %
     COUNT = "count"
     SCORE = "score"
+    HOURS = "hours"
     DAYS = "days"
     RATIO = "ratio"  # a plain multiple: 3.2 is rendered as 3.2x
     MONTHS = "months"

@@ -118,14 +118,21 @@ def compute(con: BaseBackend, settings: Settings, request: MetricRequest) -> pd.
     )
     definitions = [get_metric(name) for name in request.metrics]
     check_rates(ctx, tuple({t for d in definitions for t in d.tables}))
-    frames = [_run(ctx, d, settings) for d in definitions]
+    try:
+        frames = [_run(ctx, d, settings) for d in definitions]
+    finally:
+        ctx.close()
     return pd.concat(frames, ignore_index=True)
 
 
 def _run(ctx: MetricContext, definition: MetricDefinition, settings: Settings) -> pd.DataFrame:
     if definition.dimension and definition.dimension not in ctx.by:
         # its own context (and cache): shared intermediates carry the segment columns
-        ctx = replace(ctx, by=(*ctx.by, definition.dimension), _cache={})
+        own = replace(ctx, by=(*ctx.by, definition.dimension), _cache={}, _temporary=[])
+        try:
+            return _run(own, definition, settings)
+        finally:
+            own.close()
     frame = ctx.con.execute(definition.build(ctx))
     frame = _complete(frame, ctx, definition)
     frame.insert(0, "metric", definition.name)

@@ -25,7 +25,12 @@ def customer_changes(ctx: MetricContext) -> ir.Table:
     ``plan_prev``, ``plan_cur``, whether it was a customer at the start / end, and which
     movement it made (``movement``: new, expansion, contraction, churned, reactivation or
     NULL), with the segment columns."""
-    return ctx.cached("customer-changes", lambda: ctx.segment(_changes(ctx)))
+    return ctx.cached("customer-changes", lambda: ctx.segment(changes_base(ctx)))
+
+
+def changes_base(ctx: MetricContext) -> ir.Table:
+    """``customer_changes`` without segment columns, computed once per computation."""
+    return ctx.materialized("changes", lambda: _changes(ctx))
 
 
 def _changes(ctx: MetricContext) -> ir.Table:
@@ -93,7 +98,7 @@ def within_period_churn(ctx: MetricContext) -> ir.Table:
         touched = p.join(lines, [lines.start <= p.last_day,
                                  lines.end.isnull() | (lines.end > p.period_start)])
         touched = touched.select("period_index", "period_start", "customer_id").distinct()
-        changes = _changes(ctx)
+        changes = changes_base(ctx)
         present = changes.filter(changes.at_start | changes.at_end).select(
             __pi=changes.period_index, __cid=changes.customer_id)
         gone = touched.anti_join(present, [touched.period_index == present.__pi,
