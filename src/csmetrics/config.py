@@ -91,6 +91,11 @@ class MetricsSection(_Section):
     csat_positive_min_10: float = Field(7, description="Lowest positive CSAT on a 1-10 scale.")
     ces_easy_min: float = Field(5, description="Lowest 'easy' answer on the 1-7 CES scale.")
     gross_margin: float = Field(0.8, gt=0, le=1, description="Gross margin for CLV and payback.")
+    clv_method: Literal[1, 2] = Field(
+        2, description="CLV method: 1 = average purchase value x purchase frequency x lifespan "
+        "(purchases), 2 = ARPA x gross margin / monthly customer churn (subscriptions).")
+    conversion_denominator: Literal["leads", "visitors"] = Field(
+        "leads", description="Conversion rate over leads created or over visitors (traffic).")
     renewal_grace_days: int = Field(
         30, ge=0, description="A contract renewed late within this many days still renewed.")
     retention_cost_per: Literal["retained", "all"] = Field(
@@ -186,6 +191,8 @@ csat_positive_min_5 = 4              # 4-5 is positive on a 1-5 scale
 csat_positive_min_10 = 7             # 7-10 on a 1-10 scale (some teams use 8)
 ces_easy_min = 5                     # 5-7 is easy on the 1-7 scale
 gross_margin = 0.8                   # for subscription CLV and CAC payback
+clv_method = 2                       # 2 = ARPA x margin / churn; 1 = APV x frequency x lifespan
+conversion_denominator = "leads"     # or "visitors": conversions over the traffic table's visitors
 renewal_grace_days = 30
 retention_cost_per = "retained"      # or "all"
 default_segments = ["plan", "region", "size_tier", "owner", "acquisition_channel"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -17,8 +18,11 @@ from csmetrics.errors import UserInputError, WorkspaceNotFoundError
 from csmetrics.ingest import Batch, IngestResult, Mapping, ingest_files, list_batches
 from csmetrics.ingest.load import Step
 from csmetrics.metrics import MetricRequest, compute
+from csmetrics.metrics.refresh import DEFAULT_GRAINS, compute_all
+from csmetrics.metrics.cohorts import cohort_context, cohort_table
 from csmetrics.schema import TABLES
 from csmetrics.store import Warehouse
+from csmetrics.store.materialize import read_metric_values, replace_metric_values
 from csmetrics.store.warehouse import duckdb_path
 
 ENV_VAR = "CSMETRICS_WORKSPACE"
@@ -157,6 +161,30 @@ class Workspace:
         """
         return compute(self.warehouse.ibis, self.settings,
                        MetricRequest.create(metrics, **request))
+
+    def cohorts(self, kind: str = "logo", start: date | str | None = None,
+                end: date | str | None = None) -> pd.DataFrame:
+        """Monthly cohort table: one row per start month, one column per month since start,
+        of logo retention (``kind="logo"``) or revenue retention (``"revenue"``); see
+        ``csmetrics.metrics.cohorts``."""
+        ctx = cohort_context(self.warehouse.ibis, self.settings, start, end)
+        return cohort_table(ctx, kind)  # type: ignore[arg-type]
+
+    def refresh(
+        self, *, grains: Sequence[str] | None = None, on_step: Step | None = None
+    ) -> dict[str, object]:
+        """Recompute every metric for all periods and default segments and store the results
+        (replacing the previous ones atomically); returns what the run did."""
+        rows, run = compute_all(self.warehouse.ibis, self.settings,
+                                grains=grains or DEFAULT_GRAINS, on_step=on_step)
+        replace_metric_values(self.warehouse.sql, rows, run)
+        return run
+
+    def metric_values(
+        self, metric: str | None = None, grain: str | None = None, segment_by: str | None = None
+    ) -> pd.DataFrame:
+        """Results stored by the last refresh."""
+        return read_metric_values(self.warehouse.sql, metric, grain, segment_by)
 
     def table_counts(self) -> dict[str, int]:
         """Rows in every canonical table."""
