@@ -359,10 +359,49 @@ def demo(
                 ws.ingest(table, paths)
                 progress.advance(task)
         counts = ws.table_counts()
-    console.print(f"Demo company loaded into [bold]{ws.root}[/] "
-                  f"({', '.join(f'{n:,} {t}' for t, n in counts.items() if n)}).")
-    if out:
-        console.print(f"CSV files in the canonical format: {out}")
+        console.print(f"Demo company loaded into [bold]{ws.root}[/] "
+                      f"({', '.join(f'{n:,} {t}' for t, n in counts.items() if n)}).")
+        if out:
+            console.print(f"CSV files in the canonical format: {out}")
+        _print_headline(ws)
+
+
+@app.command()
+@handles_errors
+def kpis(workspace: WorkspaceOption = None, fmt: FormatOption = OutputFormat.TABLE) -> None:
+    """The headline KPIs of the last complete month, with the change against the month before."""
+    with Workspace.find(workspace) as ws:
+        _print_headline(ws, fmt)
+
+
+def _print_headline(ws: Workspace, fmt: OutputFormat = OutputFormat.TABLE) -> None:
+    from csmetrics.metrics.formatting import format_value
+
+    currency = ws.settings.workspace.currency
+    figures = ws.headline()
+    if fmt is not OutputFormat.TABLE:
+        emit([{"metric": k.definition.name, "period_start": k.period_start.isoformat(),
+               "value": k.value, "previous": k.previous, "change": k.change, "n": k.n,
+               "target": k.target, "null_reason": k.null_reason} for k in figures],
+             fmt, title="", empty="")
+        return
+    rows = []
+    for k in figures:
+        unit = k.definition.unit
+        change = "" if k.change is None else (
+            f"{k.change * 100:+.1f} pts" if unit.value == "rate"
+            else f"{k.change:+,.1f}" if unit.value in ("score", "ratio")
+            else f"{k.change:+,.2f}")
+        rows.append({
+            "KPI": k.definition.title,
+            "value": format_value(k.value, unit, currency),
+            "vs previous month": change,
+            "n": k.n,
+            "target": "" if k.target is None else format_value(k.target, unit, currency),
+            "note": k.null_reason or (k.definition.benchmark or ""),
+        })
+    month = figures[0].period_start.strftime("%B %Y") if figures else ""
+    emit(rows, fmt, title=f"{ws.settings.workspace.name} — headline KPIs, {month}", empty="")
 
 
 @contextmanager

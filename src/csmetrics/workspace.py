@@ -18,6 +18,7 @@ from csmetrics.errors import UserInputError, WorkspaceNotFoundError
 from csmetrics.ingest import Batch, IngestResult, Mapping, ingest_files, list_batches
 from csmetrics.ingest.load import Step
 from csmetrics.metrics import MetricRequest, compute
+from csmetrics.metrics.headline import Kpi, headline
 from csmetrics.metrics.refresh import DEFAULT_GRAINS, compute_all
 from csmetrics.metrics.cohorts import cohort_context, cohort_table
 from csmetrics.schema import TABLES
@@ -169,6 +170,10 @@ class Workspace:
         ``csmetrics.metrics.cohorts``."""
         ctx = cohort_context(self.warehouse.ibis, self.settings, start, end)
         return cohort_table(ctx, kind)  # type: ignore[arg-type]
+
+    def headline(self) -> list[Kpi]:
+        """The headline KPIs of the last complete month, beside the month before."""
+        return headline(self.warehouse.ibis, self.settings)
 
     def refresh(
         self, *, grains: Sequence[str] | None = None, on_step: Step | None = None

@@ -1,0 +1,68 @@
+"""The headline KPIs: the few numbers a customer-success leader looks at first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import pandas as pd
+from ibis.backends import BaseBackend
+
+from csmetrics.config import Settings
+from csmetrics.metrics.definition import MetricDefinition, get_metric
+from csmetrics.metrics.engine import MetricRequest, compute, data_end
+from csmetrics.metrics.periods import Grain, next_start, period_start
+
+HEADLINE = ("mrr", "net_new_mrr", "nrr", "grr", "customer_churn_rate", "arpa", "nps", "csat",
+            "ltv_cac_ratio")
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """One headline figure for the last complete period, beside the one before it."""
+
+    definition: MetricDefinition
+    period_start: date
+    value: float | None
+    previous: float | None
+    n: int
+    target: float | None
+    null_reason: str | None
+
+    @property
+    def change(self) -> float | None:
+        """Value minus the previous period's value."""
+        if self.value is None or self.previous is None:
+            return None
+        return self.value - self.previous
+
+
+def last_complete_period(end: date, grain: Grain = Grain.MONTH) -> date:
+    """Start of the last period that ends on or before ``end``."""
+    start = period_start(end, grain)
+    if next_start(start, grain) - timedelta(days=1) == end:
+        return start
+    return period_start(start - timedelta(days=1), grain)
+
+
+def headline(con: BaseBackend, settings: Settings, metrics: tuple[str, ...] = HEADLINE) -> list[Kpi]:
+    """The headline KPIs for the last complete month, with the month before for comparison."""
+    current = last_complete_period(data_end(con))
+    previous = period_start(current - timedelta(days=1), Grain.MONTH)
+    frame = compute(con, settings, MetricRequest.create(
+        metrics, period="month", start=previous, end=next_start(current, Grain.MONTH)
+        - timedelta(days=1)))
+    kpis = []
+    for name in metrics:
+        rows = frame[frame.metric == name].set_index("period_start")
+        now, before = rows.loc[current], rows.loc[previous]
+        kpis.append(Kpi(
+            definition=get_metric(name), period_start=current, value=_number(now["value"]),
+            previous=_number(before["value"]), n=int(now["n"]), target=_number(now["target"]),
+            null_reason=None if pd.isna(now["null_reason"]) else str(now["null_reason"]),
+        ))
+    return kpis
+
+
+def _number(value: object) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)  # type: ignore[arg-type]
