@@ -97,7 +97,7 @@ class MetricContext:
         for column, value in self.where:
             if column in t.columns:
                 t = t.filter(t[column].cast("string") == value)
-            elif "customer_id" in t.columns and name != "customers":
+            elif "customer_id" in t.columns and name != "customers" and is_customer_level(column):
                 chosen = self.customers().select("customer_id")
                 t = t.semi_join(chosen, "customer_id")
         return t
@@ -107,7 +107,7 @@ class MetricContext:
         def build() -> ir.Table:
             c = self.table("customers")
             for column, value in self.where:
-                if column not in c.columns:
+                if column not in c.columns and is_customer_level(column):
                     c = c.filter(customer_attribute(c, column) == value)
             return c
         return self.cached("customers-in-scope", build)
@@ -157,6 +157,14 @@ class MetricContext:
             else:
                 self.con.drop_table(name, force=True)
         self._temporary.clear()
+
+
+def is_customer_level(column: str) -> bool:
+    """Whether a filter column describes the customer (a customer column or a custom
+    attribute) rather than a row of another table (a ticket's agent, an event's name)."""
+    if column in TABLES["customers"].column_names:
+        return True
+    return not any(column in t.column_names for t in TABLES.values())
 
 
 def customer_attribute(customers: ir.Table, name: str) -> ir.StringValue:
