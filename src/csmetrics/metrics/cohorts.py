@@ -51,7 +51,7 @@ def cohort_context(con: BaseBackend, settings: Settings, start: date | str | Non
     ctx = MetricContext(
         con=con, grain=Grain.MONTH, starts=period_starts(start, end, Grain.MONTH, calendar),
         policy=Policy.from_settings(settings.policy), options=settings.metrics,
-        currency=settings.workspace.currency, as_of=end,
+        currency=settings.workspace.currency, as_of=end, known_until=end,
     )
     check_rates(ctx, ("subscriptions",))
     return ctx

@@ -51,6 +51,9 @@ class MetricContext:
     options: MetricsSection = field(default_factory=MetricsSection)
     currency: str = "USD"
     as_of: date | None = None
+    #: The last day the data speaks for: ``as_of`` when given, else the end of the data.
+    #: Windows that run past it (a period still in progress) are cut or left empty.
+    known_until: date | None = None
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
     _temporary: list[str] = field(default_factory=list, repr=False)
 

@@ -106,7 +106,8 @@ def compute(con: BaseBackend, settings: Settings, request: MetricRequest) -> pd.
     """Every requested metric for every period and segment, as one long table (see
     ``result.py`` for the columns), with targets and benchmarks."""
     calendar = Calendar(settings.fiscal.week_start, settings.fiscal.year_start_month)
-    end = request.end or request.as_of or data_end(con)
+    known_until = request.as_of or data_end(con)
+    end = request.end or known_until
     start = request.start or _default_start(end, request.grain, calendar)
     starts = period_starts(start, end, request.grain, calendar)
     check_segments(con, request.by, request.where)
@@ -114,7 +115,7 @@ def compute(con: BaseBackend, settings: Settings, request: MetricRequest) -> pd.
         con=con, grain=request.grain, starts=starts, by=request.by, customer=request.customer,
         where=request.where, policy=Policy.from_settings(settings.policy),
         options=settings.metrics, currency=settings.workspace.currency,
-        as_of=request.as_of or end,
+        as_of=request.as_of, known_until=known_until,
     )
     definitions = [get_metric(name) for name in request.metrics]
     check_rates(ctx, tuple({t for d in definitions for t in d.tables}))
@@ -136,10 +137,7 @@ def _run(ctx: MetricContext, definition: MetricDefinition, settings: Settings) -
     frame = ctx.con.execute(definition.build(ctx))
     frame = _complete(frame, ctx, definition)
     frame.insert(0, "metric", definition.name)
-    frame["target"] = [
-        target_for(settings, definition.name, {k: row[k] for k in ctx.by})
-        for _, row in frame.iterrows()
-    ] if len(frame) else []
+    frame["target"] = _targets(settings, definition.name, frame, ctx.by)
     frame["benchmark"] = definition.benchmark
     return frame
 
@@ -166,6 +164,15 @@ def _complete(frame: pd.DataFrame, ctx: MetricContext, definition: MetricDefinit
     extras = [c for c in merged.columns if c not in columns]
     merged = merged[columns + extras]
     return merged.sort_values(["period_start", *ctx.by], kind="stable").reset_index(drop=True)
+
+
+def _targets(settings: Settings, metric: str, frame: pd.DataFrame, by: Sequence[str]) -> pd.Series:
+    """The target of every row: the segment's own where one is set, else the default."""
+    if metric not in settings.targets or frame.empty:
+        return pd.Series([None] * len(frame), index=frame.index, dtype="object")
+    segments = frame[list(by)].astype(str).to_dict("records") if by else [{}] * len(frame)
+    return pd.Series([target_for(settings, metric, s) for s in segments], index=frame.index,
+                     dtype="object")
 
 
 def target_for(settings: Settings, metric: str, segment: dict[str, object]) -> float | None:

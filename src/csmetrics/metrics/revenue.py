@@ -457,8 +457,8 @@ def renewal_rate(ctx: MetricContext) -> ir.Table:
     p = ctx.periods
     terms = terms.filter(terms.end.isnull() | (terms.term_end <= terms.end))
     terms = terms.join(p, [terms.term_end >= p.period_start, terms.term_end < p.period_end])
-    if ctx.as_of is not None:
-        terms = terms.filter(terms.term_end <= ibis.literal(ctx.as_of))
+    if ctx.known_until is not None:
+        terms = terms.filter(terms.term_end <= ibis.literal(ctx.known_until))
     grace = ibis.interval(days=ctx.options.renewal_grace_days)
     successors = subscription_lines(ctx).select(
         __cid="customer_id", __sid="subscription_id", __start="start")

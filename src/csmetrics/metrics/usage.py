@@ -1,14 +1,15 @@
 """Product usage and adoption: active users, stickiness, seat utilisation, feature adoption,
 consumption, value unlock and time to value.
 
-Usage events can run to tens of millions of rows, so the events are read once into
-``user_days``: one row per (customer, user, calendar day) with the day's event count, units,
-seconds and whether the user was *active* that day (any event, or one of
-``[metrics] active_events``). Per-period figures come from ``period_users`` (one row per period
-and user), trailing-window active users from disjoint *coverage runs* (below), and per-feature
-figures from ``period_features`` (one row per period, user and event). Days are calendar days
-in the workspace's time zone: timestamps are stored in local time, so an event at 23:30 stays
-on its local day.
+Usage events can run to tens of millions of rows. The per-user metrics read them through one
+shared intermediate, ``user_days``: one row per (customer, user, calendar day) with the day's
+event count, units, seconds and whether the user was *active* that day (any event, or one of
+``[metrics] active_events``); per-period figures come from ``period_users`` (one row per
+period and user) and trailing-window active users from disjoint *coverage runs* (see
+``coverage``). The per-feature metrics read ``period_features`` (one row per period, user and
+event). Days are joined to periods on equality through ``period_calendar``, never by a range
+join per event. Days are calendar days in the workspace's time zone: timestamps are stored in
+local time, so an event at 23:30 stays on its local day.
 
 A user is the pair (customer_id, user_id): the same user id at two customers is two users.
 """
@@ -66,7 +67,8 @@ def _events_in_range(ctx: MetricContext) -> ir.Table:
 def user_days(ctx: MetricContext) -> ir.Table:
     """One row per (customer_id, user_id, day) with any event: ``events`` (all events),
     ``active`` (at least one event that counts as activity), ``quantity`` (units, an empty
-    quantity counting 1) and ``seconds`` (an empty duration counting 0)."""
+    quantity counting 1) and ``seconds`` (an empty duration counting 0). Materialised once per
+    computation: every per-user metric of a request reads this table, not the events."""
     def build() -> ir.Table:
         e = _events_in_range(ctx)
         return e.group_by(
@@ -77,7 +79,7 @@ def user_days(ctx: MetricContext) -> ir.Table:
             quantity=e.quantity.cast("float64").fill_null(1.0).sum(),
             seconds=e.duration_s.cast("float64").fill_null(0.0).sum(),
         )
-    return ctx.cached("usage-user-days", build)
+    return ctx.materialized("usage-user-days", build)
 
 
 def period_days(ctx: MetricContext) -> ir.Table:
@@ -86,8 +88,8 @@ def period_days(ctx: MetricContext) -> ir.Table:
     def build() -> ir.Table:
         p = ctx.periods
         end: ir.DateValue = p.period_end
-        if ctx.as_of is not None:
-            end = ibis.least(p.period_end, ibis.literal(ctx.as_of + timedelta(days=1)))
+        if ctx.known_until is not None:
+            end = ibis.least(p.period_end, ibis.literal(ctx.known_until + timedelta(days=1)))
         p = p.mutate(clip_end=end)
         return p.mutate(n_days=p.clip_end.delta(p.period_start, unit="day")).filter(
             lambda t: t.n_days > 0)
@@ -127,11 +129,13 @@ def period_features(ctx: MetricContext) -> ir.Table:
     features they used (any event, whether or not it counts as activity)."""
     def build() -> ir.Table:
         e = _events_in_range(ctx)
+        keys = ["period_index", "period_start", "customer_id", "user_id", "event"]
         f = e.select(e.customer_id, e.user_id, e.event, day=e.occurred_at.cast("date"),
                      active=_active(ctx, e.event))
         j = f.join(period_calendar(ctx), "day")
-        j = j.group_by(["period_index", "period_start", "customer_id", "user_id", "event"]
-                       ).aggregate(active=j.active.any())
+        if not ctx.options.active_events:  # any event makes its user active
+            return j.select(*keys).distinct()
+        j = j.group_by(keys).aggregate(active=j.active.any())
         # a user is active in the period when one of its features there counts as activity
         w = ibis.window(group_by=[j.period_index, j.customer_id, j.user_id])
         j = j.mutate(user_active=j.active.any().over(w))
@@ -168,9 +172,12 @@ def coverage(ctx: MetricContext, window: int) -> ir.Table:
     """Per (period, user): ``covered``, the days of the period on which the user counted as
     active in a trailing ``window``-day count (the day itself and the window - 1 before).
 
-    Each active day ``a`` covers [a, min(a + window, next active day)): the runs are disjoint
-    and their union is exactly the set of days the user is counted, so a period's share is a
-    range join of one row per active user-day with the periods (never with every day)."""
+    Each active day ``a`` covers the run [a, min(a + window, next active day)): the runs are
+    disjoint and their union is exactly the set of days the user is counted. A run touches
+    the consecutive periods from the one of its first day to the one of its last day, so
+    each run is matched to its periods by equality on the period index: the work grows with
+    the runs and the periods they touch, never with users x days or runs x periods (a range
+    join of runs with a daily series degrades to the latter)."""
     def build() -> ir.Table:
         u = user_days(ctx)
         u = u.filter(u.active).select("customer_id", "user_id", "day")
@@ -181,9 +188,23 @@ def coverage(ctx: MetricContext, window: int) -> ir.Table:
             w = ibis.window(group_by=[u.customer_id, u.user_id], order_by=u.day)
             nxt = u.day.lead().over(w)
             runs = u.mutate(run_end=ibis.ifelse(nxt.isnull(), reach, ibis.least(reach, nxt)))
-        runs = runs.view()
+        first_day, end = ctx.starts[0], next_start(ctx.starts[-1], ctx.grain)
+        if ctx.known_until is not None:
+            end = min(end, ctx.known_until + timedelta(days=1))
+        runs = runs.mutate(
+            first=ibis.greatest(runs.day, ibis.literal(first_day)),
+            last=ibis.least(shift(runs.run_end, ibis.interval(days=-1)),
+                            ibis.literal(end - timedelta(days=1))),
+        )
+        runs = runs.filter(runs.first <= runs.last)
+        cal = period_calendar(ctx)
+        a = cal.select(_d1=cal.day, _i1=cal.period_index)
+        b = cal.view().select(_d2="day", _i2="period_index")
+        r = runs.join(a, runs.first == a._d1).join(b, runs.last == b._d2)
+        r = r.select("customer_id", "user_id", "day", "run_end",
+                     period_index=ibis.range(r._i1, r._i2 + 1).unnest()).view()
         p = period_days(ctx)
-        j = runs.join(p, [runs.day < p.clip_end, runs.run_end > p.period_start])
+        j = r.join(p, "period_index")
         days = ibis.least(j.run_end, j.clip_end).delta(
             ibis.greatest(j.day, j.period_start), unit="day")
         j = j.mutate(days=days)
@@ -201,8 +222,9 @@ def _active_users(ctx: MetricContext, window: int) -> ir.Table:
 
 
 ACTIVE_EDGE = (
-    "Days after the data end (as of) are not averaged in. A period without activity "
-    "is 0. What counts as activity is [metrics] active_events (empty = any event)."
+    "Days after the data end (the as-of date, else the last day with data) are not averaged "
+    "in; a period entirely after it, like a period without activity, shows 0. What counts as "
+    "activity is [metrics] active_events (empty = any event)."
 )
 
 
@@ -254,7 +276,7 @@ def mau(ctx: MetricContext) -> ir.Table:
 
 @metric("stickiness", title="Stickiness (DAU / MAU)", section=Section.USAGE, unit=Unit.RATE,
         direction=Direction.UP, formula="DAU / MAU, both means over the period's days",
-        tables=EVENTS, benchmark="about 20 % is typical for SaaS; above 50 % is exceptional",
+        tables=EVENTS,
         edge_cases="Null when no user was active in the trailing 30 days of any day of the "
         "period. Days after the data end are left out of both means.",
         empty_reason=NO_ACTIVE_USERS, extra_columns=("dau", "mau"))
@@ -371,8 +393,8 @@ def events_per_active_user(ctx: MetricContext) -> ir.Table:
                   null_reason=reason_if(g.n == 0, NO_ACTIVE_USERS))
 
 
-@metric("time_spent", title="Time spent per active user (hours)", section=Section.USAGE,
-        unit=Unit.COUNT, direction=Direction.UP,
+@metric("time_spent", title="Time spent per active user", section=Section.USAGE,
+        unit=Unit.HOURS, direction=Direction.UP,
         formula="sum of duration_s of the active users' events / 3600 / active users",
         tables=EVENTS, edge_cases="In hours. An event without duration_s counts 0 seconds. "
         "total_hours is the sum over all active users.", empty_reason=NO_ACTIVE_USERS,
@@ -405,9 +427,9 @@ def feature_adoption(ctx: MetricContext) -> ir.Table:
         customers=f.customer_id.nunique(),
         users=f.count(),  # one row per user and event
     )
-    u = period_users(ctx)
-    u = _customer_segment(ctx, u.filter(u.active))
+    # every user in period_features is active: the denominators come from the same rows
     keys = _customer_keys(ctx)
+    u = f.select(*keys, "customer_id", "user_id").distinct()
     base = u.group_by(keys).aggregate(
         active_customers=u.customer_id.nunique(), active_users=u.count())
     base = base.select(*[base[k].name(f"_b_{k}") for k in keys], "active_customers",
@@ -539,7 +561,8 @@ def value_unlock(ctx: MetricContext) -> ir.Table:
     snap = customer_mrr_on(ctx, days)
     paying = snap.filter(snap.mrr > 0).select(_day="day", _cid="customer_id")
     later = paying.view()
-    a = active_customers(ctx).select("period_index", "customer_id")
+    f = period_features(ctx)
+    a = f.select("period_index", "customer_id").distinct()  # customers active in the period
     w = windows.view()
     cohort = a.join(w, "period_index")
     cohort = cohort.semi_join(paying, [cohort.last_day == paying._day,
@@ -548,7 +571,6 @@ def value_unlock(ctx: MetricContext) -> ir.Table:
                                       cohort.customer_id == later._cid])
     cohort = cohort.select("period_index", "period_start", "customer_id", "window_end",
                            retained=later._cid.notnull()).view()
-    f = period_features(ctx)
     f = f.select("period_index", "customer_id", "event").distinct()
     adopters = cohort.join(f, ["period_index", "customer_id"])
     adopters = ctx.segment(adopters)
@@ -563,8 +585,8 @@ def value_unlock(ctx: MetricContext) -> ir.Table:
     others = j.cohort - j.adopters
     p1 = ratio(j.adopters_kept, j.adopters)
     p0 = ratio(j.kept - j.adopters_kept, others)
-    open_window = (ibis.literal(False) if ctx.as_of is None
-                   else j.window_end > ibis.literal(ctx.as_of))
+    open_window = (ibis.literal(False) if ctx.known_until is None
+                   else j.window_end > ibis.literal(ctx.known_until))
     valid = ~open_window & (others > 0)
     low, high = newcombe_interval(p1, j.adopters, j.adopters_kept, p0, others,
                                   j.kept - j.adopters_kept)

@@ -1,0 +1,137 @@
+"""``csmetrics demo``, ``kpis``, ``metrics list|show|explain`` and ``refresh`` as a user runs them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from csmetrics import Workspace, query
+from csmetrics.metrics import all_metrics
+from csmetrics.schema import TABLES
+from tests.conftest import run_cli
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small demo company, built by the real command, with its CSV export."""
+    folder = tmp_path_factory.mktemp("demo")
+    result = run_cli("demo", "--customers", "80", "--months", "8", "--seed", "3",
+                     "--out", str(folder / "csv"), "--workspace", str(folder / "ws"))
+    assert "Demo company loaded into" in result.stdout
+    assert "headline KPIs" in result.stdout and "Net revenue retention" in result.stdout
+    return folder
+
+
+def test_demo_writes_canonical_csv_files_that_load_again(demo, tmp_path):
+    files = sorted(p.name for p in (demo / "csv").iterdir())
+    for table in TABLES:
+        assert any(name.startswith(table) for name in files), table
+    # the export is the canonical format: a fresh workspace takes it as it is
+    run_cli("init", str(tmp_path / "again"))
+    for table in ("customers", "subscriptions"):
+        paths = sorted(str(p) for p in (demo / "csv").glob(f"{table}*.csv"))
+        run_cli("ingest", table, *paths, "-w", str(tmp_path / "again"))
+    with Workspace.load(demo / "ws") as a, Workspace.load(tmp_path / "again") as b:
+        assert a.table_counts()["subscriptions"] == b.table_counts()["subscriptions"]
+
+
+def test_demo_refuses_to_overwrite_without_force(demo):
+    result = run_cli("demo", "--workspace", str(demo / "ws"), check=False)
+    assert result.returncode == 2 and "--force" in result.stderr
+
+
+def test_metrics_list_names_every_registered_metric():
+    listed = json.loads(run_cli("metrics", "list", "--format", "json").stdout)
+    assert [row["name"] for row in listed] == [m.name for m in all_metrics()]
+    assert {"name", "title", "section", "unit", "good", "meaning"} <= set(listed[0])
+
+
+def test_metrics_show_json_rows_match_the_python_api(demo):
+    args = ["metrics", "show", "mrr", "nrr", "nps", "--period", "month", "--from", "2026-01-01",
+            "--to", "2026-03-31", "--by", "region", "--format", "json", "-w", str(demo / "ws")]
+    rows = json.loads(run_cli(*args).stdout)
+    assert {r["metric"] for r in rows} == {"mrr", "nrr", "nps"}
+    for key in ("metric", "period_start", "region", "value", "n", "ci_low", "ci_high",
+                "null_reason", "target", "benchmark"):
+        assert key in rows[0]
+    nps = [r for r in rows if r["metric"] == "nps" and r["value"] is not None]
+    assert nps and all(r["ci_low"] <= r["value"] <= r["ci_high"] for r in nps)
+    frame = query(["mrr", "nrr", "nps"], workspace=demo / "ws", period="month",
+                  start="2026-01-01", end="2026-03-31", by="region")
+    assert len(frame) == len(rows)
+    api_mrr = frame[frame.metric == "mrr"].value.sum()
+    assert api_mrr == pytest.approx(sum(r["value"] for r in rows if r["metric"] == "mrr"))
+
+
+def test_metrics_show_csv_and_table(demo):
+    text = run_cli("metrics", "show", "customer_churn_rate", "--period", "quarter",
+                   "--format", "csv", "-w", str(demo / "ws")).stdout
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert rows and rows[0]["metric"] == "customer_churn_rate"
+    table = run_cli("metrics", "show", "customer_churn_rate", "-w", str(demo / "ws")).stdout
+    assert "%" in table and "customer_churn_rate" in table
+
+
+def test_metrics_show_refuses_bad_input_clearly(demo):
+    ws = ["-w", str(demo / "ws")]
+    cases = [
+        (["metrics", "show", "mrrr"], "Did you mean 'mrr'"),
+        (["metrics", "show", "mrr", "--period", "fortnight"], "--period 'fortnight'"),
+        (["metrics", "show", "mrr", "--from", "2024-31-01"], "--from '2024-31-01' is not a date"),
+        (["metrics", "show", "mrr", "--by", "regon"], "Did you mean 'region'"),
+        (["metrics", "show", "mrr", "--where", "region"], "COLUMN=VALUE"),
+        (["metrics", "show", "mrr", "--from", "2025-02-01", "--to", "2025-01-01"], "before"),
+    ]
+    for args, message in cases:
+        result = run_cli(*args, *ws, check=False)
+        assert result.returncode == 2, args
+        assert message in result.stderr, (args, result.stderr)
+
+
+def test_metrics_explain_shows_definition_and_policies(demo, tmp_path):
+    config = (demo / "ws" / "csmetrics.toml").read_text()
+    (tmp_path / "csmetrics.toml").write_text(config.replace('preset = "default"',
+                                                            'preset = "chartmogul"'))
+    text = run_cli("metrics", "explain", "customer_churn_rate", "-w", str(tmp_path)).stdout
+    assert "Customer churn rate" in text and "Formula:" in text
+    assert "preset = chartmogul" in text and "within_period_churn = include" in text
+
+
+def test_refresh_materialises_and_a_rerun_after_new_data_equals_a_clean_run(demo, tmp_path):
+    import shutil
+
+    ws_dir = tmp_path / "ws"
+    shutil.copytree(demo / "ws", ws_dir)
+    config = ws_dir / "csmetrics.toml"
+    config.write_text(config.read_text().replace(
+        'default_segments = ["plan", "region", "size_tier", "owner", "acquisition_channel"]',
+        'default_segments = ["plan", "region"]'))
+    result = run_cli("refresh", "--period", "month", "-w", str(ws_dir))
+    assert "Refreshed" in result.stdout
+    with Workspace.load(ws_dir) as ws:
+        stored = ws.metric_values("mrr", "month", "")
+        fresh = ws.query("mrr", start=stored.period_start.min(), end=stored.period_start.max())
+        assert stored.value.round(6).tolist() == fresh.value.round(6).tolist()
+        assert set(ws.metric_values(grain="month").segment_by) == {"", "plan", "region"}
+    # new data, then refresh again: same as a refresh of a clean copy with the same data
+    extra = tmp_path / "late.csv"
+    extra.write_text("subscription_id,customer_id,plan,amount,billing_interval,start_date\n"
+                     "LATE1,C00001,growth,999,month,2026-06-15\n")
+    run_cli("ingest", "subscriptions", str(extra), "-w", str(ws_dir), "--allow-orphans")
+    run_cli("refresh", "--period", "month", "-w", str(ws_dir))
+    clean = tmp_path / "clean"
+    shutil.copytree(ws_dir, clean)
+    with Workspace.load(clean) as ws:
+        ws.warehouse.sql.execute("DELETE FROM _metric_values")
+    run_cli("refresh", "--period", "month", "-w", str(clean))
+    with Workspace.load(ws_dir) as a, Workspace.load(clean) as b:
+        left, right = a.metric_values(), b.metric_values()
+    keys = ["metric", "grain", "period_start", "segment_by", "segment", "n", "null_reason"]
+    assert left[keys].equals(right[keys])
+    # float sums may add up in another order on another run: equal to 1e-9
+    assert np.allclose(left.value, right.value, rtol=1e-9, equal_nan=True)
