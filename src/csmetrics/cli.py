@@ -270,6 +270,31 @@ def metrics_explain(
         console.print(f"  {key} = {value}", highlight=False)
 
 
+@metrics_app.command("cohorts")
+@handles_errors
+def metrics_cohorts(
+    kind: Annotated[str, typer.Option(help="logo (share of customers still paying) or "
+                                      "revenue (MRR kept, expansion included).")] = "logo",
+    start: Annotated[str | None, typer.Option("--from", help="First start month (YYYY-MM-DD)."
+                                              )] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last day to follow (YYYY-MM-DD).")
+                   ] = None,
+    fmt: FormatOption = OutputFormat.TABLE,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Retention by start month x months since start."""
+    if kind not in ("logo", "revenue"):
+        raise UserInputError(f"--kind {kind!r} must be logo or revenue.")
+    with Workspace.find(workspace) as ws:
+        table = ws.cohorts(kind, start, end)
+    rows = _records(table.reset_index())
+    if fmt is OutputFormat.TABLE:
+        rows = [{str(k): (f"{v * 100:.0f} %" if isinstance(v, float) else
+                          "" if v is None else v) if k not in ("cohort", "customers") else v
+                 for k, v in r.items()} for r in rows]
+    emit(rows, fmt, title=f"{kind.capitalize()} retention by start month", empty="No cohorts.")
+
+
 @app.command()
 @handles_errors
 def refresh(
@@ -431,7 +456,7 @@ def emit(rows: list[dict[str, Any]], fmt: OutputFormat, *, title: str, empty: st
         return
     grid = RichTable(title=title)
     for heading, value in rows[0].items():
-        grid.add_column(heading, justify="right" if isinstance(value, int | float) else "left")
+        grid.add_column(str(heading), justify="right" if isinstance(value, int | float) else "left")
     for row in rows:
         grid.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row.values()))
     console.print(grid)

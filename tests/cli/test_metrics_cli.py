@@ -135,3 +135,26 @@ def test_refresh_materialises_and_a_rerun_after_new_data_equals_a_clean_run(demo
     assert left[keys].equals(right[keys])
     # float sums may add up in another order on another run: equal to 1e-9
     assert np.allclose(left.value, right.value, rtol=1e-9, equal_nan=True)
+
+
+def test_cohorts_from_the_command_line(demo):
+    rows = json.loads(run_cli("metrics", "cohorts", "--kind", "logo", "--format", "json",
+                              "-w", str(demo / "ws")).stdout)
+    assert rows and {"cohort", "customers", "0"} <= set(rows[0])
+    assert all(r["0"] is None or 0 <= r["0"] <= 1 for r in rows)
+    bad = run_cli("metrics", "cohorts", "--kind", "logos", "-w", str(demo / "ws"), check=False)
+    assert bad.returncode == 2 and "logo or revenue" in bad.stderr
+
+
+def test_targets_from_the_config_reach_every_row(demo, tmp_path):
+    config = (demo / "ws" / "csmetrics.toml").read_text()
+    config = config.replace("# nrr = 1.05", "nrr = 1.05\nnps = { default = 40, \"region=EMEA\" = 30 }")
+    (tmp_path / "csmetrics.toml").write_text(config)
+    import shutil
+
+    shutil.copy(demo / "ws" / "csmetrics.duckdb", tmp_path / "csmetrics.duckdb")
+    rows = json.loads(run_cli("metrics", "show", "nrr", "nps", "--by", "region", "--format",
+                              "json", "-w", str(tmp_path)).stdout)
+    assert {r["target"] for r in rows if r["metric"] == "nrr"} == {1.05}
+    nps = {r["region"]: r["target"] for r in rows if r["metric"] == "nps"}
+    assert nps["EMEA"] == 30 and all(v == 40 for k, v in nps.items() if k != "EMEA")

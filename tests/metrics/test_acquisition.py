@@ -91,7 +91,7 @@ def test_visitors_cannot_be_split_by_customer_attributes(funnel):
 
 def test_conversion_rate_by_region_knows_only_converted_leads(funnel):
     got = rows(funnel.query("conversion_rate", start="2024-01-01", end="2024-01-31",
-                            by="region"), "conversion_rate").set_index("region")
+                            by="region", as_of="2024-01-31"), "conversion_rate").set_index("region")
     # January: L1 converted as C1 (NA). L2 becomes C2 (EMEA) only on 2 February, after the
     # query's as-of date (31 January), and L3 never converts: both are "(none)"
     assert got.loc["NA", "value"] == 1.0 and got.loc["NA", "n"] == 1

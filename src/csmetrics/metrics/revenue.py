@@ -117,36 +117,6 @@ def _movement_sum(kind: str):  # noqa: ANN202 - returns a builder
     return build
 
 
-MOVEMENTS = {
-    "new": "customers who had never paid before start paying",
-    "expansion": "existing customers pay more than at the start of the period",
-    "contraction": "existing customers pay less, but still more than zero",
-    "churned": "customers who paid at the start pay nothing at the end",
-    "reactivation": "former customers who had left pay again",
-}
-
-for _kind, _meaning in MOVEMENTS.items():
-    _builder = _movement_sum(_kind)
-    _builder.__doc__ = (
-        f"MRR {_kind} movement: the MRR change of the customers whose movement in the period "
-        f"is '{_kind}' ({_meaning}), as a positive amount; n counts those customers. Each "
-        "customer makes at most one movement per period, comparing MRR at the end of the "
-        "previous period with MRR at the end of this one."
-    )
-    metric(
-        f"mrr_{_kind}",
-        title=f"{_kind.capitalize()} MRR",
-        section=Section.REVENUE,
-        unit=Unit.MONEY,
-        direction=Direction.DOWN if _kind in ("contraction", "churned") else Direction.UP,
-        formula=f"sum of |MRR(end) - MRR(start)| over customers whose movement is {_kind}",
-        tables=("subscriptions", "exchange_rates"),
-        edge_cases="A customer who upgrades and cancels on the same day ends the period at "
-        "zero: churned, for its start MRR. Zero when nothing moved.",
-        empty_value=0.0,
-    )(_builder)
-
-
 @metric("mrr", title="MRR", section=Section.REVENUE, unit=Unit.MONEY, direction=Direction.UP,
         formula="sum of normalised monthly amounts of subscriptions active on the period's "
         "last day", tables=("subscriptions", "exchange_rates"),
@@ -169,6 +139,35 @@ def arr(ctx: MetricContext) -> ir.Table:
     g = c.group_by(ctx.group_keys).aggregate(value=c.mrr_cur.sum() * 12,
                                              n=(c.mrr_cur > 0).sum())
     return finish(ctx, g, value=g.value, n=g.n)
+
+
+MOVEMENTS = {
+    "new": "first payment ever falls in the period (0 to more than 0, never paid before)",
+    "expansion": "MRR went up",
+    "contraction": "MRR went down but stayed above zero",
+    "churned": "MRR went from more than zero to zero",
+    "reactivation": "MRR went from zero to more than zero after paying at some earlier time",
+}
+
+for _kind, _meaning in MOVEMENTS.items():
+    _builder = _movement_sum(_kind)
+    _builder.__doc__ = (
+        f"{_kind.capitalize()} MRR: the MRR change from customers whose {_meaning}, as a "
+        "positive amount; n counts them. Each customer makes at most one movement per "
+        "period, comparing its MRR at the end of the previous period with the end of this one."
+    )
+    metric(
+        f"mrr_{_kind}",
+        title=f"{_kind.capitalize()} MRR",
+        section=Section.REVENUE,
+        unit=Unit.MONEY,
+        direction=Direction.DOWN if _kind in ("contraction", "churned") else Direction.UP,
+        formula=f"sum of |MRR(end) - MRR(start)| over customers whose movement is {_kind}",
+        tables=("subscriptions", "exchange_rates"),
+        edge_cases="A customer who upgrades and cancels on the same day ends the period at "
+        "zero: churned, for its start MRR. Zero when nothing moved.",
+        empty_value=0.0,
+    )(_builder)
 
 
 @metric("net_new_mrr", title="Net new MRR", section=Section.REVENUE, unit=Unit.MONEY,
