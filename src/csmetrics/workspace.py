@@ -18,9 +18,9 @@ from csmetrics.errors import UserInputError, WorkspaceNotFoundError
 from csmetrics.ingest import Batch, IngestResult, Mapping, ingest_files, list_batches
 from csmetrics.ingest.load import Step
 from csmetrics.metrics import MetricRequest, compute
+from csmetrics.metrics.cohorts import cohort_context, cohort_table
 from csmetrics.metrics.headline import Kpi, headline
 from csmetrics.metrics.refresh import DEFAULT_GRAINS, compute_all
-from csmetrics.metrics.cohorts import cohort_context, cohort_table
 from csmetrics.schema import TABLES
 from csmetrics.store import Warehouse
 from csmetrics.store.materialize import read_metric_values, replace_metric_values

@@ -178,7 +178,6 @@ def test_bad_rows_in_a_second_file_load_nothing_from_the_first(loaded, tmp_path)
     good = write_csv(tmp_path / "good.csv", SUBS_HEADER, [GOOD_SUB])
     bad = write_csv(tmp_path / "bad.csv", SUBS_HEADER,
                     [["S9", "C1", "pro", "x", "month", "2024-01-05", ""]])
-    refused_error = None
     before = snapshot(loaded)
     with pytest.raises(ValidationError) as refused_error:
         loaded.ingest("subscriptions", [good, bad])

@@ -14,8 +14,8 @@ from pathlib import Path
 import duckdb
 
 from csmetrics.errors import Issue, UserInputError, ValidationError, closest
-from csmetrics.ingest.readers import FileFormat, detect_format
 from csmetrics.ingest.mapping import Mapping, normalise_header, resolve_columns
+from csmetrics.ingest.readers import FileFormat, detect_format
 from csmetrics.schema import Column, DType, Table
 from csmetrics.schema.tables import DEFAULT_SCALE_MAX
 from csmetrics.store.sql import Params, quote_ident
