@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from csmetrics import Workspace, query
@@ -118,6 +120,22 @@ def test_refresh_materialises_and_a_rerun_after_new_data_equals_a_clean_run(demo
         fresh = ws.query("mrr", start=stored.period_start.min(), end=stored.period_start.max())
         assert stored.value.round(6).tolist() == fresh.value.round(6).tolist()
         assert set(ws.metric_values(grain="month").segment_by) == {"", "plan", "region"}
+        # stacked segments (one pass for all) equal segment-by-segment queries
+        for metric, by in (("nps", "region"), ("customer_churn_rate", "plan"),
+                           ("cac", "plan"), ("feature_adoption", "region")):
+            stored = ws.metric_values(metric, "month", by)
+            stored["period_start"] = pd.to_datetime(stored.period_start).dt.date
+            first, last = stored.period_start.min(), stored.period_start.max()
+            direct = ws.query(metric, start=first, end=last + timedelta(days=27), by=by)
+            dimension = "event" if metric == "feature_adoption" else None
+            keys = [by] + ([dimension] if dimension else [])
+            direct["segment"] = [json.dumps(dict(zip(keys, v, strict=True)), sort_keys=True)
+                                 for v in direct[keys].itertuples(index=False)]
+            merged = stored.merge(direct, on=["period_start", "segment"],
+                                  suffixes=("_stored", "_direct"))
+            assert len(merged) == len(stored) == len(direct), metric
+            assert np.allclose(merged.value_stored, merged.value_direct, equal_nan=True), metric
+            assert (merged.n_stored == merged.n_direct).all(), metric
     # new data, then refresh again: same as a refresh of a clean copy with the same data
     extra = tmp_path / "late.csv"
     extra.write_text("subscription_id,customer_id,plan,amount,billing_interval,start_date\n"

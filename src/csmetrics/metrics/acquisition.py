@@ -34,7 +34,10 @@ def _counts(ctx: MetricContext, t: ir.Table, **measures: ir.Value) -> ir.Table:
     return t.select(*ctx.group_keys, **columns)
 
 
-@metric("conversion_rate", title="Conversion rate", section=Section.ACQUISITION,
+@metric(
+    "conversion_rate",
+    stackable=False,
+    title="Conversion rate", section=Section.ACQUISITION,
         unit=Unit.RATE, direction=Direction.UP,
         formula="leads converted in the period / leads created in the period (or / visitors "
         "in the period, option conversion_denominator = \"visitors\")",

@@ -11,4 +11,5 @@ from csmetrics.metrics import (
     surveys,  # noqa: F401
     usage,  # noqa: F401
     value,  # noqa: F401
+    voice,  # noqa: F401
 )

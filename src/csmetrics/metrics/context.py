@@ -54,6 +54,9 @@ class MetricContext:
     #: The last day the data speaks for: ``as_of`` when given, else the end of the data.
     #: Windows that run past it (a period still in progress) are cut or left empty.
     known_until: date | None = None
+    #: Segmentations computed together (refresh): "" is the total; when set, ``by`` is
+    #: ("segment_by", "segment_value").
+    stack: tuple[str, ...] = ()
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
     _temporary: list[str] = field(default_factory=list, repr=False)
 
@@ -121,6 +124,8 @@ class MetricContext:
         A segment column found on ``t`` itself (a ticket's agent) is used as is; otherwise it
         is the customer's attribute, by ``customer_id``.
         """
+        if self.stack:
+            return self._stacked_segments(t)
         own = [c for c in self.by if c in t.columns]
         t = t.mutate(**{c: t[c].cast("string").fill_null(NONE_SEGMENT) for c in own})
         needed = [c for c in self.by if c not in own]
@@ -135,6 +140,24 @@ class MetricContext:
         return joined.mutate(
             **{n: joined[f"_seg_{n}"].fill_null(NONE_SEGMENT) for n in needed}
         ).drop("_seg_cid", *[f"_seg_{n}" for n in needed])
+
+    def _stacked_segments(self, t: ir.Table) -> ir.Table:
+        """``t`` repeated once per segmentation in ``stack``, with ``segment_by`` (the
+        segment's name, "" for the total) and ``segment_value``: one query then computes a
+        metric for the total and every segment at once."""
+        names = [n for n in self.stack if n]
+        c = self.customers()
+        attrs = c.select(_seg_cid=c.customer_id,
+                         **{f"_seg_{n}": customer_attribute(c, n) for n in names})
+        stack = ibis.memtable({"segment_by": list(self.stack)}, schema={"segment_by": "string"})
+        joined = t.left_join(attrs, t.customer_id == attrs._seg_cid).cross_join(stack)
+        value = ibis.cases(
+            *[(joined.segment_by == n, joined[f"_seg_{n}"].fill_null(NONE_SEGMENT))
+              for n in names],
+            else_=ibis.literal(""),
+        ) if names else ibis.literal("")
+        return joined.mutate(segment_value=value).drop(
+            "_seg_cid", *[f"_seg_{n}" for n in names])
 
     def cached(self, key: str, build: Any) -> Any:
         """Build an intermediate once per computation and share it between metrics."""

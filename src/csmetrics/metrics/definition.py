@@ -82,6 +82,9 @@ class MetricDefinition:
     #: A column the metric is always broken down by (``event`` for feature adoption,
     #: ``employee`` for employee ratings); added to the segments when not asked for.
     dimension: str | None = None
+    #: Whether refresh may compute the total and all segments in one stacked query; False
+    #: for metrics whose denominators come from tables without customers (costs, traffic).
+    stackable: bool = True
 
 
 REGISTRY: dict[str, MetricDefinition] = {}
@@ -103,6 +106,7 @@ def metric(
     empty_value: float | None = None,
     empty_reason: str = "no data in the period",
     dimension: str | None = None,
+    stackable: bool = True,
 ) -> Callable[[Builder], Builder]:
     """Register the decorated builder as metric ``name``; its docstring is the description."""
 
@@ -117,7 +121,7 @@ def metric(
             description=description, formula=formula, tables=tables, build=build,
             benchmark=benchmark, edge_cases=edge_cases, customer_level=customer_level,
             extra_columns=extra_columns, empty_value=empty_value, empty_reason=empty_reason,
-            dimension=dimension,
+            dimension=dimension, stackable=stackable,
         )
         return build
 

@@ -102,17 +102,27 @@ def _filters(where: dict[str, str] | Iterable[str] | None) -> tuple[tuple[str, s
     return tuple(pairs)
 
 
-def compute(con: BaseBackend, settings: Settings, request: MetricRequest) -> pd.DataFrame:
+STACKED_BY = ("segment_by", "segment_value")
+
+
+def compute(
+    con: BaseBackend, settings: Settings, request: MetricRequest, *, stack: tuple[str, ...] = ()
+) -> pd.DataFrame:
     """Every requested metric for every period and segment, as one long table (see
-    ``result.py`` for the columns), with targets and benchmarks."""
+    ``result.py`` for the columns), with targets and benchmarks.
+
+    ``stack`` (used by refresh) computes several segmentations in one pass: the rows then
+    carry ``segment_by`` ("" for the total) and ``segment_value`` instead of ``by``.
+    """
     calendar = Calendar(settings.fiscal.week_start, settings.fiscal.year_start_month)
     known_until = request.as_of or data_end(con)
     end = request.end or known_until
     start = request.start or _default_start(end, request.grain, calendar)
     starts = period_starts(start, end, request.grain, calendar)
-    check_segments(con, request.by, request.where)
+    check_segments(con, (*request.by, *(s for s in stack if s)), request.where)
     ctx = MetricContext(
-        con=con, grain=request.grain, starts=starts, by=request.by, customer=request.customer,
+        con=con, grain=request.grain, starts=starts, by=STACKED_BY if stack else request.by,
+        stack=stack, customer=request.customer,
         where=request.where, policy=Policy.from_settings(settings.policy),
         options=settings.metrics, currency=settings.workspace.currency,
         as_of=request.as_of, known_until=known_until,
@@ -170,7 +180,11 @@ def _targets(settings: Settings, metric: str, frame: pd.DataFrame, by: Sequence[
     """The target of every row: the segment's own where one is set, else the default."""
     if metric not in settings.targets or frame.empty:
         return pd.Series([None] * len(frame), index=frame.index, dtype="object")
-    segments = frame[list(by)].astype(str).to_dict("records") if by else [{}] * len(frame)
+    if tuple(by) == STACKED_BY:
+        segments = [{} if not b else {b: v} for b, v in
+                    zip(frame["segment_by"], frame["segment_value"], strict=True)]
+    else:
+        segments = frame[list(by)].astype(str).to_dict("records") if by else [{}] * len(frame)
     return pd.Series([target_for(settings, metric, s) for s in segments], index=frame.index,
                      dtype="object")
 
@@ -195,7 +209,7 @@ def _default_start(end: date, grain: Grain, calendar: Calendar) -> date:
 
 
 DATA_DATES = (
-    ("subscriptions", "start_date"), ("subscriptions", "end_date"), ("orders", "ordered_at"),
+    ("subscriptions", "start_date"), ("orders", "ordered_at"),
     ("usage_events", "occurred_at"), ("survey_responses", "responded_at"),
     ("tickets", "opened_at"), ("customers", "started_at"),
 )

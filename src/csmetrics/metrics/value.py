@@ -228,7 +228,10 @@ def new_customers(ctx: MetricContext) -> ir.Table:
 # -- CAC ------------------------------------------------------------------------------------
 
 
-@metric("cac", title="Customer acquisition cost", section=Section.VALUE, unit=Unit.MONEY,
+@metric(
+    "cac",
+    stackable=False,
+    title="Customer acquisition cost", section=Section.VALUE, unit=Unit.MONEY,
         direction=Direction.DOWN,
         formula="sales + marketing costs of the period / customers acquired in the period",
         tables=("customers", "costs", "exchange_rates"),
@@ -257,7 +260,10 @@ def cac(ctx: MetricContext) -> ir.Table:
                   null_reason=reason_if(g.n == 0, NO_NEW_CUSTOMERS), spend=g.spend)
 
 
-@metric("ltv_cac_ratio", title="LTV : CAC", section=Section.VALUE, unit=Unit.RATIO,
+@metric(
+    "ltv_cac_ratio",
+    stackable=False,
+    title="LTV : CAC", section=Section.VALUE, unit=Unit.RATIO,
         direction=Direction.UP, formula="CLV / CAC",
         tables=("customers", "subscriptions", "orders", "costs", "exchange_rates"),
         benchmark="at least 3 : 1",
@@ -276,7 +282,10 @@ def ltv_cac_ratio(ctx: MetricContext) -> ir.Table:
                   null_reason=reason, clv=j.clv, cac=j.cac)
 
 
-@metric("cac_payback_months", title="CAC payback", section=Section.VALUE, unit=Unit.MONTHS,
+@metric(
+    "cac_payback_months",
+    stackable=False,
+    title="CAC payback", section=Section.VALUE, unit=Unit.MONTHS,
         direction=Direction.DOWN, formula="CAC / (ARPA x gross margin)",
         tables=("customers", "subscriptions", "costs", "exchange_rates"),
         edge_cases="ARPA is the MRR per customer at the period's end (all customers, not "
@@ -303,7 +312,10 @@ def _retention_members(ctx: MetricContext) -> ir.Table:
     return c.filter(keep).mutate(channel=ibis.null("string"))
 
 
-@metric("customer_retention_cost", title="Customer retention cost", section=Section.VALUE,
+@metric(
+    "customer_retention_cost",
+    stackable=False,
+    title="Customer retention cost", section=Section.VALUE,
         unit=Unit.MONEY, direction=Direction.DOWN,
         formula="retention spend of the period / customers retained in the period (or / all "
         "customers, option retention_cost_per = \"all\")",
