@@ -34,10 +34,7 @@ def _counts(ctx: MetricContext, t: ir.Table, **measures: ir.Value) -> ir.Table:
     return t.select(*ctx.group_keys, **columns)
 
 
-@metric(
-    "conversion_rate",
-    stackable=False,
-    title="Conversion rate", section=Section.ACQUISITION,
+@metric("conversion_rate", title="Conversion rate", section=Section.ACQUISITION,
         unit=Unit.RATE, direction=Direction.UP,
         formula="leads converted in the period / leads created in the period (or / visitors "
         "in the period, option conversion_denominator = \"visitors\")",
@@ -49,7 +46,8 @@ def _counts(ctx: MetricContext, t: ir.Table, **measures: ir.Value) -> ir.Table:
         "empty. Segments by customer attributes only know converted leads; the others are "
         "'(none)'.", empty_reason="no leads or visitors in the period",
         extra_columns=("conversions", "leads", "visitors", "lead_rate", "visitor_rate",
-                       "cohort_rate"))
+                       "cohort_rate"),
+        stackable=False)
 def conversion_rate(ctx: MetricContext) -> ir.Table:
     """How effectively prospects become customers: the leads that converted in the period
     divided by the leads created in it (per channel with ``--by channel``). With

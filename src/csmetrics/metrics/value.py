@@ -228,10 +228,7 @@ def new_customers(ctx: MetricContext) -> ir.Table:
 # -- CAC ------------------------------------------------------------------------------------
 
 
-@metric(
-    "cac",
-    stackable=False,
-    title="Customer acquisition cost", section=Section.VALUE, unit=Unit.MONEY,
+@metric("cac", title="Customer acquisition cost", section=Section.VALUE, unit=Unit.MONEY,
         direction=Direction.DOWN,
         formula="sales + marketing costs of the period / customers acquired in the period",
         tables=("customers", "costs", "exchange_rates"),
@@ -241,7 +238,8 @@ def new_customers(ctx: MetricContext) -> ir.Table:
         "By acquisition_channel, a channel's own costs go to its new customers and costs "
         "without a channel are shared by all new customers; other segments get the blended "
         "CAC. Null with a reason when there are no new customers.",
-        customer_level=False, empty_reason=NO_NEW_CUSTOMERS, extra_columns=("spend",))
+        customer_level=False, empty_reason=NO_NEW_CUSTOMERS, extra_columns=("spend",),
+        stackable=False)
 def cac(ctx: MetricContext) -> ir.Table:
     """Customer acquisition cost: what winning one new customer cost in the period, the sales
     and marketing spend of the period divided by the customers acquired in it (customers
@@ -260,16 +258,14 @@ def cac(ctx: MetricContext) -> ir.Table:
                   null_reason=reason_if(g.n == 0, NO_NEW_CUSTOMERS), spend=g.spend)
 
 
-@metric(
-    "ltv_cac_ratio",
-    stackable=False,
-    title="LTV : CAC", section=Section.VALUE, unit=Unit.RATIO,
+@metric("ltv_cac_ratio", title="LTV : CAC", section=Section.VALUE, unit=Unit.RATIO,
         direction=Direction.UP, formula="CLV / CAC",
         tables=("customers", "subscriptions", "orders", "costs", "exchange_rates"),
         benchmark="at least 3 : 1",
         edge_cases="Null when either side is null (see clv and cac) or when the period had "
         "no acquisition spend.", customer_level=False, empty_reason=NO_NEW_CUSTOMERS,
-        extra_columns=("clv", "cac"))
+        extra_columns=("clv", "cac"),
+        stackable=False)
 def ltv_cac_ratio(ctx: MetricContext) -> ir.Table:
     """How many times a customer's lifetime value covers what it cost to acquire it: the
     period's CLV (with the configured method) over its CAC, for the same segment. The
@@ -282,15 +278,13 @@ def ltv_cac_ratio(ctx: MetricContext) -> ir.Table:
                   null_reason=reason, clv=j.clv, cac=j.cac)
 
 
-@metric(
-    "cac_payback_months",
-    stackable=False,
-    title="CAC payback", section=Section.VALUE, unit=Unit.MONTHS,
+@metric("cac_payback_months", title="CAC payback", section=Section.VALUE, unit=Unit.MONTHS,
         direction=Direction.DOWN, formula="CAC / (ARPA x gross margin)",
         tables=("customers", "subscriptions", "costs", "exchange_rates"),
         edge_cases="ARPA is the MRR per customer at the period's end (all customers, not "
         "only the new ones). Null when there is no CAC or no customer at the period's end.",
-        customer_level=False, empty_reason=NO_NEW_CUSTOMERS, extra_columns=("cac", "arpa"))
+        customer_level=False, empty_reason=NO_NEW_CUSTOMERS, extra_columns=("cac", "arpa"),
+        stackable=False)
 def cac_payback_months(ctx: MetricContext) -> ir.Table:
     """Months of gross profit needed to earn back the cost of acquiring a customer: CAC
     divided by ARPA (MRR per customer at the period's end) times the gross margin
@@ -312,10 +306,7 @@ def _retention_members(ctx: MetricContext) -> ir.Table:
     return c.filter(keep).mutate(channel=ibis.null("string"))
 
 
-@metric(
-    "customer_retention_cost",
-    stackable=False,
-    title="Customer retention cost", section=Section.VALUE,
+@metric("customer_retention_cost", title="Customer retention cost", section=Section.VALUE,
         unit=Unit.MONEY, direction=Direction.DOWN,
         formula="retention spend of the period / customers retained in the period (or / all "
         "customers, option retention_cost_per = \"all\")",
@@ -325,7 +316,8 @@ def _retention_members(ctx: MetricContext) -> ir.Table:
         "customer at both the start and the end of the period; 'all' = a customer at either. "
         "Retention costs are company-wide (their channel is ignored): every segment gets the "
         "same cost per customer.", customer_level=False,
-        empty_reason="no customers retained in the period", extra_columns=("spend",))
+        empty_reason="no customers retained in the period", extra_columns=("spend",),
+        stackable=False)
 def customer_retention_cost(ctx: MetricContext) -> ir.Table:
     """What keeping one customer cost in the period: the retention spend (customer success,
     support, account management, retention discounts and campaigns, loyalty programmes)
