@@ -11,6 +11,8 @@ from pathlib import Path
 
 import duckdb
 
+from csmetrics.store.sql import first
+
 
 @dataclass(frozen=True)
 class Batch:
@@ -52,7 +54,7 @@ def current_user() -> str:
 
 def record(con: duckdb.DuckDBPyConnection, batch: dict[str, object]) -> int:
     """Append a batch to the ledger (inside the caller's transaction); return its id."""
-    row = con.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM _batches").fetchone()
+    row = first(con.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM _batches"))
     batch_id = int(row[0]) if row else 1
     con.execute(
         "INSERT INTO _batches VALUES ($batch_id, $table, $files, $content_hash, $mode, "

@@ -30,7 +30,7 @@ from csmetrics.ingest.validate import (
     scale_max_sql,
 )
 from csmetrics.schema import Table, get_table
-from csmetrics.store.sql import Params
+from csmetrics.store.sql import Params, first
 
 Step = Callable[[str], None]
 
@@ -167,10 +167,10 @@ def _write(
     con.execute("BEGIN TRANSACTION")
     try:
         if replace:
-            deleted = con.execute(f"SELECT count(*) FROM {table.name}").fetchone()[0]
+            deleted = first(con.execute(f"SELECT count(*) FROM {table.name}"))[0]
             con.execute(f"DELETE FROM {table.name}")
             con.execute(f"INSERT INTO {table.name} BY NAME SELECT * FROM __incoming")
-            rows = con.execute("SELECT count(*) FROM __incoming").fetchone()[0]
+            rows = first(con.execute("SELECT count(*) FROM __incoming"))[0]
             counts = {"inserted": rows, "updated": 0, "unchanged": 0, "deleted": deleted}
         else:
             con.execute(

@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 
 from csmetrics.errors import UserInputError
+from csmetrics.store.sql import first
 
 
 class FileFormat(Enum):
@@ -84,7 +85,7 @@ def stage_file(
         "WHERE table_name = ? ORDER BY column_index",
         [staging],
     ).fetchall()
-    rows = con.execute(f"SELECT count(*) FROM {staging}").fetchone()
+    rows = first(con.execute(f"SELECT count(*) FROM {staging}"))
     if not rows or rows[0] == 0:
         raise UserInputError(f"{path}: the file has a header but no rows.")
     return [(str(name), str(dtype)) for name, dtype in columns]

@@ -18,7 +18,7 @@ from csmetrics.ingest.mapping import Mapping, normalise_header, resolve_columns
 from csmetrics.ingest.readers import FileFormat, detect_format
 from csmetrics.schema import Column, DType, Table
 from csmetrics.schema.tables import DEFAULT_SCALE_MAX
-from csmetrics.store.sql import Params, quote_ident
+from csmetrics.store.sql import Params, first, quote_ident
 
 BATCH = "__batch"
 MAX_SHOWN = 20
@@ -271,14 +271,16 @@ def run_checks(
     plain = [c for c in checks if "OVER" not in c.where]
     counts: dict[int, int] = {}
     if plain:
-        sql = "SELECT " + ", ".join(f"coalesce(count_if(coalesce({c.where}, false)), 0)" for c in plain) + f" FROM {BATCH}"
-        row = con.execute(sql, params.used_by(sql)).fetchone() or ()
+        counted = (f"coalesce(count_if(coalesce({c.where}, false)), 0)" for c in plain)
+        sql = f"SELECT {', '.join(counted)} FROM {BATCH}"
+        row = first(con.execute(sql, params.used_by(sql))) or ()
         counts.update({id(c): int(n) for c, n in zip(plain, row, strict=True)})
     for check in checks:
         if id(check) in counts:
             continue
-        sql = f"SELECT coalesce(count_if(coalesce(bad, false)), 0) FROM (SELECT {check.where} AS bad FROM {BATCH})"
-        row = con.execute(sql, params.used_by(sql)).fetchone()
+        sql = (f"SELECT coalesce(count_if(coalesce(bad, false)), 0) "
+               f"FROM (SELECT {check.where} AS bad FROM {BATCH})")
+        row = first(con.execute(sql, params.used_by(sql)))
         counts[id(check)] = int(row[0]) if row else 0
     issues: list[Issue] = []
     for check in checks:

@@ -40,3 +40,10 @@ class Params:
         """The parameters ``sql`` mentions (DuckDB refuses named parameters it does not use)."""
         mentioned = set(re.findall(r"\$(p\d+)\b", sql))
         return {k: v for k, v in self.values.items() if k in mentioned}
+
+
+def first(result: Any) -> tuple[Any, ...] | None:
+    """The first row of an executed statement, reading the result to its end (DuckDB 2
+    refuses other work on a connection whose last result was only partly fetched)."""
+    rows = result.fetchall()
+    return rows[0] if rows else None

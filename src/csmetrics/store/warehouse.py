@@ -17,7 +17,7 @@ from csmetrics.config import EngineSection
 from csmetrics.errors import UserInputError
 from csmetrics.schema import TABLES
 from csmetrics.store.ddl import create_all
-from csmetrics.store.sql import quote_literal
+from csmetrics.store.sql import first, quote_literal
 
 SUPPORTED_SCHEMES = ("duckdb",)
 
@@ -88,7 +88,7 @@ class Warehouse:
         """Rows in a canonical table."""
         if table not in TABLES and not table.startswith("_"):
             raise UserInputError(f"Unknown table {table!r}.")
-        row = self.sql.execute(f'SELECT count(*) FROM "{table}"').fetchone()
+        row = first(self.sql.execute(f'SELECT count(*) FROM "{table}"'))
         return int(row[0]) if row else 0
 
     def close(self) -> None:
