@@ -1,0 +1,143 @@
+"""Health history: snapshots of every account's score and components per date.
+
+``_health_scores`` holds one row per (as_of, customer_id); ``_health_components`` one row per
+(as_of, customer_id, component); ``_health_runs`` the scorecard used for each date (so a
+snapshot can be traced to the config that made it). Writing a date replaces that date's rows
+in one transaction; other dates are untouched.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+
+import duckdb
+import pandas as pd
+
+from csmetrics.errors import UserInputError
+from csmetrics.health.score import HealthScores
+from csmetrics.health.scorecard import Scorecard
+
+DDL = (
+    """CREATE TABLE IF NOT EXISTS _health_scores (
+  as_of DATE, customer_id VARCHAR, name VARCHAR, owner VARCHAR, mrr DOUBLE,
+  score DOUBLE, band VARCHAR, PRIMARY KEY (as_of, customer_id))""",
+    """CREATE TABLE IF NOT EXISTS _health_components (
+  as_of DATE, customer_id VARCHAR, component VARCHAR, signal VARCHAR, raw DOUBLE,
+  points DOUBLE, weight DOUBLE, effective_weight DOUBLE, contribution DOUBLE, lost DOUBLE,
+  missing BOOLEAN, PRIMARY KEY (as_of, customer_id, component))""",
+    """CREATE TABLE IF NOT EXISTS _health_runs (
+  as_of DATE PRIMARY KEY, computed_at TIMESTAMPTZ, accounts BIGINT, scorecard VARCHAR)""",
+)
+SCORE_COLUMNS = ["as_of", "customer_id", "name", "owner", "mrr", "score", "band"]
+COMPONENT_COLUMNS = ["as_of", "customer_id", "component", "signal", "raw", "points", "weight",
+                     "effective_weight", "contribution", "lost", "missing"]
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the history tables if they are not there yet."""
+    for statement in DDL:
+        con.execute(statement)
+
+
+def write_snapshot(con: duckdb.DuckDBPyConnection, health: HealthScores,
+                   scorecard: Scorecard) -> None:
+    """Store ``health`` as the snapshot of its date, replacing an earlier one, atomically."""
+    ensure_tables(con)
+    scores = health.scores.assign(as_of=health.as_of)[SCORE_COLUMNS]
+    components = health.components.assign(as_of=health.as_of)[COMPONENT_COLUMNS]
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for table in ("_health_scores", "_health_components", "_health_runs"):
+            con.execute(f"DELETE FROM {table} WHERE as_of = ?", [health.as_of])
+        con.register("__health_scores", scores)
+        con.execute("INSERT INTO _health_scores SELECT * FROM __health_scores")
+        con.unregister("__health_scores")
+        con.register("__health_components", components)
+        con.execute("INSERT INTO _health_components SELECT * FROM __health_components")
+        con.unregister("__health_components")
+        con.execute("INSERT INTO _health_runs VALUES (?, ?, ?, ?)", [
+            health.as_of, datetime.now().astimezone(), len(scores),
+            json.dumps(scorecard.model_dump(mode="json"), sort_keys=True)])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def snapshot_dates(con: duckdb.DuckDBPyConnection, start: date | None = None,
+                   end: date | None = None) -> list[date]:
+    """The dates that have a snapshot, oldest first, within [start, end] when given."""
+    ensure_tables(con)
+    rows = con.execute(
+        "SELECT as_of FROM _health_runs WHERE ($start IS NULL OR as_of >= $start) "
+        "AND ($end IS NULL OR as_of <= $end) ORDER BY as_of", {"start": start, "end": end}
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def read_scores(con: duckdb.DuckDBPyConnection, dates: Iterable[date] | None = None,
+                customer: str | None = None) -> pd.DataFrame:
+    """Stored scores (all dates, or the dates given), oldest first."""
+    ensure_tables(con)
+    sql = "SELECT * FROM _health_scores WHERE ($customer IS NULL OR customer_id = $customer)"
+    params: dict[str, object] = {"customer": customer}
+    if dates is not None:
+        sql += " AND list_contains($dates, as_of)"
+        params["dates"] = list(dates)
+    return con.execute(sql + " ORDER BY as_of, customer_id", params).df()
+
+
+def read_components(con: duckdb.DuckDBPyConnection, dates: Iterable[date]) -> pd.DataFrame:
+    """Stored components of the given dates."""
+    ensure_tables(con)
+    return con.execute(
+        "SELECT * FROM _health_components WHERE list_contains($dates, as_of) "
+        "ORDER BY as_of, customer_id, component", {"dates": list(dates)}).df()
+
+
+def previous_scores(con: duckdb.DuckDBPyConnection, before: date) -> pd.DataFrame:
+    """Each account's score in the latest snapshot strictly before ``before``:
+    ``customer_id``, ``previous_score``, ``previous_as_of``."""
+    ensure_tables(con)
+    return con.execute(
+        "SELECT customer_id, score AS previous_score, as_of AS previous_as_of "
+        "FROM _health_scores WHERE as_of < ? "
+        "QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY as_of DESC) = 1",
+        [before]).df()
+
+
+def schedule(start: date, end: date, every: str) -> list[date]:
+    """Snapshot dates from ``start`` to ``end``: every ``day``, ``week`` (7 days) or ``month``
+    (the last day of each month, plus ``end`` itself if it is not one)."""
+    if start > end:
+        raise UserInputError(f"--from {start} is after --to {end}; swap them.")
+    if every == "day":
+        return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    if every == "week":
+        return [start + timedelta(days=i) for i in range(0, (end - start).days + 1, 7)]
+    if every == "month":
+        days = pd.date_range(start, end, freq="ME").date.tolist()
+        return days if days and days[-1] == end else [*days, end]
+    raise UserInputError(f"--every {every!r} must be day, week or month.")
+
+
+def with_change(con: duckdb.DuckDBPyConnection, health: HealthScores) -> HealthScores:
+    """``health`` with ``previous_score``, ``previous_as_of`` and ``change`` (score minus the
+    account's score in the latest snapshot before this date; empty without one)."""
+    before = previous_scores(con, health.as_of)
+    scores = health.scores.merge(before, on="customer_id", how="left")
+    scores["previous_as_of"] = pd.to_datetime(scores["previous_as_of"]).dt.date
+    scores["change"] = scores["score"] - scores["previous_score"]
+    return HealthScores(health.as_of, scores, health.components)
+
+
+def parse_day(value: date | str | None, flag: str) -> date | None:
+    """A date from a flag's text (YYYY-MM-DD); None stays None."""
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UserInputError(f"{flag} {value!r} is not a date; write it as YYYY-MM-DD.") from None
