@@ -4,7 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install clean
+SUDO   := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+
+.PHONY: demo test install browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +22,13 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/csmetrics demo --workspace demo-workspace --force
 
+## The dashboard tests drive Debian's chromium (Playwright never downloads a browser).
+browser:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
 ## Run the whole test suite.
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest
 
 clean:

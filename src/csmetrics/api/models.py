@@ -1,0 +1,134 @@
+"""Typed request and response bodies of the API (they are its OpenAPI schema)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class ErrorBody(BaseModel):
+    """What went wrong, and which field it concerns."""
+
+    message: str
+    field: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    """Every error the API returns."""
+
+    error: ErrorBody
+
+
+class MetricInfo(BaseModel):
+    """One entry of the metric catalogue."""
+
+    name: str
+    title: str
+    section: str
+    unit: str
+    direction: str
+    description: str
+    formula: str
+    tables: list[str]
+    benchmark: str | None
+    dimension: str | None
+
+
+class MetricRow(BaseModel):
+    """One metric value for one period and segment."""
+
+    metric: str
+    period_start: date
+    segment: dict[str, str] = Field(default_factory=dict)
+    value: float | None
+    n: int
+    ci_low: float | None = None
+    ci_high: float | None = None
+    null_reason: str | None = None
+    target: float | None = None
+    benchmark: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class MetricQuery(BaseModel):
+    """A metric query, as a JSON body."""
+
+    metrics: list[str] = Field(min_length=1)
+    period: str = "month"
+    start: date | None = None
+    end: date | None = None
+    by: list[str] = Field(default_factory=list)
+    customer: str | None = None
+    where: dict[str, str] = Field(default_factory=dict)
+    as_of: date | None = None
+
+
+class MetricQueryResponse(BaseModel):
+    """The rows of a metric query."""
+
+    rows: list[MetricRow]
+
+
+class CustomerSummary(BaseModel):
+    """A customer in a list."""
+
+    customer_id: str
+    name: str
+    started_at: date | None
+    plan: str | None
+    region: str | None
+    owner: str | None
+    size_tier: str | None
+    mrr: float
+
+
+class CustomerPage(BaseModel):
+    """One page of customers."""
+
+    total: int
+    page: int
+    page_size: int
+    items: list[CustomerSummary]
+
+
+class MrrPoint(BaseModel):
+    """MRR at the end of one month."""
+
+    period_start: date
+    mrr: float
+
+
+class Customer360(BaseModel):
+    """Everything about one customer: profile, MRR history and activity counts."""
+
+    profile: dict[str, Any]
+    mrr_history: list[MrrPoint]
+    counts: dict[str, int]
+
+
+class IngestSummary(BaseModel):
+    """What one load did."""
+
+    batch_id: int
+    table: str
+    rows_read: int
+    inserted: int
+    updated: int
+    unchanged: int
+    deleted: int
+    orphans: int
+    extra_columns: list[str]
+    summary: str
+
+
+class RefreshSummary(BaseModel):
+    """What a refresh computed."""
+
+    rows: int
+    grains: list[str]
+    segments: list[str]
+    first: date
+    last: date
+    seconds: float

@@ -1,0 +1,61 @@
+"""Customers: a searchable, sortable list, and one customer's 360 view."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query, status
+
+from csmetrics.api.deps import SiteDep, Viewer
+from csmetrics.api.models import Customer360, CustomerPage, CustomerSummary, MrrPoint
+from csmetrics.api.routers.metrics import _clean
+
+router = APIRouter(prefix="/customers", tags=["customers"])
+
+SortKey = Literal["name", "-name", "mrr", "-mrr", "started_at", "-started_at", "customer_id"]
+
+
+@router.get("", response_model=CustomerPage, summary="List, filter, search, sort, page")
+def list_customers(
+    user: Viewer,
+    site: SiteDep,
+    q: Annotated[str | None, Query(description="Search in id and name")] = None,
+    plan: str | None = None,
+    region: str | None = None,
+    owner: str | None = None,
+    size_tier: str | None = None,
+    sort: SortKey = "-mrr",
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> CustomerPage:
+    """Customers with their current MRR; filters combine, search matches id or name."""
+    with site.use() as ws:
+        frame = ws.customer_list()
+    for column, value in (("plan", plan), ("region", region), ("owner", owner),
+                          ("size_tier", size_tier)):
+        if value is not None:
+            frame = frame[frame[column] == value]
+    if q:
+        needle = q.lower()
+        frame = frame[frame.customer_id.str.lower().str.contains(needle, regex=False)
+                      | frame.name.str.lower().str.contains(needle, regex=False)]
+    key = sort.lstrip("-")
+    frame = frame.sort_values([key, "customer_id"], ascending=[not sort.startswith("-"), True],
+                              na_position="last")
+    chunk = frame.iloc[(page - 1) * page_size: page * page_size]
+    items = [CustomerSummary(**{k: _clean(v) for k, v in row.items()})
+             for row in chunk.to_dict("records")]
+    return CustomerPage(total=len(frame), page=page, page_size=page_size, items=items)
+
+
+@router.get("/{customer_id}", response_model=Customer360, summary="One customer, in full")
+def customer_360(customer_id: str, user: Viewer, site: SiteDep) -> Customer360:
+    """Profile, MRR over the last twelve months and how many tickets, answers, activities,
+    orders and feedback the customer has."""
+    with site.use() as ws:
+        view = ws.customer_360(customer_id)
+    if view is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"There is no customer {customer_id!r}.")
+    profile, history, counts = view
+    return Customer360(profile=profile, counts=counts,
+                       mrr_history=[MrrPoint(period_start=p, mrr=m) for p, m in history])

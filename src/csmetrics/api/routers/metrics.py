@@ -1,0 +1,91 @@
+"""Metric catalogue and metric queries."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from typing import Annotated, Any
+
+import pandas as pd
+from fastapi import APIRouter, Query
+
+from csmetrics.api.deps import SiteDep, Viewer
+from csmetrics.api.models import MetricInfo, MetricQuery, MetricQueryResponse, MetricRow
+from csmetrics.metrics import all_metrics, get_metric
+from csmetrics.metrics.result import STANDARD
+
+router = APIRouter(prefix="/metrics", tags=["metrics"])
+
+
+@router.get("", response_model=list[MetricInfo], summary="The metric catalogue")
+def catalogue(user: Viewer) -> list[MetricInfo]:
+    """Every metric: name, meaning, formula, unit and which way is good."""
+    return [MetricInfo(name=m.name, title=m.title, section=m.section.value, unit=m.unit.value,
+                       direction=m.direction.value, description=m.description,
+                       formula=m.formula, tables=list(m.tables), benchmark=m.benchmark,
+                       dimension=m.dimension) for m in all_metrics()]
+
+
+@router.get("/{name}", response_model=MetricQueryResponse, summary="One metric over time")
+def one_metric(
+    name: str,
+    user: Viewer,
+    site: SiteDep,
+    period: str = "month",
+    start: date | None = None,
+    end: date | None = None,
+    by: Annotated[str | None, Query(description="Segment columns, comma-separated")] = None,
+    customer: str | None = None,
+    where: Annotated[list[str] | None, Query(description="COLUMN=VALUE, repeatable")] = None,
+    as_of: date | None = None,
+) -> MetricQueryResponse:
+    """A metric per period (and segment), like ``csmetrics metrics show``."""
+    get_metric(name)
+    with site.use() as ws:
+        frame = ws.query([name], period=period, start=start, end=end, by=by, customer=customer,
+                         where=where, as_of=as_of)
+    return MetricQueryResponse(rows=to_rows(frame, by.split(",") if by else []))
+
+
+@router.post("/query", response_model=MetricQueryResponse, summary="Several metrics at once")
+def query(body: MetricQuery, user: Viewer, site: SiteDep) -> MetricQueryResponse:
+    """Metrics per period and segment, with filters, from a JSON body."""
+    with site.use() as ws:
+        frame = ws.query(body.metrics, period=body.period, start=body.start, end=body.end,
+                         by=body.by or None, customer=body.customer, where=body.where or None,
+                         as_of=body.as_of)
+    return MetricQueryResponse(rows=to_rows(frame, body.by))
+
+
+def to_rows(frame: pd.DataFrame, by: list[str]) -> list[MetricRow]:
+    """Engine rows as API rows: segments (and a metric's dimension) in ``segment``, extra
+    columns in ``details``, empty values as null."""
+    dimensions = {m.dimension for m in all_metrics() if m.dimension}
+    fixed = {"metric", "period_start", "target", "benchmark", *STANDARD}
+    rows = []
+    for record in frame.to_dict("records"):
+        segment = {k: str(record[k]) for k in [*by, *dimensions] if _present(record.get(k))}
+        details = {k: _clean(v) for k, v in record.items()
+                   if k not in fixed and k not in segment and k not in dimensions
+                   and _present(v)}
+        rows.append(MetricRow(
+            metric=record["metric"], period_start=record["period_start"], segment=segment,
+            value=_clean(record["value"]), n=int(record["n"]),
+            ci_low=_clean(record.get("ci_low")), ci_high=_clean(record.get("ci_high")),
+            null_reason=record.get("null_reason") if _present(record.get("null_reason"))
+            else None,
+            target=_clean(record.get("target")),
+            benchmark=record.get("benchmark") if _present(record.get("benchmark")) else None,
+            details=details,
+        ))
+    return rows
+
+
+def _present(value: Any) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def _clean(value: Any) -> Any:
+    if not _present(value):
+        return None
+    return value.item() if hasattr(value, "item") else value

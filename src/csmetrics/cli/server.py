@@ -1,0 +1,118 @@
+"""Commands for the server: who may use it (users, API tokens) and serving it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from csmetrics.cli._shared import (
+    FormatOption,
+    OutputFormat,
+    WorkspaceOption,
+    console,
+    emit,
+    handles_errors,
+)
+from csmetrics.errors import UserInputError
+from csmetrics.store.accounts import Accounts
+from csmetrics.workspace import Workspace
+
+app = typer.Typer()
+users_app = typer.Typer(help="People who may use the API: add, list, disable.",
+                        no_args_is_help=True)
+tokens_app = typer.Typer(help="API tokens: create, list, revoke.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
+
+
+@users_app.command("add")
+@handles_errors
+def users_add(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    role: Annotated[str, typer.Option(help="admin, editor or viewer.")] = "viewer",
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True,
+                                          confirmation_prompt=True,
+                                          envvar="CSMETRICS_PASSWORD",
+                                          help="At least 10 characters.")] = "",
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Add a user (the password is asked for, or read from $CSMETRICS_PASSWORD)."""
+    with Workspace.find(workspace) as ws:
+        user = Accounts(ws.warehouse.sql).add_user(username, password, role)
+    console.print(f"Added {user.username} ({user.role}).")
+
+
+@users_app.command("list")
+@handles_errors
+def users_list(fmt: FormatOption = OutputFormat.TABLE, workspace: WorkspaceOption = None) -> None:
+    """List users and their roles."""
+    with Workspace.find(workspace) as ws:
+        rows = [{"username": u.username, "role": u.role, "disabled": u.disabled}
+                for u in Accounts(ws.warehouse.sql).users()]
+    emit(rows, fmt, title="Users", empty="No users yet: csmetrics users add NAME --role admin")
+
+
+@users_app.command("disable")
+@handles_errors
+def users_disable(username: str, workspace: WorkspaceOption = None) -> None:
+    """Disable a user: their tokens stop working at once."""
+    with Workspace.find(workspace) as ws:
+        Accounts(ws.warehouse.sql).set_disabled(username, True)
+    console.print(f"Disabled {username}.")
+
+
+@tokens_app.command("create")
+@handles_errors
+def tokens_create(
+    username: Annotated[str, typer.Argument(help="The user the token acts as.")],
+    name: Annotated[str, typer.Option(help="What the token is for.")] = "api",
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Create an API token; it is shown once, so store it now."""
+    with Workspace.find(workspace) as ws:
+        token = Accounts(ws.warehouse.sql).create_token(username, name)
+    console.print(token, highlight=False, soft_wrap=True)
+
+
+@tokens_app.command("list")
+@handles_errors
+def tokens_list(fmt: FormatOption = OutputFormat.TABLE, workspace: WorkspaceOption = None) -> None:
+    """List tokens (never their secrets)."""
+    with Workspace.find(workspace) as ws:
+        rows = [{"token_id": t.token_id, "user": t.username, "name": t.name,
+                 "created": t.created_at.isoformat(timespec="seconds"),
+                 "revoked": t.revoked_at.isoformat(timespec="seconds") if t.revoked_at else ""}
+                for t in Accounts(ws.warehouse.sql).tokens()]
+    emit(rows, fmt, title="API tokens", empty="No tokens.")
+
+
+@tokens_app.command("revoke")
+@handles_errors
+def tokens_revoke(token_id: str, workspace: WorkspaceOption = None) -> None:
+    """Revoke a token for good."""
+    with Workspace.find(workspace) as ws:
+        Accounts(ws.warehouse.sql).revoke_token(token_id)
+    console.print(f"Revoked {token_id}.")
+
+
+@app.command()
+@handles_errors
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Serve the dashboard and the JSON API (OpenAPI docs at /api/v1/docs)."""
+    import uvicorn
+
+    from csmetrics.api import create_app
+
+    ws = Workspace.find(workspace)
+    if not Accounts(ws.warehouse.sql).users():
+        raise UserInputError("No users yet: add one first with 'csmetrics users add NAME "
+                             "--role admin', then 'csmetrics tokens create NAME'.")
+    console.print(f"Dashboard: http://{host}:{port}/  (sign in with a user of "
+                  f"'csmetrics users list')")
+    console.print(f"API: http://{host}:{port}/api/v1  (docs: http://{host}:{port}/api/v1/docs)")
+    uvicorn.run(create_app(ws), host=host, port=port, log_level="warning")

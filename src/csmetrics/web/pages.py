@@ -1,0 +1,270 @@
+"""Dashboard pages: sign-in, overview and revenue, each chart with the CSV behind it."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import plotly
+from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from csmetrics.api.deps import Site
+from csmetrics.metrics import get_metric
+from csmetrics.metrics.engine import data_end
+from csmetrics.metrics.formatting import format_value
+from csmetrics.metrics.headline import last_complete_period
+from csmetrics.metrics.periods import Grain, next_start, period_start
+from csmetrics.store.accounts import Accounts
+from csmetrics.web import charts, sessions
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+OVERVIEW_TILES = ("mrr", "nrr", "grr", "customer_churn_rate", "nps", "csat", "ltv_cac_ratio")
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One chart of a page: the metrics it draws and how."""
+
+    key: str
+    title: str
+    metrics: tuple[str, ...]
+    kind: str = "lines"  # lines | movements
+
+
+PAGES: dict[str, tuple[str, tuple[Chart, ...]]] = {
+    "overview": ("Overview", (
+        Chart("mrr", "MRR", ("mrr",)),
+        Chart("retention", "Net and gross revenue retention", ("nrr", "grr")),
+    )),
+    "revenue": ("Revenue", (
+        Chart("mrr", "MRR over time", ("mrr",)),
+        Chart("movements", "MRR movements", ("mrr_new", "mrr_expansion", "mrr_reactivation",
+                                             "mrr_contraction", "mrr_churned", "net_new_mrr"),
+              "movements"),
+        Chart("retention", "NRR and GRR", ("nrr", "grr")),
+        Chart("arpa", "ARPA (MRR per account)", ("arpa",)),
+        Chart("quick_ratio", "Quick ratio", ("quick_ratio",)),
+    )),
+}
+
+
+def mount(app: FastAPI) -> None:
+    """Add the dashboard's routes and its static files to the app."""
+    app.include_router(router)
+
+
+router = APIRouter(include_in_schema=False)
+
+
+@dataclass(frozen=True)
+class View:
+    """What a page was asked to show: grain, range and one segment filter."""
+
+    period: str
+    start: date
+    end: date
+    where: str
+
+    @property
+    def filters(self) -> dict[str, str] | None:
+        column, sep, value = self.where.partition("=")
+        return {column: value} if sep and value else None
+
+    def query(self) -> str:
+        return f"period={self.period}&from={self.start}&to={self.end}&where={self.where}"
+
+
+def _view(site: Site, period: str, start: str | None, end: str | None, where: str) -> View:
+    grain = Grain.QUARTER if period == "quarter" else Grain.MONTH
+    with site.use() as ws:
+        last = data_end(ws.warehouse.ibis)
+    last = next_start(last_complete_period(last, grain), grain) - timedelta(days=1)
+    finish = date.fromisoformat(end) if end else last
+    first = date.fromisoformat(start) if start else period_start(
+        finish - timedelta(days=365 if grain is Grain.MONTH else 365 * 2), grain)
+    return View(grain.value, first, finish, where)
+
+
+def _session(request: Request) -> sessions.Session | None:
+    site: Site = request.app.state.site
+    with site.use() as ws:
+        return sessions.lookup(ws.warehouse.sql, request.cookies.get(sessions.COOKIE))
+
+
+def _secure(request: Request) -> bool:
+    return request.url.scheme == "https" or request.url.hostname in ("localhost", "127.0.0.1")
+
+
+@router.get("/static/plotly.min.js")
+def plotly_js() -> FileResponse:
+    """plotly.js from the plotly package: no CDN, no internet."""
+    return FileResponse(PLOTLY_JS, media_type="application/javascript",
+                        headers={"Cache-Control": "public, max-age=86400"})
+
+
+@router.get("/static/app.css")
+def stylesheet() -> FileResponse:
+    """The dashboard's stylesheet."""
+    return FileResponse(HERE / "static" / "app.css", media_type="text/css")
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, error: str = "") -> Response:
+    """The sign-in form (with a CSRF token bound to a cookie)."""
+    token = secrets.token_urlsafe(24)
+    response = templates.TemplateResponse(request, "login.html", {"csrf": token, "error": error})
+    response.set_cookie(sessions.LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict",
+                        secure=_secure(request))
+    return response
+
+
+@router.post("/login")
+def login(request: Request, username: Annotated[str, Form()], password: Annotated[str, Form()],
+          csrf: Annotated[str, Form()]) -> Response:
+    """Check the password and start a session."""
+    if not sessions.same(csrf, request.cookies.get(sessions.LOGIN_CSRF_COOKIE)):
+        return RedirectResponse("/login?error=expired", status_code=303)
+    site: Site = request.app.state.site
+    with site.use() as ws:
+        user = Accounts(ws.warehouse.sql).authenticate(username, password)
+        if user is None:
+            return RedirectResponse("/login?error=wrong", status_code=303)
+        session_id = sessions.start(ws.warehouse.sql, user)
+    response = RedirectResponse("/", status_code=303)
+    response.set_cookie(sessions.COOKIE, session_id, httponly=True, samesite="strict",
+                        secure=_secure(request), max_age=int(sessions.LIFETIME.total_seconds()))
+    response.delete_cookie(sessions.LOGIN_CSRF_COOKIE)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, csrf: Annotated[str, Form()]) -> Response:
+    """End the session."""
+    session = _session(request)
+    if session is None or not sessions.same(csrf, session.csrf):
+        return RedirectResponse("/login", status_code=303)
+    site: Site = request.app.state.site
+    with site.use() as ws:
+        sessions.end(ws.warehouse.sql, request.cookies.get(sessions.COOKIE))
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(sessions.COOKIE)
+    return response
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview(request: Request, period: str = "month", to: str | None = None,
+             where: str = "") -> Response:
+    """KPI tiles with sparklines, change, target gap and benchmark; MRR and retention."""
+    return _page(request, "overview", period, request.query_params.get("from"), to, where)
+
+
+@router.get("/revenue", response_class=HTMLResponse)
+def revenue(request: Request, period: str = "month", to: str | None = None,
+            where: str = "") -> Response:
+    """MRR, its movements, NRR / GRR, ARPA and quick ratio."""
+    return _page(request, "revenue", period, request.query_params.get("from"), to, where)
+
+
+@router.get("/download/{page}/{chart}.csv")
+def download(request: Request, page: str, chart: str, period: str = "month",
+             to: str | None = None, where: str = "") -> Response:
+    """The rows behind one chart, as CSV."""
+    session = _session(request)
+    if session is None:
+        return RedirectResponse("/login", status_code=303)
+    site: Site = request.app.state.site
+    view = _view(site, period, request.query_params.get("from"), to, where)
+    spec = next((c for c in PAGES.get(page, ("", ()))[1] if c.key == chart), None)
+    if spec is None:
+        return Response(f"No chart {chart!r} on page {page!r}.", status_code=404)
+    frame = _frame(site, spec.metrics, view)
+    return Response(frame.to_csv(index=False), media_type="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{page}-{chart}.csv"'})
+
+
+def _frame(site: Site, metrics: tuple[str, ...], view: View) -> pd.DataFrame:
+    with site.use() as ws:
+        return ws.query(list(metrics), period=view.period, start=view.start, end=view.end,
+                        where=view.filters)
+
+
+def _page(request: Request, page: str, period: str, start: str | None, end: str | None,
+          where: str) -> Response:
+    session = _session(request)
+    if session is None:
+        return RedirectResponse("/login", status_code=303)
+    site: Site = request.app.state.site
+    view = _view(site, period, start, end, where)
+    title, chart_specs = PAGES[page]
+    wanted = tuple(dict.fromkeys(
+        m for c in chart_specs for m in c.metrics) | dict.fromkeys(
+        OVERVIEW_TILES if page == "overview" else ()))
+    frame = _frame(site, wanted, view)
+    with site.use() as ws:
+        currency = ws.settings.workspace.currency
+        company = ws.settings.workspace.name
+        segments = _segment_options(ws.warehouse.sql)
+    figures = []
+    for spec in chart_specs:
+        part = frame[frame.metric.isin(spec.metrics)]
+        figure = charts.movements(part) if spec.kind == "movements" else charts.lines(
+            part, list(spec.metrics))
+        figures.append({"key": spec.key, "title": spec.title, "json": charts.to_json(figure),
+                        "csv": f"/download/{page}/{spec.key}.csv?{view.query()}",
+                        "rows": int(len(part))})
+    tiles = _tiles(frame, currency) if page == "overview" else []
+    return templates.TemplateResponse(request, "page.html", {
+        "page": page, "title": title, "company": company, "user": session.user,
+        "csrf": session.csrf, "view": view, "figures": figures, "tiles": tiles,
+        "segments": segments, "pages": [(k, v[0]) for k, v in PAGES.items()],
+    })
+
+
+def _tiles(frame: pd.DataFrame, currency: str) -> list[dict[str, Any]]:
+    tiles = []
+    for name in OVERVIEW_TILES:
+        rows = frame[frame.metric == name].sort_values("period_start")
+        if rows.empty:
+            continue
+        definition = get_metric(name)
+        values = [None if pd.isna(v) else float(v) for v in rows.value]
+        now = values[-1]
+        before = values[-2] if len(values) > 1 else None
+        last = rows.iloc[-1]
+        target = None if pd.isna(last.target) else float(last.target)
+        change = None if now is None or before is None else now - before
+        tiles.append({
+            "name": name, "title": definition.title,
+            "value": format_value(now, definition.unit, currency),
+            "change": "" if change is None else (
+                f"{change * 100:+.1f} pts" if definition.unit.value == "rate"
+                else f"{change:+,.1f}"),
+            "good": None if change is None or change == 0 else (
+                (change > 0) == (definition.direction.value == "up")),
+            "target": None if target is None else format_value(target, definition.unit,
+                                                               currency),
+            "gap": None if target is None or now is None else format_value(
+                now - target, definition.unit, currency),
+            "benchmark": definition.benchmark or "",
+            "n": int(last.n), "note": "" if pd.isna(last.null_reason) else last.null_reason,
+            "spark": charts.sparkline(values),
+        })
+    return tiles
+
+
+def _segment_options(con: Any) -> list[str]:
+    options = []
+    for column in ("plan", "region", "size_tier", "owner"):
+        values = con.execute(f"SELECT DISTINCT {column} FROM customers WHERE {column} IS NOT "
+                             f"NULL ORDER BY 1").fetchall()
+        options += [f"{column}={v[0]}" for v in values]
+    return options

@@ -1,0 +1,82 @@
+"""Signed-in browser sessions, kept in the warehouse, and CSRF tokens for their forms.
+
+The cookie holds a random session id; the warehouse keeps only its SHA-256, the user and a
+CSRF token that every form must send back. Cookies are HttpOnly and SameSite=Strict, and
+Secure whenever the dashboard is served over HTTPS (or on loopback, where browsers accept it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import duckdb
+
+from csmetrics.store.accounts import Accounts, User
+from csmetrics.store.sql import first
+
+COOKIE = "csmetrics_session"
+LOGIN_CSRF_COOKIE = "csmetrics_login_csrf"
+LIFETIME = timedelta(hours=12)
+
+DDL = """
+CREATE TABLE IF NOT EXISTS _sessions (
+  session_hash VARCHAR PRIMARY KEY,
+  username VARCHAR NOT NULL,
+  csrf VARCHAR NOT NULL,
+  expires_at TIMESTAMPTZ NOT NULL
+)
+"""
+
+
+@dataclass(frozen=True)
+class Session:
+    """A signed-in user and the CSRF token their forms carry."""
+
+    user: User
+    csrf: str
+
+
+def _hash(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def start(con: duckdb.DuckDBPyConnection, user: User) -> str:
+    """A new session for ``user``; returns the cookie value."""
+    con.execute(DDL)
+    session_id = secrets.token_urlsafe(32)
+    expires = datetime.now(timezone.utc) + LIFETIME
+    con.execute("INSERT INTO _sessions VALUES (?, ?, ?, ?)",
+                [_hash(session_id), user.username, secrets.token_urlsafe(24), expires])
+    return session_id
+
+
+def lookup(con: duckdb.DuckDBPyConnection, session_id: str | None) -> Session | None:
+    """The live session behind a cookie value, or None (unknown, expired, user disabled)."""
+    if not session_id:
+        return None
+    con.execute(DDL)
+    row = first(con.execute(
+        "SELECT username, csrf FROM _sessions WHERE session_hash = ? AND expires_at > now()",
+        [_hash(session_id)]))
+    if row is None:
+        return None
+    user = Accounts(con).user(row[0])
+    if user is None or user.disabled:
+        return None
+    return Session(user, row[1])
+
+
+def end(con: duckdb.DuckDBPyConnection, session_id: str | None) -> None:
+    """Forget a session (sign out)."""
+    if session_id:
+        con.execute(DDL)
+        con.execute("DELETE FROM _sessions WHERE session_hash = ?", [_hash(session_id)])
+
+
+def same(sent: str | None, expected: str | None) -> bool:
+    """Constant-time comparison of a CSRF token sent with a form against the expected one."""
+    return bool(sent) and bool(expected) and hmac.compare_digest(str(sent), str(expected))

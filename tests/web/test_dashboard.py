@@ -1,0 +1,143 @@
+"""The dashboard in a real headless browser (Playwright driving Debian's chromium)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from csmetrics import Workspace
+from csmetrics.api import create_app
+from csmetrics.demo import write_company
+from csmetrics.store.accounts import Accounts
+
+PASSWORD = "dashboard-pass-1"
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A small demo company served on loopback, with a viewer account."""
+    folder = tmp_path_factory.mktemp("web")
+    ws = Workspace.init(folder / "ws", name="Dash Co")
+    for table, paths in write_company(folder / "files", customers=60, months=14, seed=9).items():
+        ws.ingest(table, paths)
+    Accounts(ws.warehouse.sql).add_user("viv", PASSWORD, "viewer")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(ws), host="127.0.0.1", port=port,
+                                           log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    ws.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    executable = shutil.which("chromium")
+    assert executable, "Debian's chromium is missing: 'make test' installs it"
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=executable, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        yield launched
+        launched.close()
+
+
+def new_page(browser: Browser, width: int = 1280) -> Page:
+    page = browser.new_page(viewport={"width": width, "height": 1000}, accept_downloads=True)
+    # nothing leaves the machine: every request not to the app is refused
+    page.route("**/*", lambda route: route.continue_()
+               if route.request.url.startswith("http://127.0.0.1") else route.abort())
+    return page
+
+
+def sign_in(page: Page, base_url: str, password: str = PASSWORD) -> None:
+    page.goto(base_url + "/")
+    assert page.url.endswith("/login")
+    page.fill("input[name=username]", "viv")
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+
+
+def test_every_page_needs_a_sign_in_and_a_wrong_password_is_refused(browser, base_url):
+    page = new_page(browser)
+    sign_in(page, base_url, password="not-the-password")
+    assert "Wrong username or password" in page.content()
+    page.goto(base_url + "/revenue")
+    assert page.url.endswith("/login")
+
+
+def test_overview_tiles_and_charts_render_offline(browser, base_url):
+    page = new_page(browser)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    sign_in(page, base_url)
+    page.wait_for_selector(".tile[data-metric=mrr] .value")
+    titles = page.locator(".tile .label").all_inner_texts()
+    assert {"MRR", "Net revenue retention", "Customer churn rate", "Net Promoter Score"} <= set(titles)
+    assert "USD" in page.locator(".tile[data-metric=mrr] .value").inner_text()
+    assert "vs previous" in page.locator(".tile[data-metric=nrr] .change").inner_text()
+    # plotly.js (served by the app itself) drew every chart and sparkline
+    page.wait_for_selector("#chart-mrr .main-svg")
+    assert page.locator(".spark .main-svg").count() >= 5
+    assert not errors
+    cookie = next(c for c in page.context.cookies() if c["name"] == "csmetrics_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+
+
+def test_revenue_page_chart_csv_matches_the_metric(browser, base_url):
+    page = new_page(browser)
+    sign_in(page, base_url)
+    page.goto(base_url + "/revenue?period=quarter")
+    page.wait_for_selector("#chart-movements .main-svg")
+    with page.expect_download() as info:
+        page.click("#chart-mrr >> xpath=.. >> text=CSV")
+    rows = list(csv.DictReader(io.StringIO(info.value.path().read_text())))
+    assert rows and {r["metric"] for r in rows} == {"mrr"}
+    assert all(r["period_start"].endswith(("-01-01", "-04-01", "-07-01", "-10-01")) for r in rows)
+
+
+def test_segment_filter_and_phone_width(browser, base_url):
+    page = new_page(browser, width=390)
+    sign_in(page, base_url)
+    page.wait_for_selector(".tile")
+    everyone = page.locator(".tile[data-metric=mrr] .value").inner_text()
+    options = page.locator("select[name=where] option").all_inner_texts()
+    region = next(o for o in options if o.startswith("region="))
+    page.select_option("select[name=where]", region)
+    page.click("form.filters button")
+    page.wait_for_selector("#chart-mrr .main-svg")
+    assert "where=" + region.replace("=", "%3D") in page.url
+    assert page.locator("select[name=where]").input_value() == region
+    assert page.locator(".tile[data-metric=mrr] .value").inner_text() != everyone
+    # readable on a phone: nothing wider than the screen
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390 + 1
+
+
+def test_sign_out_needs_the_form_token(browser, base_url):
+    page = new_page(browser)
+    sign_in(page, base_url)
+    page.wait_for_selector(".tile")
+    forged = page.request.post(base_url + "/logout", form={"csrf": "forged"})
+    assert forged.ok and page.context.cookies()  # still signed in
+    page.goto(base_url + "/revenue")
+    assert page.url.endswith("/revenue")
+    page.click("header form button")
+    page.wait_for_url("**/login")
+    page.goto(base_url + "/")
+    assert page.url.endswith("/login")
