@@ -107,6 +107,51 @@ class MetricsSection(_Section):
         description="Segments that 'csmetrics refresh' materialises besides the total.")
 
 
+class HealthSection(_Section):
+    """Where the health scorecard is and when scores are snapshotted."""
+
+    scorecard: str = Field(
+        "health.toml", description="Scorecard file, relative to the workspace; when it does "
+        "not exist the documented default scorecard applies.")
+    snapshot_on_refresh: bool = Field(
+        True, description="'csmetrics refresh' stores a health snapshot as of the data end.")
+
+
+class PredictSection(_Section):
+    """Defaults of the prediction commands (each can be overridden by a flag)."""
+
+    churn_horizon_days: int = Field(
+        90, ge=7, description="A customer churned if it pays nothing this many days after the "
+        "cutoff.")
+    churn_cutoffs: int = Field(12, ge=3, description="Monthly cutoffs the churn model learns "
+                               "from (the most recent ones whose horizon has passed).")
+    seed: int = Field(0, description="Random seed of the churn model: same seed, same model.")
+    clv_horizon_months: int = Field(12, ge=1, description="Months of future purchases in CLV.")
+    clv_discount_rate: float = Field(0.1, ge=0, lt=1, description="Annual discount rate of CLV.")
+    clv_time_unit: Literal["day", "week", "month"] = Field(
+        "week", description="Time unit of the BG/NBD fit (frequency, recency, T).")
+
+
+class VoiceSection(_Section):
+    """Voice of the customer (``csmetrics voice``): which texts themes are found in, how they
+    are anchored, and how similar two feature requests must be to count as one."""
+
+    seed: int = Field(0, description="Random seed of the theme model: same seed, same themes.")
+    theme_sources: list[Literal["survey_responses", "feedback", "activities"]] = Field(
+        default_factory=lambda: ["survey_responses", "feedback"],
+        description="Tables whose texts themes are found in; activities = CSM notes.")
+    themes: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Theme name -> seed words; empty = the built-in themes (onboarding, "
+        "pricing, performance, reporting, support, integrations, usability, reliability).")
+    anchor_strength: float = Field(
+        0.3, ge=0, description="How strongly themes stay on their seed words (0 = free NMF).")
+    extra_themes: int = Field(0, ge=0, le=50, description="Unnamed themes found besides the "
+                              "seeded ones, named by their top words.")
+    request_threshold: float = Field(
+        0.15, gt=0, le=1, description="Cosine similarity at which two requests are merged.")
+
+
 class Settings(_Section):
     """Everything ``csmetrics.toml`` can say. Unknown keys are errors, so typos don't pass."""
 
@@ -115,6 +160,9 @@ class Settings(_Section):
     fiscal: FiscalSection = FiscalSection()
     policy: PolicySection = PolicySection()
     metrics: MetricsSection = MetricsSection()
+    health: HealthSection = HealthSection()
+    predict: PredictSection = PredictSection()
+    voice: VoiceSection = VoiceSection()
     targets: dict[str, float | dict[str, float]] = Field(
         default_factory=dict,
         description="Targets per metric: a number, or a table of 'default' and "
@@ -196,6 +244,29 @@ conversion_denominator = "leads"     # or "visitors": conversions over the traff
 renewal_grace_days = 30
 retention_cost_per = "retained"      # or "all"
 default_segments = ["plan", "region", "size_tier", "owner", "acquisition_channel"]
+
+[health]
+scorecard = "health.toml"            # components, weights, bands; no file = the default scorecard
+snapshot_on_refresh = true           # 'csmetrics refresh' stores health scores as of the data end
+
+[predict]
+churn_horizon_days = 90              # churned = pays nothing this many days after the cutoff
+churn_cutoffs = 12                   # monthly cutoffs the churn model learns from
+seed = 0                             # same seed, same churn model
+clv_horizon_months = 12              # months of future purchases counted in CLV
+clv_discount_rate = 0.1              # annual discount rate of CLV
+clv_time_unit = "week"               # BG/NBD time unit: day, week or month
+
+[voice]
+seed = 0                             # same texts and seed, same themes
+theme_sources = ["survey_responses", "feedback"]   # add "activities" for CSM notes
+anchor_strength = 0.3                # how strongly themes keep to their seed words
+extra_themes = 0                     # unnamed themes besides the seeded ones
+request_threshold = 0.15             # similarity at which two feature requests are one
+# Your own themes replace the built-in ones (name = seed words):
+# [voice.themes]
+# onboarding = ["onboarding", "setup", "kickoff", "training"]
+# pricing = ["price", "pricing", "invoice", "discount"]
 
 [targets]
 # nrr = 1.05

@@ -15,15 +15,27 @@ import pandas as pd
 
 from csmetrics.config import CONFIG_FILE, DEFAULT_CONFIG, Settings
 from csmetrics.errors import UserInputError, WorkspaceNotFoundError
+from csmetrics.health import HealthScores, Scorecard, load_scorecard, score_accounts
+from csmetrics.health import history as health_history
+from csmetrics.health.backtest import Backtest, backtest
+from csmetrics.health.explain import Explanation, explain
+from csmetrics.health.score import observed_end
+from csmetrics.health.scorecard import DEFAULT_SCORECARD
 from csmetrics.ingest import Batch, IngestResult, Mapping, ingest_files, list_batches
 from csmetrics.ingest.load import Step
+from csmetrics.insights.requests import RequestReport
+from csmetrics.insights.sentiment import ScoreRun, score_texts
+from csmetrics.insights.service import customer_texts, find_themes, rank_requests
+from csmetrics.insights.themes import ThemeReport
 from csmetrics.metrics import MetricRequest, compute
 from csmetrics.metrics.cohorts import cohort_context, cohort_table
+from csmetrics.metrics.engine import data_end
 from csmetrics.metrics.headline import Kpi, headline
 from csmetrics.metrics.refresh import DEFAULT_GRAINS, compute_all
 from csmetrics.schema import TABLES
 from csmetrics.store import Warehouse
 from csmetrics.store.materialize import read_metric_values, replace_metric_values
+from csmetrics.store.sql import first
 from csmetrics.store.warehouse import duckdb_path
 
 ENV_VAR = "CSMETRICS_WORKSPACE"
@@ -62,6 +74,9 @@ class Workspace:
         settings = Settings.from_mapping(tomllib.loads(text), source=str(config))
         directory.mkdir(parents=True, exist_ok=True)
         config.write_text(text, encoding="utf-8")
+        scorecard = directory / settings.health.scorecard
+        if not scorecard.exists():
+            scorecard.write_text(DEFAULT_SCORECARD, encoding="utf-8")
         workspace = cls(directory, settings)
         workspace.warehouse  # creates the database file and its tables
         return workspace
@@ -179,10 +194,21 @@ class Workspace:
         self, *, grains: Sequence[str] | None = None, on_step: Step | None = None
     ) -> dict[str, object]:
         """Recompute every metric for all periods and default segments and store the results
-        (replacing the previous ones atomically); returns what the run did."""
+        (replacing the previous ones atomically), then snapshot every account's health as of
+        the end of the data (``health.snapshot_on_refresh``); returns what the run did."""
+        if on_step is not None:
+            on_step("text sentiment")
+        scored = score_texts(self.warehouse.sql)
+        if self.settings.health.snapshot_on_refresh:
+            self.scorecard()  # a bad health.toml fails before the long metrics run
         rows, run = compute_all(self.warehouse.ibis, self.settings,
                                 grains=grains or DEFAULT_GRAINS, on_step=on_step)
         replace_metric_values(self.warehouse.sql, rows, run)
+        run["texts_scored"] = scored.scored
+        if self.settings.health.snapshot_on_refresh:
+            if on_step is not None:
+                on_step("health snapshot")
+            run["health_accounts"] = len(self.health_snapshot().scores)
         return run
 
     def metric_values(
@@ -191,6 +217,187 @@ class Workspace:
         """Results stored by the last refresh."""
         return read_metric_values(self.warehouse.sql, metric, grain, segment_by)
 
+    def customer_list(self) -> pd.DataFrame:
+        """Every customer's profile columns and MRR on the last day of the data."""
+        sql = self.warehouse.sql
+        frame = sql.execute("SELECT customer_id, name, started_at, plan, region, owner, "
+                            "size_tier FROM customers").df()
+        end = data_end(self.warehouse.ibis)
+        mrr = self.query("mrr", period="day", start=end, end=end, by="customer_id")
+        frame = frame.merge(mrr[["customer_id", "value"]].rename(columns={"value": "mrr"}),
+                            on="customer_id", how="left")
+        frame["mrr"] = frame["mrr"].fillna(0.0)
+        frame["started_at"] = pd.to_datetime(frame["started_at"]).dt.date
+        return frame
+
+    def customer_360(
+        self, customer: str
+    ) -> tuple[dict[str, Any], list[tuple[date, float]], dict[str, int]] | None:
+        """One customer's profile, month-end MRR over the last twelve months, and how many
+        rows each table holds for it; None for an unknown customer."""
+        sql = self.warehouse.sql
+        profile = sql.execute("SELECT * FROM customers WHERE customer_id = ?", [customer]).df()
+        if profile.empty:
+            return None
+        record = {k: (None if pd.isna(v) else v) if not isinstance(v, dict) else v
+                  for k, v in profile.iloc[0].to_dict().items()}
+        history = self.query("mrr", customer=customer)
+        points = [(row.period_start, float(row.value)) for row in history.itertuples()]
+        counts = {
+            table: int(first(sql.execute(f"SELECT count(*) FROM {table} WHERE customer_id = ?",
+                                   [customer]))[0])
+            for table in ("subscriptions", "orders", "tickets", "survey_responses",
+                          "usage_events", "activities", "feedback")
+        }
+        return record, points, counts
+
     def table_counts(self) -> dict[str, int]:
         """Rows in every canonical table."""
         return {name: self.warehouse.count(name) for name in TABLES}
+
+    # -- health --------------------------------------------------------------------------
+
+    def scorecard(self) -> Scorecard:
+        """The health scorecard: the file ``health.scorecard`` names, or the default."""
+        return load_scorecard(self.root / self.settings.health.scorecard)
+
+    def health(self, as_of: date | str | None = None) -> HealthScores:
+        """Every paying account's health as of ``as_of`` (default: the end of the data), from
+        the data known then, with the change since the latest earlier snapshot."""
+        day = health_history.parse_day(as_of, "--as-of") or observed_end(self.warehouse.ibis)
+        scores = score_accounts(self.warehouse.ibis, self.settings, self.scorecard(), day)
+        return health_history.with_change(self.warehouse.sql, scores)
+
+    def health_explain(self, customer: str, as_of: date | str | None = None) -> Explanation:
+        """Why ``customer`` has its score: each component's value, points, weight, pull."""
+        return explain(self.health(as_of), self.scorecard(), customer)
+
+    def health_snapshot(self, as_of: date | str | None = None) -> HealthScores:
+        """Compute the health as of ``as_of`` (default: the data end) and store it as that
+        date's snapshot, replacing an earlier one."""
+        scores = self.health(as_of)
+        health_history.write_snapshot(self.warehouse.sql, scores, self.scorecard())
+        return scores
+
+    def health_rebuild(self, start: date | str, end: date | str | None = None,
+                       every: str = "month", on_step: Step | None = None) -> list[date]:
+        """Snapshot every date of the schedule from ``start`` to ``end`` (default: the data
+        end), each from the data as it was on that date; returns the dates."""
+        first = health_history.parse_day(start, "--from")
+        last = health_history.parse_day(end, "--to") or observed_end(self.warehouse.ibis)
+        assert first is not None
+        dates = health_history.schedule(first, last, every)
+        for day in dates:
+            if on_step is not None:
+                on_step(f"health as of {day}")
+            self.health_snapshot(day)
+        return dates
+
+    def health_history(self, customer: str | None = None) -> pd.DataFrame:
+        """Stored snapshots (every date, or one customer's), oldest first."""
+        return health_history.read_scores(self.warehouse.sql, customer=customer)
+
+    def health_backtest(self, horizon_days: int = 90, start: date | str | None = None,
+                        end: date | str | None = None) -> Backtest:
+        """How well the stored snapshots dated ``start``..``end`` separated the accounts that
+        churned within ``horizon_days`` (see ``csmetrics.health.backtest``)."""
+        first = health_history.parse_day(start, "--from")
+        last = health_history.parse_day(end, "--to")
+        dates = health_history.snapshot_dates(self.warehouse.sql, first, last)
+        if not dates:
+            raise UserInputError(
+                "No health snapshots in that range to backtest. Build them with 'csmetrics "
+                "health history --rebuild --from YYYY-MM-DD --to YYYY-MM-DD --every month'.")
+        con = self.warehouse.sql
+        return backtest(self.warehouse.ibis, self.settings,
+                        health_history.read_scores(con, dates),
+                        health_history.read_components(con, dates), horizon_days,
+                        observed_end(self.warehouse.ibis))
+
+    # -- voice of the customer (csmetrics.insights) ---------------------------------------
+
+    def voice_score(self) -> ScoreRun:
+        """Score the sentiment of texts not scored yet (or changed) into ``_text_sentiment``."""
+        return score_texts(self.warehouse.sql)
+
+    def voice_texts(self, customer: str, as_of: date | str | None = None) -> pd.DataFrame:
+        """One customer's scored texts (comments, notes, feedback), newest first."""
+        return customer_texts(self.warehouse.sql, self.warehouse.ibis, customer,
+                              _day(as_of, "--as-of"))
+
+    def voice_themes(self, **options: Any) -> ThemeReport:
+        """Themes of the comments, notes and feedback (``period``, ``by``, ``as_of``,
+        ``seed``, ``sources``, ``save``; see ``csmetrics.insights.service.find_themes``)."""
+        options["as_of"] = _day(options.get("as_of"), "--as-of")
+        return find_themes(self.warehouse.sql, self.warehouse.ibis, self.settings, **options)
+
+    def voice_requests(self, **options: Any) -> RequestReport:
+        """Feature requests merged and ranked (``by``, ``as_of``, ``rank``, ``threshold``,
+        ``save``; see ``csmetrics.insights.service.rank_requests``)."""
+        options["as_of"] = _day(options.get("as_of"), "--as-of")
+        return rank_requests(self.warehouse.sql, self.warehouse.ibis, self.settings,
+                             **options)
+
+
+    # -- predictions (csmetrics.predict) ---------------------------------------------------
+
+    def churn_train(self, horizon_days: int | None = None, seed: int | None = None,
+                    on_step: Step | None = None) -> Any:
+        """Train the churn model (with its baselines) and save it under ``models/``."""
+        from csmetrics.predict import churn
+
+        p = self.settings.predict
+        model = churn.train(self.warehouse.ibis, self.settings,
+                            horizon_days=horizon_days or p.churn_horizon_days,
+                            seed=p.seed if seed is None else seed, max_cutoffs=p.churn_cutoffs,
+                            scorecard=self.scorecard(), on_step=on_step)
+        churn.save_model(model, self.root)
+        return model
+
+    def churn_model(self) -> Any:
+        """The saved churn model, refused with a clear error when it no longer fits."""
+        from csmetrics.predict import churn
+
+        return churn.load_model(self.root, self.warehouse.ibis)
+
+    def churn_scores(self, as_of: date | str | None = None) -> pd.DataFrame:
+        """Score every paying customer with the saved model; stored in ``_churn_scores``."""
+        from csmetrics.predict import churn, results
+
+        frame = churn.score(self.warehouse.ibis, self.settings, self.churn_model(),
+                            _day(as_of, "--as-of"), scorecard=self.scorecard())
+        results.replace(self.warehouse.sql, "_churn_scores", frame,
+                        {"as_of": frame["as_of"].iloc[0]})
+        return frame
+
+    def churn_explain(self, customer: str, as_of: date | str | None = None) -> Any:
+        """(probability, explanations) of one customer with the saved model."""
+        from csmetrics.predict import churn
+
+        return churn.explain(self.warehouse.ibis, self.settings, self.churn_model(), customer,
+                             _day(as_of, "--as-of"), scorecard=self.scorecard())
+
+    def clv_fit(self, until: date | str | None = None, time_unit: str | None = None,
+                horizon_months: int | None = None,
+                discount_rate: float | None = None) -> Any:
+        """Fit BG/NBD + Gamma-Gamma on paid orders and store per-customer CLV (see
+        ``csmetrics.predict.service.fit_clv``)."""
+        from csmetrics.predict.service import fit_clv
+
+        return fit_clv(self.warehouse, self.settings, _day(until, "--until"), time_unit,
+                       horizon_months, discount_rate)
+
+    def survival(self, by: str | None = None, as_of: date | str | None = None) -> Any:
+        """Kaplan-Meier lifetime curves per segment; stored in ``_survival_*``."""
+        from csmetrics.predict.service import survival
+
+        return survival(self.warehouse, self.settings, by, _day(as_of, "--as-of"))
+
+def _day(value: date | str | None, flag: str) -> date | None:
+    """A date from a ``YYYY-MM-DD`` string (or a date, or None)."""
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UserInputError(f"{flag} {value!r} is not a date; write it as YYYY-MM-DD.") from None

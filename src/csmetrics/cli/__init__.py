@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from csmetrics.cli import data, metrics
+from csmetrics.cli import data, health, metrics, predict, server, voice
 
 app = typer.Typer(
     help="Customer-success analytics on your own data.",
@@ -15,7 +15,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     add_completion=False,
 )
-for area in (data, metrics):
+for area in (data, metrics, health, voice, predict, server):
     app.registered_commands += area.app.registered_commands
     app.registered_groups += area.app.registered_groups
 

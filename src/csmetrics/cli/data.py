@@ -174,5 +174,10 @@ def demo(
         from csmetrics.cli.metrics import print_headline
 
         print_headline(ws)
+    console.print(
+        f"Next: csmetrics metrics show mrr nrr --by plan -w {workspace}   ·   "
+        f"csmetrics health list --band red -w {workspace}   ·   "
+        f"csmetrics users add admin --role admin -w {workspace} && "
+        f"csmetrics serve -w {workspace}", highlight=False, soft_wrap=True)
 
 
