@@ -94,6 +94,9 @@ class MetricsSection(_Section):
     clv_method: Literal[1, 2] = Field(
         2, description="CLV method: 1 = average purchase value x purchase frequency x lifespan "
         "(purchases), 2 = ARPA x gross margin / monthly customer churn (subscriptions).")
+    lifespan_source: Literal["observed", "survival"] = Field(
+        "observed", description="CLV method 1's lifespan: the mean observed lifespan, or the "
+        "expected lifespan of the last 'csmetrics survival' run (Kaplan-Meier).")
     conversion_denominator: Literal["leads", "visitors"] = Field(
         "leads", description="Conversion rate over leads created or over visitors (traffic).")
     renewal_grace_days: int = Field(
@@ -240,6 +243,7 @@ csat_positive_min_10 = 7             # 7-10 on a 1-10 scale (some teams use 8)
 ces_easy_min = 5                     # 5-7 is easy on the 1-7 scale
 gross_margin = 0.8                   # for subscription CLV and CAC payback
 clv_method = 2                       # 2 = ARPA x margin / churn; 1 = APV x frequency x lifespan
+lifespan_source = "observed"         # or "survival": method 1 uses the Kaplan-Meier lifespan
 conversion_denominator = "leads"     # or "visitors": conversions over the traffic table's visitors
 renewal_grace_days = 30
 retention_cost_per = "retained"      # or "all"

@@ -94,3 +94,26 @@ def test_clear_errors() -> None:
         survival_curves(memory_warehouse().ibis, Settings(), as_of=AS_OF)
     with pytest.raises(UserInputError, match="not a customer column"):
         survival_curves(_company().ibis, Settings(), by="agent", as_of=AS_OF)
+
+
+def test_clv_method_one_can_take_its_lifespan_from_the_survival_curve() -> None:
+    """[metrics] lifespan_source = "survival": CLV = APV x frequency x KM expected lifespan."""
+    from csmetrics.metrics import MetricRequest, compute
+    from csmetrics.predict.service import survival
+
+    wh = _company()
+    insert(wh, "orders", ("order_id", "customer_id", "ordered_at", "amount", "status"), [
+        ("o1", "C", "2024-11-05 10:00:00", 100, "paid"),
+        ("o2", "C", "2024-12-05 10:00:00", 300, "paid"),
+    ])
+    settings = Settings.from_mapping({"metrics": {"clv_method": 1,
+                                                  "lifespan_source": "survival"}})
+    request = MetricRequest.create("clv", start="2024-12-01", end="2024-12-31")
+    before = compute(wh.ibis, settings, request).iloc[0]
+    assert before.value != before.value and "run 'csmetrics survival'" in before.null_reason
+    survival(wh, settings, None, AS_OF)
+    row = compute(wh.ibis, settings, request).iloc[0]
+    summary = survival_curves(wh.ibis, settings, as_of=AS_OF).summary.iloc[0]
+    years = summary["expected_lifespan_months"] / 12
+    assert row.lifespan_years == pytest.approx(years)
+    assert row.value == pytest.approx(row.average_purchase_value * row.purchase_frequency * years)

@@ -25,6 +25,7 @@ from dataclasses import replace
 
 import ibis
 import ibis.expr.types as ir
+from ibis.common.exceptions import TableNotFound
 
 from csmetrics.metrics.context import NONE_SEGMENT, MetricContext, customer_attribute
 from csmetrics.metrics.definition import Direction, Section, Unit, metric
@@ -122,6 +123,8 @@ def _clv_subscriptions(ctx: MetricContext) -> ir.Table:
 def _clv_purchases(ctx: MetricContext) -> ir.Table:
     life = _part(ctx, customer_lifespan(ctx), lifespan="value", customers="n",
                  life_reason="null_reason")
+    if ctx.options.lifespan_source == "survival":
+        life = _survival_lifespan(ctx, life)
     j = _left(ctx, life, _part(ctx, average_purchase_value(ctx), apv="value",
                                apv_reason="null_reason"))
     j = _left(ctx, j, _part(ctx, purchase_frequency(ctx), pf="value", pf_reason="null_reason"))
@@ -134,6 +137,25 @@ def _clv_purchases(ctx: MetricContext) -> ir.Table:
                   n=j.customers, null_reason=reason, method=ibis.literal(1), arpa=none,
                   gross_margin=none, monthly_churn_rate=none, average_purchase_value=j.apv,
                   purchase_frequency=j.pf, lifespan_years=j.lifespan)
+
+
+def _survival_lifespan(ctx: MetricContext, life: ir.Table) -> ir.Table:
+    """Replace the observed lifespan by the expected lifespan (in years) of the last overall
+    Kaplan-Meier run ('csmetrics survival'); empty with a reason when there is none."""
+    try:
+        summary = ctx.con.table("_survival_summary")
+    except TableNotFound:
+        expected = ibis.null("float64")
+    else:
+        overall = summary.filter(summary.by_column == "(all)")
+        expected = (overall.expected_lifespan_months.max() / 12.0).as_scalar()
+    return life.mutate(
+        lifespan=expected,
+        life_reason=ibis.ifelse(expected.isnull(),
+                                ibis.literal("no survival-based lifespan yet: run 'csmetrics "
+                                             "survival' (or set lifespan_source = \"observed\")"),
+                                ibis.null("string")),
+    )
 
 
 # -- spend and its allocation -----------------------------------------------------------------
