@@ -39,6 +39,7 @@ FEATURES: dict[str, str] = {
     "mrr": "MRR",
     "mrr_change_90d": "MRR change over the last 90 days (fraction)",
     "annual_contract": "billed yearly (1) or not (0)",
+    "plan_tier": "plan tier (1 = the cheapest plan on the cutoff, by mean MRR per customer)",
     "tenure_days": "days since the customer started",
     "seats": "licensed seats",
     "events_30d": "product events in the last 30 days",
@@ -128,6 +129,13 @@ def _build(con: BaseBackend, ctx: MetricContext, cutoff: date) -> pd.DataFrame:
         annual_contract=(live.billing_interval.argmax(live.monthly) == "year").cast("int64")))
     parts.append(due.group_by("customer_id").aggregate(
         past_due=due.past_due_since.notnull().any().cast("int64")))
+    # the plan, as an ordinal both models can use: plans ranked by what a customer on them
+    # pays on average on the cutoff
+    main = live.group_by("customer_id").aggregate(plan=live.plan.argmax(live.monthly),
+                                                  paid=live.monthly.sum())
+    tiers = main.group_by("plan").aggregate(price=main.paid.mean())
+    tiers = tiers.mutate(plan_tier=ibis.dense_rank().over(ibis.window(order_by=tiers.price)) + 1)
+    parts.append(main.join(tiers, "plan").select("customer_id", "plan_tier"))
 
     cu = ctx.table("customers")
     parts.append(cu.select("customer_id", tenure_days=c.delta(cu.started_at, unit="day"),
