@@ -141,3 +141,58 @@ def test_sign_out_needs_the_form_token(browser, base_url):
     page.wait_for_url("**/login")
     page.goto(base_url + "/")
     assert page.url.endswith("/login")
+
+
+@pytest.mark.parametrize("name", ["revenue", "retention", "voice", "support", "usage",
+                                  "acquisition"])
+def test_every_metric_page_draws_its_charts_without_errors(browser, base_url, name):
+    page = new_page(browser)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    sign_in(page, base_url)
+    page.wait_for_selector(".tile")
+    response = page.goto(f"{base_url}/{name}")
+    assert response is not None and response.ok
+    charts = page.locator(".chart")
+    assert charts.count() >= 4
+    page.wait_for_function(
+        "[...document.querySelectorAll('.chart')].every(c => c.querySelector('.main-svg'))")
+    assert not errors
+    # every chart offers the rows behind it
+    for link in page.locator(".card h2 a").all():
+        csv_response = page.request.get(base_url + link.get_attribute("href"))
+        assert csv_response.ok and csv_response.text().count("\n") >= 1
+
+
+def test_voice_page_lists_themes_requests_and_comments(browser, base_url):
+    page = new_page(browser)
+    sign_in(page, base_url)
+    page.wait_for_selector(".tile")
+    page.goto(base_url + "/voice")
+    for table in ("themes", "requests", "comments"):
+        assert page.locator(f"#table-{table} tbody tr").count() >= 1, table
+    assert "label" in page.locator("#table-themes thead").inner_text()
+
+
+def test_customers_table_filters_sorts_and_opens_the_customer_page(browser, base_url):
+    page = new_page(browser)
+    sign_in(page, base_url)
+    page.wait_for_selector(".tile")
+    page.goto(base_url + "/customers?sort=-mrr")
+    rows = page.locator("#customers tbody tr")
+    assert rows.count() >= 10
+    mrr = [float(t.split()[0].replace(",", "")) for t in
+           page.locator("#customers tbody td.num:nth-of-type(8)").all_inner_texts()]
+    assert mrr == sorted(mrr, reverse=True)
+    page.select_option("select[name=band]", "red")
+    page.click("form.filters button")
+    assert all(t == "red" for t in page.locator("#customers tbody .band").all_inner_texts())
+    page.goto(base_url + "/customers?sort=-mrr")
+    first = page.locator("#customers tbody tr:first-child a")
+    name = first.inner_text()
+    first.click()
+    page.wait_for_selector("#chart-timeline .main-svg")
+    assert name in page.locator("h1").inner_text()
+    assert "scores" in page.locator("#health").inner_text()
+    assert page.locator("#comments li").count() >= 1
+    assert page.goto(base_url + "/customers/NOPE").status == 404

@@ -27,10 +27,11 @@ def _axis_format(unit: Unit) -> dict[str, Any]:
 
 
 def _layout(title: str = "", **extra: Any) -> dict[str, Any]:
-    return {"title": {"text": title, "font": {"size": 14}} if title else None,
-            "margin": {"l": 50, "r": 10, "t": 30 if title else 10, "b": 40},
-            "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)",
-            "legend": {"orientation": "h", "y": -0.2}, "hovermode": "x unified", **extra}
+    layout = {"title": {"text": title, "font": {"size": 14}} if title else None,
+              "margin": {"l": 50, "r": 10, "t": 30 if title else 10, "b": 40},
+              "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)",
+              "legend": {"orientation": "h", "y": -0.2}, "hovermode": "x unified"}
+    return layout | extra
 
 
 def to_json(figure: go.Figure) -> str:
@@ -88,3 +89,61 @@ def sparkline(values: list[float | None]) -> str:
                          paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
                          showlegend=False)
     return json.dumps(json.loads(to_json(figure)))
+
+
+def bars(frame: pd.DataFrame, metric: str, segment: str) -> go.Figure:
+    """The last period's value per segment value, largest first, with 95 % bars if any."""
+    rows = frame[(frame.metric == metric) & frame.value.notna()]
+    if not rows.empty:
+        rows = rows[rows.period_start == rows.period_start.max()].sort_values("value")
+    unit = get_metric(metric).unit
+    error = None
+    if not rows.empty and rows["ci_low"].notna().any():
+        error = {"type": "data", "symmetric": False,
+                 "array": (rows.ci_high - rows.value).tolist(),
+                 "arrayminus": (rows.value - rows.ci_low).tolist()}
+    figure = go.Figure(go.Bar(x=rows.value if not rows.empty else [],
+                              y=rows[segment].astype(str) if not rows.empty else [],
+                              orientation="h", marker_color=PALETTE[0], error_x=error,
+                              customdata=rows.n if not rows.empty else [],
+                              hovertemplate="%{y}: %{x} (n=%{customdata})<extra></extra>"))
+    figure.update_layout(**_layout(hovermode="closest", height=max(260, 22 * len(rows) + 60)),
+                         xaxis=_axis_format(unit))
+    return figure
+
+
+def heatmap(table: pd.DataFrame, title: str) -> go.Figure:
+    """A cohort table (start month x months since start) as a heatmap of percentages."""
+    months = [c for c in table.columns if c not in ("cohort", "customers")]
+    z = table[months].astype(float).to_numpy()
+    figure = go.Figure(go.Heatmap(
+        z=z, x=[str(m) for m in months], y=[str(c) for c in table["cohort"]],
+        colorscale="Blues", zmin=0, zmax=max(1.0, float(pd.DataFrame(z).max().max() or 1)),
+        text=[[("" if pd.isna(v) else f"{v:.0%}") for v in row] for row in z],
+        texttemplate="%{text}", hovertemplate="cohort %{y}, month %{x}: %{text}<extra></extra>"))
+    figure.update_layout(**_layout(title, hovermode="closest", height=max(300, 24 * len(z) + 80)),
+                         xaxis={"title": "months since start"}, yaxis={"autorange": "reversed"})
+    return figure
+
+
+def survival(curves: pd.DataFrame) -> go.Figure:
+    """Kaplan-Meier curves with their bands, one per segment."""
+    figure = go.Figure()
+    for i, (segment, part) in enumerate(curves.groupby("segment")):
+        hue = PALETTE[i % len(PALETTE)]
+        figure.add_trace(go.Scatter(
+            x=list(part.months) + list(part.months)[::-1],
+            y=list(part.ci_upper) + list(part.ci_lower)[::-1], fill="toself", fillcolor=hue,
+            opacity=0.15, line={"width": 0}, hoverinfo="skip", showlegend=False))
+        figure.add_trace(go.Scatter(x=part.months, y=part.survival, name=str(segment),
+                                    line={"shape": "hv", "color": hue}))
+    figure.update_layout(**_layout(), yaxis={"tickformat": ".0%", "range": [0, 1.02]},
+                         xaxis={"title": "months since first payment"})
+    return figure
+
+
+def bar_counts(labels: list[str], counts: list[int], colour: str = PALETTE[0]) -> go.Figure:
+    """Counts per label (a distribution of answers)."""
+    figure = go.Figure(go.Bar(x=labels, y=counts, marker_color=colour))
+    figure.update_layout(**_layout(hovermode="closest"))
+    return figure

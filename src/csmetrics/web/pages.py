@@ -21,7 +21,7 @@ from csmetrics.metrics.formatting import format_value
 from csmetrics.metrics.headline import last_complete_period
 from csmetrics.metrics.periods import Grain, next_start, period_start
 from csmetrics.store.accounts import Accounts
-from csmetrics.web import charts, sessions
+from csmetrics.web import charts, sessions, views
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -32,12 +32,14 @@ OVERVIEW_TILES = ("mrr", "nrr", "grr", "customer_churn_rate", "nps", "csat", "lt
 
 @dataclass(frozen=True)
 class Chart:
-    """One chart of a page: the metrics it draws and how."""
+    """One chart of a page: the metrics it draws and how (``lines`` over time, one line per
+    ``segment`` value when given; ``bars`` of the last period by ``segment``; ``movements``)."""
 
     key: str
     title: str
     metrics: tuple[str, ...]
-    kind: str = "lines"  # lines | movements
+    kind: str = "lines"
+    segment: str | None = None
 
 
 PAGES: dict[str, tuple[str, tuple[Chart, ...]]] = {
@@ -53,6 +55,48 @@ PAGES: dict[str, tuple[str, tuple[Chart, ...]]] = {
         Chart("retention", "NRR and GRR", ("nrr", "grr")),
         Chart("arpa", "ARPA (MRR per account)", ("arpa",)),
         Chart("quick_ratio", "Quick ratio", ("quick_ratio",)),
+    )),
+    "retention": ("Retention", (
+        Chart("churn", "Customer churn and retention", ("customer_churn_rate",
+                                                        "customer_retention_rate")),
+        Chart("churn_by_plan", "Customer churn by plan (last period)", ("customer_churn_rate",),
+              "bars", "plan"),
+        Chart("churn_by_owner", "Customer churn by owner (last period)",
+              ("customer_churn_rate",), "bars", "owner"),
+        Chart("trailing", "NRR and GRR, trailing 12 months", ("nrr_trailing_12m",
+                                                              "grr_trailing_12m")),
+    )),
+    "customers": ("Customers", ()),
+    "voice": ("Voice of the customer", (
+        Chart("nps", "NPS with 95 % interval", ("nps",)),
+        Chart("csat", "CSAT with 95 % interval", ("csat",)),
+        Chart("ces", "CES with 95 % interval", ("ces",)),
+        Chart("negative", "Share of negative comments", ("negative_comment_share",)),
+        Chart("employees", "Rating per employee", ("employee_rating",), "lines", "employee"),
+        Chart("locations", "Public reviews by location (last period)",
+              ("public_review_rating",), "bars", "location"),
+    )),
+    "support": ("Support", (
+        Chart("fcr", "First contact resolution", ("first_contact_resolution_rate",)),
+        Chart("load", "Tickets per customer", ("tickets_per_customer",)),
+        Chart("response", "Hours to first response (median)", ("time_to_first_response",)),
+        Chart("resolution", "Hours to resolution (median)", ("time_to_resolution",)),
+    )),
+    "usage": ("Usage", (
+        Chart("active", "DAU, WAU, MAU", ("dau", "wau", "mau")),
+        Chart("stickiness", "Stickiness (DAU / MAU)", ("stickiness",)),
+        Chart("adoption", "Feature adoption (last period)", ("feature_adoption",), "bars",
+              "event"),
+        Chart("unlock", "Value unlock: retention of adopters minus others (last period)",
+              ("value_unlock",), "bars", "event"),
+        Chart("ttv", "Days to first value (median, by start month)", ("time_to_value",)),
+    )),
+    "acquisition": ("Acquisition", (
+        Chart("conversion", "Conversion rate", ("conversion_rate",)),
+        Chart("cac", "CAC", ("cac",)),
+        Chart("ltv_cac", "LTV : CAC", ("ltv_cac_ratio",)),
+        Chart("warm", "New customers from referrals and organic channels",
+              ("referral_share_of_new", "organic_share_of_new")),
     )),
 }
 
@@ -167,11 +211,63 @@ def overview(request: Request, period: str = "month", to: str | None = None,
     return _page(request, "overview", period, request.query_params.get("from"), to, where)
 
 
-@router.get("/revenue", response_class=HTMLResponse)
-def revenue(request: Request, period: str = "month", to: str | None = None,
-            where: str = "") -> Response:
-    """MRR, its movements, NRR / GRR, ARPA and quick ratio."""
-    return _page(request, "revenue", period, request.query_params.get("from"), to, where)
+@router.get("/customers", response_class=HTMLResponse)
+def customers_page(request: Request, sort: str = "-mrr", band: str = "", owner: str = "",
+                   plan: str = "", region: str = "", q: str = "") -> Response:
+    """Every paying account: health band, score, change, owner, plan, region, MRR, risk."""
+    session = _session(request)
+    if session is None:
+        return RedirectResponse("/login", status_code=303)
+    site: Site = request.app.state.site
+    frame = views.customer_table(site)
+    filters = {"band": band, "owner": owner, "plan": plan, "region": region}
+    options = {k: sorted(str(v) for v in frame[k].dropna().unique()) for k in filters}
+    for column, value in filters.items():
+        if value:
+            frame = frame[frame[column].astype(str) == value]
+    if q:
+        needle = q.lower()
+        frame = frame[frame.customer_id.str.lower().str.contains(needle, regex=False)
+                      | frame.name.astype(str).str.lower().str.contains(needle, regex=False)]
+    key = sort.lstrip("-")
+    if key in frame.columns:
+        frame = frame.sort_values(key, ascending=not sort.startswith("-"), na_position="last")
+    with site.use() as ws:
+        company, currency = ws.settings.workspace.name, ws.settings.workspace.currency
+    return templates.TemplateResponse(request, "customers.html", {
+        "page": "customers", "title": "Customers", "company": company, "user": session.user,
+        "csrf": session.csrf, "rows": frame.head(500).to_dict("records"), "total": len(frame),
+        "currency": currency, "sort": sort, "filters": filters, "options": options, "q": q,
+        "pages": _nav(),
+    })
+
+
+@router.get("/customers/{customer_id}", response_class=HTMLResponse)
+def customer_page(request: Request, customer_id: str) -> Response:
+    """One customer: MRR and usage over time, health explanation, churn drivers, tickets,
+    survey answers, activities and comments with their sentiment."""
+    session = _session(request)
+    if session is None:
+        return RedirectResponse("/login", status_code=303)
+    site: Site = request.app.state.site
+    view = views.customer_view(site, customer_id)
+    if view is None:
+        return Response(f"There is no customer {customer_id!r}.", status_code=404)
+    with site.use() as ws:
+        company = ws.settings.workspace.name
+    return templates.TemplateResponse(request, "customer.html", {
+        "page": "customers", "title": view["name"], "company": company,
+        "user": session.user, "csrf": session.csrf, "view": view, "pages": _nav(),
+    })
+
+
+@router.get("/{page}", response_class=HTMLResponse)
+def metric_page(request: Request, page: str, period: str = "month", to: str | None = None,
+                where: str = "") -> Response:
+    """A page of metric charts: revenue, retention, voice, support, usage, acquisition."""
+    if page not in PAGES or page in ("overview", "customers"):
+        return Response(f"There is no page {page!r}.", status_code=404)
+    return _page(request, page, period, request.query_params.get("from"), to, where)
 
 
 @router.get("/download/{page}/{chart}.csv")
@@ -184,9 +280,14 @@ def download(request: Request, page: str, chart: str, period: str = "month",
     site: Site = request.app.state.site
     view = _view(site, period, request.query_params.get("from"), to, where)
     spec = next((c for c in PAGES.get(page, ("", ()))[1] if c.key == chart), None)
-    if spec is None:
-        return Response(f"No chart {chart!r} on page {page!r}.", status_code=404)
-    frame = _frame(site, spec.metrics, view)
+    if spec is not None:
+        frame = _chart_frame(site, spec, view, _frame(site, spec.metrics, view))
+    else:
+        found = [t for k, _, _, t in views.extras(site, page, view) if k == chart] + [
+            t for k, _, t in views.tables(site, page, view) if k == chart]
+        if not found:
+            return Response(f"No chart {chart!r} on page {page!r}.", status_code=404)
+        frame = found[0]
     return Response(frame.to_csv(index=False), media_type="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{page}-{chart}.csv"'})
 
@@ -206,27 +307,53 @@ def _page(request: Request, page: str, period: str, start: str | None, end: str 
     view = _view(site, period, start, end, where)
     title, chart_specs = PAGES[page]
     wanted = tuple(dict.fromkeys(
-        m for c in chart_specs for m in c.metrics) | dict.fromkeys(
+        m for c in chart_specs if c.segment is None for m in c.metrics) | dict.fromkeys(
         OVERVIEW_TILES if page == "overview" else ()))
-    frame = _frame(site, wanted, view)
+    frame = _frame(site, wanted, view) if wanted else pd.DataFrame(columns=["metric"])
     with site.use() as ws:
         currency = ws.settings.workspace.currency
         company = ws.settings.workspace.name
         segments = _segment_options(ws.warehouse.sql)
     figures = []
     for spec in chart_specs:
-        part = frame[frame.metric.isin(spec.metrics)]
-        figure = charts.movements(part) if spec.kind == "movements" else charts.lines(
-            part, list(spec.metrics))
+        part = _chart_frame(site, spec, view, frame)
+        if spec.kind == "movements":
+            figure = charts.movements(part)
+        elif spec.kind == "bars":
+            figure = charts.bars(part, spec.metrics[0], spec.segment or "")
+        else:
+            figure = charts.lines(part, list(spec.metrics), spec.segment)
         figures.append({"key": spec.key, "title": spec.title, "json": charts.to_json(figure),
                         "csv": f"/download/{page}/{spec.key}.csv?{view.query()}",
                         "rows": int(len(part))})
+    for key, title, figure, _table in views.extras(site, page, view):
+        figures.append({"key": key, "title": title, "json": charts.to_json(figure),
+                        "csv": f"/download/{page}/{key}.csv?{view.query()}", "rows": 1})
+    tables = [{"key": key, "title": title, "rows": table.to_dict("records"),
+               "columns": list(table.columns),
+               "csv": f"/download/{page}/{key}.csv?{view.query()}"}
+              for key, title, table in views.tables(site, page, view)]
     tiles = _tiles(frame, currency) if page == "overview" else []
     return templates.TemplateResponse(request, "page.html", {
         "page": page, "title": title, "company": company, "user": session.user,
         "csrf": session.csrf, "view": view, "figures": figures, "tiles": tiles,
-        "segments": segments, "pages": [(k, v[0]) for k, v in PAGES.items()],
+        "segments": segments, "pages": _nav(), "tables": tables,
     })
+
+
+def _nav() -> list[tuple[str, str]]:
+    return [(k, v[0]) for k, v in PAGES.items()]
+
+
+def _chart_frame(site: Site, spec: Chart, view: View, frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows a chart draws: the page's rows, or its own query when it is by a segment."""
+    if spec.segment is None:
+        return frame[frame.metric.isin(spec.metrics)]
+    definition = get_metric(spec.metrics[0])
+    by = None if definition.dimension == spec.segment else spec.segment
+    with site.use() as ws:
+        return ws.query(list(spec.metrics), period=view.period, start=view.start,
+                        end=view.end, by=by, where=view.filters)
 
 
 def _tiles(frame: pd.DataFrame, currency: str) -> list[dict[str, Any]]:
