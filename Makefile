@@ -18,9 +18,11 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
-## Build the demo company into ./demo-workspace and print its headline KPIs.
+## Build the demo company into ./demo-workspace, print its headline KPIs and a login, and
+## serve the dashboard (Ctrl-C stops it).
 demo: $(STAMP)
 	$(BIN)/csmetrics demo --workspace demo-workspace --force
+	$(BIN)/csmetrics serve --workspace demo-workspace
 
 ## The dashboard tests drive Debian's chromium (Playwright never downloads a browser).
 browser:

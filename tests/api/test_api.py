@@ -172,3 +172,27 @@ def test_passwords_are_hashed_with_a_salted_kdf_and_tokens_stored_hashed(tmp_pat
             accounts.add_user("bob", "short", "viewer")
         with pytest.raises(ValueError, match="not one of"):
             accounts.add_user("bob", "long-enough-pass", "owner")
+
+
+def test_health_and_its_explanation(server):
+    with client(server, "viewer") as api:
+        listed = api.get("/health").json()
+        assert listed["rows"] and {r["band"] for r in listed["rows"]} <= {
+            "red", "yellow", "green", "unknown"}
+        red = api.get("/health", params={"band": "red"}).json()["rows"]
+        assert all(r["band"] == "red" for r in red)
+        first = listed["rows"][0]["customer_id"]
+        explained = api.get(f"/health/{first}").json()
+        assert explained["customer_id"] == first and explained["components"]
+        lost = [c["lost"] for c in explained["components"] if c["lost"] is not None]
+        assert lost == sorted(lost, reverse=True)
+        view = api.get(f"/customers/{first}").json()
+        assert view["health_band"] == listed["rows"][0]["band"]
+
+
+def test_predictions_say_what_to_run_first(server):
+    with client(server, "viewer") as api:
+        churn = api.get("/predictions/churn")
+        assert churn.status_code == 404
+        assert "csmetrics predict churn train" in churn.json()["error"]["message"]
+        assert api.get("/predictions/clv").status_code == 404

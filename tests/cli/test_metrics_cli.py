@@ -26,6 +26,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
                      "--out", str(folder / "csv"), "--workspace", str(folder / "ws"))
     assert "Demo company loaded into" in result.stdout
     assert "headline KPIs" in result.stdout and "Net revenue retention" in result.stdout
+    assert "Dashboard login: demo / " in result.stdout
     return folder
 
 

@@ -91,6 +91,7 @@ def test_overview_tiles_and_charts_render_offline(browser, base_url):
     assert {"MRR", "Net revenue retention", "Customer churn rate", "Net Promoter Score"} <= set(titles)
     assert "USD" in page.locator(".tile[data-metric=mrr] .value").inner_text()
     assert "vs previous" in page.locator(".tile[data-metric=nrr] .change").inner_text()
+    assert "green" in page.locator(".tile[data-metric=health_mix] .value").inner_text()
     # plotly.js (served by the app itself) drew every chart and sparkline
     page.wait_for_selector("#chart-mrr .main-svg")
     assert page.locator(".spark .main-svg").count() >= 5

@@ -101,11 +101,16 @@ class MrrPoint(BaseModel):
 
 
 class Customer360(BaseModel):
-    """Everything about one customer: profile, MRR history and activity counts."""
+    """Everything about one customer: profile, MRR history, activity counts, health (score,
+    band, summary of what pulls it down) and the stored churn risk."""
 
     profile: dict[str, Any]
     mrr_history: list[MrrPoint]
     counts: dict[str, int]
+    health_score: float | None = None
+    health_band: str | None = None
+    health_summary: str | None = None
+    churn_risk: float | None = None
 
 
 class IngestSummary(BaseModel):
@@ -132,3 +137,66 @@ class RefreshSummary(BaseModel):
     first: date
     last: date
     seconds: float
+
+
+class HealthRow(BaseModel):
+    """One account's health score."""
+
+    customer_id: str
+    name: str | None
+    owner: str | None
+    mrr: float | None
+    score: float | None
+    band: str
+    change: float | None = None
+
+
+class HealthList(BaseModel):
+    """Every paying account's health on a date."""
+
+    as_of: date
+    rows: list[HealthRow]
+
+
+class HealthComponent(BaseModel):
+    """One component of an account's score."""
+
+    component: str
+    shown: str
+    points: float | None
+    weight: float
+    contribution: float | None
+    lost: float | None
+    why: str
+
+
+class HealthExplanation(BaseModel):
+    """An account's score, component by component, biggest pull first."""
+
+    customer_id: str
+    as_of: str
+    score: float | None
+    band: str
+    summary: str
+    components: list[HealthComponent]
+
+
+class ChurnRisk(BaseModel):
+    """One account's stored churn risk."""
+
+    customer_id: str
+    as_of: date
+    probability: float
+    risk_decile: int | None
+    reasons: str | None
+
+
+class ClvRow(BaseModel):
+    """One customer's probabilistic lifetime value (BG/NBD + Gamma-Gamma)."""
+
+    customer_id: str
+    expected_purchases: float | None
+    p_alive: float | None
+    expected_value: float | None
+    clv: float | None
+    horizon_months: int | None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import tempfile
 from pathlib import Path
@@ -22,6 +23,7 @@ from csmetrics.cli._shared import (
 )
 from csmetrics.errors import UserInputError
 from csmetrics.schema import TABLES, get_table
+from csmetrics.store.accounts import Accounts
 from csmetrics.workspace import Workspace
 
 app = typer.Typer()
@@ -174,10 +176,12 @@ def demo(
         from csmetrics.cli.metrics import print_headline
 
         print_headline(ws)
+        password = secrets.token_urlsafe(9)
+        Accounts(ws.warehouse.sql).add_user("demo", password, "admin")
+    console.print(f"Dashboard login: demo / {password}  (start it with: csmetrics serve "
+                  f"-w {workspace})", highlight=False, soft_wrap=True)
     console.print(
-        f"Next: csmetrics metrics show mrr nrr --by plan -w {workspace}   ·   "
-        f"csmetrics health list --band red -w {workspace}   ·   "
-        f"csmetrics users add admin --role admin -w {workspace} && "
-        f"csmetrics serve -w {workspace}", highlight=False, soft_wrap=True)
+        f"Also: csmetrics metrics show mrr nrr --by plan -w {workspace}   ·   "
+        f"csmetrics health list --band red -w {workspace}", highlight=False, soft_wrap=True)
 
 

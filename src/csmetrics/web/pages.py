@@ -128,14 +128,24 @@ class View:
 
 
 def _view(site: Site, period: str, start: str | None, end: str | None, where: str) -> View:
-    grain = Grain.QUARTER if period == "quarter" else Grain.MONTH
+    grain = {"quarter": Grain.QUARTER, "week": Grain.WEEK}.get(period, Grain.MONTH)
     with site.use() as ws:
         last = data_end(ws.warehouse.ibis)
     last = next_start(last_complete_period(last, grain), grain) - timedelta(days=1)
-    finish = date.fromisoformat(end) if end else last
-    first = date.fromisoformat(start) if start else period_start(
-        finish - timedelta(days=365 if grain is Grain.MONTH else 365 * 2), grain)
+    finish = _date_or(end, last)
+    span = {Grain.WEEK: 7 * 12, Grain.MONTH: 365, Grain.QUARTER: 365 * 2}[grain]
+    first = _date_or(start, period_start(finish - timedelta(days=span), grain))
+    if first > finish:
+        first = period_start(finish, grain)
     return View(grain.value, first, finish, where)
+
+
+def _date_or(text: str | None, default: date) -> date:
+    """A date typed in the picker, or the default when it is empty or not a date."""
+    try:
+        return date.fromisoformat(text) if text else default
+    except ValueError:
+        return default
 
 
 def _session(request: Request) -> sessions.Session | None:
@@ -334,6 +344,8 @@ def _page(request: Request, page: str, period: str, start: str | None, end: str 
                "csv": f"/download/{page}/{key}.csv?{view.query()}"}
               for key, title, table in views.tables(site, page, view)]
     tiles = _tiles(frame, currency) if page == "overview" else []
+    if page == "overview":
+        tiles.insert(4, views.health_mix_tile(site))
     return templates.TemplateResponse(request, "page.html", {
         "page": page, "title": title, "company": company, "user": session.user,
         "csrf": session.csrf, "view": view, "figures": figures, "tiles": tiles,

@@ -66,6 +66,41 @@ def tables(site: Site, page: str, view: View) -> Iterator[tuple[str, str, pd.Dat
     yield "comments", "Latest comments", comments
 
 
+def health_mix_tile(site: Site) -> dict[str, Any]:
+    """The overview's health tile: shares of paying accounts per band, from the latest stored
+    snapshot (refresh), or scored now when there is none."""
+    with site.use() as ws:
+        stored = _stored(ws, "_health_scores", ["as_of", "customer_id", "band"])
+        if stored.empty:
+            health = ws.health()
+            scores, as_of = health.scores, health.as_of
+        else:
+            latest = stored["as_of"].max()
+            scores = stored[stored["as_of"] == latest]
+            as_of = latest
+    counts = scores["band"].value_counts()
+    total = int(counts.sum())
+    shares = {band: (counts.get(band, 0) / total if total else 0.0)
+              for band in ("red", "yellow", "green")}
+    figure = go.Figure([go.Bar(x=[shares[b]], y=[""], orientation="h", name=b,
+                               marker_color={"red": "#dc2626", "yellow": "#d97706",
+                                             "green": "#16a34a"}[b], hoverinfo="name+x")
+                        for b in ("red", "yellow", "green")])
+    figure.update_layout(barmode="stack", height=40, margin={"l": 0, "r": 0, "t": 0, "b": 0},
+                         xaxis={"visible": False, "range": [0, 1]}, yaxis={"visible": False},
+                         showlegend=False, paper_bgcolor="rgba(0,0,0,0)",
+                         plot_bgcolor="rgba(0,0,0,0)")
+    return {
+        "name": "health_mix", "title": "Health mix",
+        "value": f"{shares['green']:.0%} green",
+        "change": f"{shares['red']:.0%} red · {shares['yellow']:.0%} yellow", "suffix": "",
+        "good": None,
+        "target": None, "gap": None, "benchmark": "", "n": total,
+        "note": "" if as_of is None else f"snapshot of {str(as_of)[:10]}",
+        "spark": charts.to_json(figure),
+    }
+
+
 def customer_table(site: Site) -> pd.DataFrame:
     """Every customer with MRR, and for paying ones health score, band, change and risk."""
     with site.use() as ws:

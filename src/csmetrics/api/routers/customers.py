@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
 
 from csmetrics.api.deps import SiteDep, Viewer
 from csmetrics.api.models import Customer360, CustomerPage, CustomerSummary, MrrPoint
 from csmetrics.api.routers.metrics import _clean
+from csmetrics.errors import UserInputError
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 
@@ -54,8 +55,27 @@ def customer_360(customer_id: str, user: Viewer, site: SiteDep) -> Customer360:
     orders and feedback the customer has."""
     with site.use() as ws:
         view = ws.customer_360(customer_id)
-    if view is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"There is no customer {customer_id!r}.")
+        if view is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND,
+                                f"There is no customer {customer_id!r}.")
+        try:
+            health = ws.health_explain(customer_id)
+        except UserInputError:  # not paying now: no score
+            health = None
+        risk = ws.warehouse.sql.execute(
+            "SELECT max_by(probability, as_of) FROM _churn_scores WHERE customer_id = ?",
+            [customer_id],
+        ).fetchall() if _has_table(ws, "_churn_scores") else [(None,)]
     profile, history, counts = view
-    return Customer360(profile=profile, counts=counts,
-                       mrr_history=[MrrPoint(period_start=p, mrr=m) for p, m in history])
+    return Customer360(
+        profile=profile, counts=counts,
+        mrr_history=[MrrPoint(period_start=p, mrr=m) for p, m in history],
+        health_score=None if health is None else _clean(health.score),
+        health_band=None if health is None else health.band,
+        health_summary=None if health is None else health.summary,
+        churn_risk=_clean(risk[0][0]) if risk else None)
+
+
+def _has_table(ws: Any, name: str) -> bool:
+    return bool(ws.warehouse.sql.execute(
+        "SELECT 1 FROM duckdb_tables() WHERE table_name = ?", [name]).fetchall())

@@ -1,0 +1,84 @@
+"""Health scores and predictions, as computed by the health and predict services."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, status
+
+from csmetrics.api.deps import SiteDep, Viewer
+from csmetrics.api.models import (
+    ChurnRisk,
+    ClvRow,
+    HealthComponent,
+    HealthExplanation,
+    HealthList,
+    HealthRow,
+)
+from csmetrics.api.routers.metrics import _clean
+
+router = APIRouter(tags=["health and predictions"])
+
+
+@router.get("/health", response_model=HealthList, summary="Every account's health")
+def health_list(user: Viewer, site: SiteDep, band: str | None = None, owner: str | None = None,
+                as_of: date | None = None) -> HealthList:
+    """Health score, band and change of every paying account, optionally one band or owner."""
+    with site.use() as ws:
+        health = ws.health(as_of)
+    scores = health.scores
+    if band:
+        scores = scores[scores["band"] == band]
+    if owner:
+        scores = scores[scores["owner"] == owner]
+    rows = [HealthRow(**{k: _clean(r.get(k)) for k in HealthRow.model_fields})
+            for r in scores.to_dict("records")]
+    return HealthList(as_of=health.as_of, rows=rows)
+
+
+@router.get("/health/{customer_id}", response_model=HealthExplanation,
+            summary="Why an account scores what it scores")
+def health_explain(customer_id: str, user: Viewer, site: SiteDep,
+                   as_of: date | None = None) -> HealthExplanation:
+    """Each component's raw value, points, weight and contribution, in plain words."""
+    with site.use() as ws:
+        explanation = ws.health_explain(customer_id, as_of)
+    components = [HealthComponent(**{k: _clean(r.get(k)) for k in HealthComponent.model_fields})
+                  for r in explanation.components.to_dict("records")]
+    return HealthExplanation(customer_id=explanation.customer_id, as_of=str(explanation.as_of),
+                             score=_clean(explanation.score), band=explanation.band,
+                             summary=explanation.summary, components=components)
+
+
+@router.get("/predictions/churn", response_model=list[ChurnRisk],
+            summary="Stored churn risks (csmetrics predict churn score)")
+def churn_risks(user: Viewer, site: SiteDep,
+                top: Annotated[int, Query(ge=1, le=100_000)] = 100) -> list[ChurnRisk]:
+    """The riskiest accounts of the last scoring run, riskiest first."""
+    rows = _stored(site, "SELECT customer_id, as_of, probability, risk_decile, reasons FROM "
+                   "_churn_scores ORDER BY probability DESC LIMIT ?", [top],
+                   "No churn scores yet: run 'csmetrics predict churn train' and "
+                   "'csmetrics predict churn score'.")
+    return [ChurnRisk(**{k: _clean(v) for k, v in r.items()}) for r in rows]
+
+
+@router.get("/predictions/clv", response_model=list[ClvRow],
+            summary="Stored probabilistic CLV (csmetrics clv show)")
+def clv(user: Viewer, site: SiteDep,
+        top: Annotated[int, Query(ge=1, le=100_000)] = 100) -> list[ClvRow]:
+    """The most valuable customers of the last CLV run, by CLV."""
+    rows = _stored(site, "SELECT customer_id, expected_purchases, p_alive, expected_value, clv, "
+                   "horizon_months FROM _clv_customers ORDER BY clv DESC NULLS LAST LIMIT ?",
+                   [top], "No CLV results yet: run 'csmetrics clv fit' and 'csmetrics clv show'.")
+    return [ClvRow(**{k: _clean(v) for k, v in r.items()}) for r in rows]
+
+
+def _stored(site: SiteDep, sql: str, params: list[object], missing: str) -> list[dict]:
+    with site.use() as ws:
+        tables = {r[0] for r in ws.warehouse.sql.execute(
+            "SELECT table_name FROM duckdb_tables()").fetchall()}
+        table = sql.split(" FROM ")[1].split()[0]
+        if table not in tables:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, missing)
+        return ws.warehouse.sql.execute(sql, params).df().to_dict("records")
