@@ -91,3 +91,23 @@ def test_batches_as_json_and_csv(tmp_path: Path):
         "batch": 1, "table": "customers", "files": "customers.csv", "read": 3, "inserted": 3}
     csv_text = run_cli("batches", "--format", "csv", "-w", str(tmp_path / "ws")).stdout
     assert csv_text.splitlines()[0].startswith("batch,table,mode,files,hash,read,inserted")
+
+
+def test_users_and_tokens_from_the_command_line(tmp_path: Path):
+    import os
+
+    run_cli("init", "ws", cwd=tmp_path)
+    ws = ["-w", str(tmp_path / "ws")]
+    env = {**os.environ, "CSMETRICS_PASSWORD": "a-long-secret-1"}
+    assert "Added ana (admin)" in run_cli("users", "add", "ana", "--role", "admin", *ws,
+                                          env=env).stdout
+    short = run_cli("users", "add", "bo", *ws, env={**os.environ, "CSMETRICS_PASSWORD": "x"},
+                    check=False)
+    assert short.returncode == 2 and "at least 10" in short.stderr
+    token = run_cli("tokens", "create", "ana", "--name", "ci", *ws).stdout.strip().splitlines()[-1]
+    assert token.startswith("csm_")
+    listed = run_cli("tokens", "list", "--format", "json", *ws).stdout
+    assert token not in listed and '"user": "ana"' in listed
+    run_cli("users", "remove", "ana", *ws)
+    assert "ana" not in run_cli("users", "list", "--format", "json", *ws).stdout
+    assert "[]" in run_cli("tokens", "list", "--format", "json", *ws).stdout

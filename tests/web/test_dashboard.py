@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import uvicorn
@@ -17,9 +18,23 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from csmetrics import Workspace
 from csmetrics.api import create_app
 from csmetrics.demo import write_company
+from csmetrics.metrics.definition import Unit
+from csmetrics.metrics.formatting import format_value
 from csmetrics.store.accounts import Accounts
 
 PASSWORD = "dashboard-pass-1"
+EDITOR_PASSWORD = "editor-pass-123"
+#: Screenshots of every page the tests open, kept as test artifacts for people to look at.
+ARTIFACTS = Path(__file__).parents[2] / "test-artifacts" / "screenshots"
+
+
+SERVED: dict[str, Workspace] = {}
+
+
+def shot(page: Page, name: str) -> None:
+    """Keep a full-page screenshot as a test artifact."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +45,8 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     for table, paths in write_company(folder / "files", customers=60, months=14, seed=9).items():
         ws.ingest(table, paths)
     Accounts(ws.warehouse.sql).add_user("viv", PASSWORD, "viewer")
+    Accounts(ws.warehouse.sql).add_user("eddie", EDITOR_PASSWORD, "editor")
+    SERVED["workspace"] = ws
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -65,10 +82,10 @@ def new_page(browser: Browser, width: int = 1280) -> Page:
     return page
 
 
-def sign_in(page: Page, base_url: str, password: str = PASSWORD) -> None:
+def sign_in(page: Page, base_url: str, password: str = PASSWORD, user: str = "viv") -> None:
     page.goto(base_url + "/")
     assert page.url.endswith("/login")
-    page.fill("input[name=username]", "viv")
+    page.fill("input[name=username]", user)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
 
@@ -96,6 +113,13 @@ def test_overview_tiles_and_charts_render_offline(browser, base_url):
     page.wait_for_selector("#chart-mrr .main-svg")
     assert page.locator(".spark .main-svg").count() >= 5
     assert not errors
+    shot(page, "overview")
+    # the numbers shown are the metrics engine's
+    ws = SERVED["workspace"]
+    month = page.locator("input[name=to]").input_value()
+    engine = ws.query("mrr", start=month[:8] + "01", end=month)
+    shown = page.locator(".tile[data-metric=mrr] .value").inner_text()
+    assert shown == format_value(float(engine.value.iloc[-1]), Unit.MONEY, "USD")
     cookie = next(c for c in page.context.cookies() if c["name"] == "csmetrics_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
 
@@ -159,6 +183,7 @@ def test_every_metric_page_draws_its_charts_without_errors(browser, base_url, na
     page.wait_for_function(
         "[...document.querySelectorAll('.chart')].every(c => c.querySelector('.main-svg'))")
     assert not errors
+    shot(page, name)
     # every chart offers the rows behind it
     for link in page.locator(".card h2 a").all():
         csv_response = page.request.get(base_url + link.get_attribute("href"))
@@ -193,7 +218,58 @@ def test_customers_table_filters_sorts_and_opens_the_customer_page(browser, base
     name = first.inner_text()
     first.click()
     page.wait_for_selector("#chart-timeline .main-svg")
+    shot(page, "customer")
     assert name in page.locator("h1").inner_text()
     assert "scores" in page.locator("#health").inner_text()
     assert page.locator("#comments li").count() >= 1
     assert page.goto(base_url + "/customers/NOPE").status == 404
+
+
+def test_unauthenticated_requests_are_refused_everywhere(browser, base_url):
+    page = new_page(browser)
+    for path in ("/", "/revenue", "/retention", "/customers", "/customers/C00001", "/voice",
+                 "/support", "/usage", "/acquisition", "/data", "/download/revenue/mrr.csv"):
+        page.goto(base_url + path)
+        assert page.url.endswith("/login"), path
+    refused = page.request.post(base_url + "/data/upload", multipart={
+        "table": "customers", "csrf": "x",
+        "file": {"name": "c.csv", "mimeType": "text/csv", "buffer": b"customer_id\n"}},
+        max_redirects=0)
+    assert refused.status == 303 and refused.headers["location"] == "/login"
+    for path in ("/api/v1/metrics", "/api/v1/metrics/mrr", "/api/v1/customers",
+                 "/api/v1/health", "/api/v1/predictions/churn"):
+        assert page.request.get(base_url + path).status == 401, path
+    assert page.request.get(base_url + "/api/v1/live").ok
+
+
+def test_viewers_cannot_load_data_editors_can(browser, base_url):
+    viewer = new_page(browser)
+    sign_in(viewer, base_url)
+    viewer.wait_for_selector(".tile")
+    viewer.goto(base_url + "/data")
+    assert viewer.locator("form#upload").count() == 0
+    assert "can read but not load data" in viewer.content()
+    csrf = viewer.locator("header input[name=csrf]").input_value()
+    denied = viewer.request.post(base_url + "/data/upload", multipart={
+        "table": "customers", "csrf": csrf,
+        "file": {"name": "c.csv", "mimeType": "text/csv",
+                 "buffer": b"customer_id,name,started_at\nV1,Viewer Co,2024-01-01\n"}})
+    assert denied.status == 403 and "editor role" in denied.text()
+
+    editor = new_page(browser)
+    sign_in(editor, base_url, EDITOR_PASSWORD, user="eddie")
+    editor.wait_for_selector(".tile")
+    editor.goto(base_url + "/data")
+    good = ARTIFACTS.parent / "upload.csv"
+    good.parent.mkdir(parents=True, exist_ok=True)
+    good.write_text("customer_id,name,started_at\nE1,Editor Co,2024-01-01\n")
+    editor.set_input_files("input[name=file]", str(good))
+    editor.click("form#upload button")
+    editor.wait_for_selector("p.ok")
+    assert "1 inserted" in editor.locator("p.ok").inner_text()
+    good.write_text("customer_id,name,started_at\nE2,Broken Co,someday\n")
+    editor.set_input_files("input[name=file]", str(good))
+    editor.click("form#upload button")
+    editor.wait_for_selector("pre.error")
+    assert "got 'someday'" in editor.locator("pre.error").inner_text()
+    shot(editor, "data")

@@ -19,7 +19,7 @@ from csmetrics.store.accounts import Accounts
 from csmetrics.workspace import Workspace
 
 app = typer.Typer()
-users_app = typer.Typer(help="People who may use the API: add, list, disable.",
+users_app = typer.Typer(help="People who may use the dashboard and API: add, list, disable, remove.",
                         no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens: create, list, revoke.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
@@ -60,6 +60,15 @@ def users_disable(username: str, workspace: WorkspaceOption = None) -> None:
     with Workspace.find(workspace) as ws:
         Accounts(ws.warehouse.sql).set_disabled(username, True)
     console.print(f"Disabled {username}.")
+
+
+@users_app.command("remove")
+@handles_errors
+def users_remove(username: str, workspace: WorkspaceOption = None) -> None:
+    """Remove a user, their API tokens and their sessions."""
+    with Workspace.find(workspace) as ws:
+        Accounts(ws.warehouse.sql).remove_user(username)
+    console.print(f"Removed {username}.")
 
 
 @tokens_app.command("create")

@@ -141,6 +141,22 @@ class Accounts:
         self.con.execute("UPDATE _users SET disabled = ? WHERE username = ?",
                          [disabled, username])
 
+    def remove_user(self, username: str) -> None:
+        """Delete a user with their tokens and sessions."""
+        if self.user(username) is None:
+            raise UserInputError(f"There is no user {username!r}.")
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            self.con.execute("DELETE FROM _api_tokens WHERE username = ?", [username])
+            if first(self.con.execute(
+                    "SELECT count(*) FROM duckdb_tables() WHERE table_name = '_sessions'"))[0]:
+                self.con.execute("DELETE FROM _sessions WHERE username = ?", [username])
+            self.con.execute("DELETE FROM _users WHERE username = ?", [username])
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+
     def create_token(self, username: str, name: str) -> str:
         """A new API token for ``username``: returned once, stored hashed."""
         if self.user(username) is None:

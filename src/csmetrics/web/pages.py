@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets
+import shutil
+import tempfile
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -10,16 +12,18 @@ from typing import Annotated, Any
 
 import pandas as pd
 import plotly
-from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi import APIRouter, FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from csmetrics.api.deps import Site
+from csmetrics.errors import UserInputError
 from csmetrics.metrics import get_metric
 from csmetrics.metrics.engine import data_end
 from csmetrics.metrics.formatting import format_value
 from csmetrics.metrics.headline import last_complete_period
 from csmetrics.metrics.periods import Grain, next_start, period_start
+from csmetrics.schema import TABLES
 from csmetrics.store.accounts import Accounts
 from csmetrics.web import charts, sessions, views
 
@@ -98,6 +102,7 @@ PAGES: dict[str, tuple[str, tuple[Chart, ...]]] = {
         Chart("warm", "New customers from referrals and organic channels",
               ("referral_share_of_new", "organic_share_of_new")),
     )),
+    "data": ("Data", ()),
 }
 
 
@@ -271,11 +276,58 @@ def customer_page(request: Request, customer_id: str) -> Response:
     })
 
 
+@router.get("/data", response_class=HTMLResponse)
+def data_page(request: Request, message: str = "", error: str = "") -> Response:
+    """Load a file into a table (editors and admins), and the ledger of loads."""
+    session = _session(request)
+    if session is None:
+        return RedirectResponse("/login", status_code=303)
+    site: Site = request.app.state.site
+    with site.use() as ws:
+        company = ws.settings.workspace.name
+        batches = [{"batch": b.batch_id, "table": b.table, "files": ", ".join(
+            Path(f).name for f in b.files), "inserted": b.inserted, "updated": b.updated,
+            "unchanged": b.unchanged, "by": b.loaded_by,
+            "at": b.loaded_at.isoformat(timespec="seconds")} for b in ws.batches()[:20]]
+    return templates.TemplateResponse(request, "data.html", {
+        "page": "data", "title": "Data", "company": company, "user": session.user,
+        "csrf": session.csrf, "pages": _nav(), "tables": list(TABLES), "batches": batches,
+        "message": message, "error": error, "may_load": session.user.may("editor"),
+    })
+
+
+@router.post("/data/upload", response_class=HTMLResponse)
+def upload(request: Request, table: Annotated[str, Form()], csrf: Annotated[str, Form()],
+           file: Annotated[UploadFile, File()], replace: Annotated[bool, Form()] = False
+           ) -> Response:
+    """Validate and load an uploaded file, all or nothing; viewers are refused."""
+    session = _session(request)
+    if session is None:
+        return RedirectResponse("/login", status_code=303)
+    if not sessions.same(csrf, session.csrf):
+        return Response("The form expired; reload the page.", status_code=403)
+    if not session.user.may("editor"):
+        return Response(f"Loading data needs the editor role; {session.user.username} is a "
+                        f"{session.user.role}.", status_code=403)
+    site: Site = request.app.state.site
+    with tempfile.TemporaryDirectory(prefix="csmetrics-upload-") as folder:
+        path = Path(folder) / Path(file.filename or "upload.csv").name
+        with path.open("wb") as out:
+            shutil.copyfileobj(file.file, out)
+        try:
+            with site.use() as ws:
+                result = ws.ingest(table, [path], replace=replace,
+                                   loaded_by=f"{session.user.username} (dashboard)")
+        except UserInputError as exc:
+            return data_page(request, error=str(exc))
+    return data_page(request, message=result.summary())
+
+
 @router.get("/{page}", response_class=HTMLResponse)
 def metric_page(request: Request, page: str, period: str = "month", to: str | None = None,
                 where: str = "") -> Response:
     """A page of metric charts: revenue, retention, voice, support, usage, acquisition."""
-    if page not in PAGES or page in ("overview", "customers"):
+    if page not in PAGES or page in ("overview", "customers", "data"):
         return Response(f"There is no page {page!r}.", status_code=404)
     return _page(request, page, period, request.query_params.get("from"), to, where)
 
