@@ -331,9 +331,12 @@ class Workspace:
         options["as_of"] = _day(options.get("as_of"), "--as-of")
         return find_themes(self.warehouse.sql, self.warehouse.ibis, self.settings, **options)
 
-    def voice_requests(self, **options: Any) -> RequestReport:
+    def voice_requests(
+        self, **options: Any
+    ) -> RequestReport | tuple[RequestReport, pd.DataFrame]:
         """Feature requests merged and ranked (``by``, ``as_of``, ``rank``, ``threshold``,
-        ``save``; see ``csmetrics.insights.service.rank_requests``)."""
+        ``save``; see ``csmetrics.insights.service.rank_requests``); with ``period``, also
+        how many customers raised each request per period."""
         options["as_of"] = _day(options.get("as_of"), "--as-of")
         return rank_requests(self.warehouse.sql, self.warehouse.ibis, self.settings,
                              **options)

@@ -105,3 +105,18 @@ def test_refresh_scores_new_texts_before_the_metrics(tmp_path):
         stored = ws.metric_values("negative_comment_share", "year", "")
         year = stored[stored.period_start.astype(str) == "2024-01-01"]
         assert year["n"].tolist() == [9] and year["value"].tolist() == [3 / 9]
+
+
+def test_requests_per_period(demo):
+    ranked = json.loads(run_cli("voice", "requests", "--limit", "3", "--format", "json",
+                                "-w", str(demo)).stdout)
+    trend = json.loads(run_cli("voice", "requests", "--limit", "3", "--period", "quarter",
+                               "--format", "json", "-w", str(demo)).stdout)
+    assert trend and {r["label"] for r in trend} == {r["label"] for r in ranked}
+    assert all(r["period_start"][5:7] in ("01", "04", "07", "10") for r in trend)
+    # over all periods, no more customers than the ranking counts for the request
+    for row in ranked:
+        asked = [r for r in trend if r["label"] == row["label"]]
+        assert asked and max(r["customers"] for r in asked) <= row["customers"]
+    bad = run_cli("voice", "requests", "--period", "fortnight", "-w", str(demo), check=False)
+    assert bad.returncode == 2 and "fortnight" in bad.stderr

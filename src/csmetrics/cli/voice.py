@@ -128,12 +128,21 @@ def voice_requests(
     rank: Annotated[str, typer.Option(help="Rank by 'customers' asking or by their "
                                       "'mrr'.")] = "customers",
     limit: Annotated[int, typer.Option(min=1, help="Show this many requests.")] = 20,
+    period: Annotated[str | None, typer.Option(help="Also show how many customers raised "
+                                               "each request per day, week, month, quarter "
+                                               "or year.")] = None,
     fmt: FormatOption = OutputFormat.TABLE,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Feature requests and ideas, similar ones merged, ranked by the customers (or MRR)
     asking, with their status."""
     with Workspace.find(workspace) as ws:
+        if period is not None:
+            report, trend = ws.voice_requests(by=by, as_of=as_of, rank=rank, period=period)
+            top = set(report.requests.head(limit)["request_id"])
+            emit(records(trend[trend["request_id"].isin(top)]), fmt,
+                 title=f"Customers raising each request, by {period}", empty="No requests.")
+            return
         report = ws.voice_requests(by=by, as_of=as_of, rank=rank)
         currency = ws.settings.workspace.currency
     rows = records(report.requests.head(limit) if not by else report.requests)

@@ -46,6 +46,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from csmetrics.metrics.periods import Grain, period_start
+
 __all__ = ["REQUEST_KINDS", "THRESHOLD", "RequestReport", "group_requests", "pair_scores",
            "request_report", "save_requests"]
 
@@ -110,6 +112,24 @@ class RequestReport:
     members: pd.DataFrame
     as_of: date
     seconds: float
+
+
+def request_trend(report: RequestReport, feedback: pd.DataFrame, grain: Grain) -> pd.DataFrame:
+    """How often each request was raised per period: ``request_id``, ``label``,
+    ``period_start``, ``customers`` (distinct customers asking in the period) and ``texts``."""
+    columns = ["request_id", "label", "period_start", "customers", "texts"]
+    if report.members.empty:
+        return pd.DataFrame(columns=columns)
+    asked = report.members.merge(feedback[["feedback_id", "customer_id", "submitted_at"]],
+                                 on="feedback_id")
+    days = pd.to_datetime(asked["submitted_at"]).dt.date
+    starts = {d: period_start(d, grain) for d in set(days)}
+    asked["period_start"] = days.map(starts)
+    trend = asked.groupby(["request_id", "period_start"]).agg(
+        customers=("customer_id", "nunique"), texts=("feedback_id", "count")).reset_index()
+    labels = report.requests.drop_duplicates("request_id").set_index("request_id")["label"]
+    trend["label"] = trend["request_id"].map(labels)
+    return trend[columns].sort_values(["request_id", "period_start"], ignore_index=True)
 
 
 def request_report(feedback: pd.DataFrame, facts: pd.DataFrame, *, as_of: date,

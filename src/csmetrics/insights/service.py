@@ -17,6 +17,7 @@ from csmetrics.insights.requests import (
     REQUEST_KINDS,
     RequestReport,
     request_report,
+    request_trend,
     save_requests,
 )
 from csmetrics.insights.sentiment import SOURCES, score_texts, sentiment_table
@@ -27,6 +28,7 @@ from csmetrics.insights.themes import (
     save_themes,
     theme_report,
 )
+from csmetrics.metrics.periods import Grain
 
 __all__ = ["customer_texts", "find_themes", "rank_requests"]
 
@@ -67,7 +69,9 @@ def find_themes(sql: duckdb.DuckDBPyConnection, con: BaseBackend, settings: Sett
 
 def rank_requests(sql: duckdb.DuckDBPyConnection, con: BaseBackend, settings: Settings, *,
                   by: str | None = None, as_of: date | None = None, rank: str = "customers",
-                  threshold: float | None = None, save: bool = True) -> RequestReport:
+                  threshold: float | None = None, save: bool = True,
+                  period: str | None = None
+                  ) -> RequestReport | tuple[RequestReport, pd.DataFrame]:
     """Merge the feature requests and ideas submitted by ``as_of`` and rank them (see
     ``requests.request_report``; ``threshold`` defaults to ``voice.request_threshold``).
     Unsegmented results for today are stored."""
@@ -86,7 +90,17 @@ def rank_requests(sql: duckdb.DuckDBPyConnection, con: BaseBackend, settings: Se
     report = request_report(feedback, facts, as_of=day, by=by, rank=rank, threshold=threshold)
     if save and by is None and as_of is None:
         save_requests(sql, report, threshold)
+    if period is not None:
+        return report, request_trend(report, feedback, _grain(period))
     return report
+
+
+def _grain(period: str) -> Grain:
+    try:
+        return Grain(period)
+    except ValueError:
+        raise UserInputError(
+            f"--period {period!r} is not one of day, week, month, quarter, year.") from None
 
 
 def customer_texts(sql: duckdb.DuckDBPyConnection, con: BaseBackend, customer: str,
