@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 
 SUDO   := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: demo test install browser clean
+.PHONY: demo test bench install browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ browser:
 ## Run the whole test suite.
 test: $(STAMP) browser
 	$(BIN)/python -m pytest
+
+## Benchmarks against baselines in the same run (never part of make test); SCALE=0.05 is quick.
+SCALE ?= 1
+bench: $(STAMP)
+	$(BIN)/python bench/run.py --scale $(SCALE)
 
 clean:
 	rm -rf $(VENV) demo-workspace
