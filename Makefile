@@ -3,10 +3,11 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+SPARK  := $(VENV)/.installed-spark
 
 SUDO   := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: demo test bench install browser clean
+.PHONY: demo test bench install browser system-packages java clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,19 +19,34 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
+## The spark extra (PySpark, for the engine tests that run every metric on Spark too); the
+## demo does not need it.
+$(SPARK): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'
+	touch $(SPARK)
+
 ## Build the demo company into ./demo-workspace, print its headline KPIs and a login, and
 ## serve the dashboard (Ctrl-C stops it).
 demo: $(STAMP)
 	$(BIN)/csmetrics demo --workspace demo-workspace --force
 	$(BIN)/csmetrics serve --workspace demo-workspace
 
-## The dashboard tests drive Debian's chromium (Playwright never downloads a browser).
-browser:
-	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
-		$(SUDO) apt-get install -y -qq chromium >/dev/null; }
+## Debian packages the tests use: chromium for the dashboard tests (Playwright never downloads
+## a browser), poppler-utils (pdftoppm, pdftotext, pdfinfo) to open the PDF reports.
+system-packages:
+	@command -v chromium >/dev/null && command -v pdftoppm >/dev/null || { \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq chromium poppler-utils >/dev/null; }
+
+browser: system-packages
+
+## Spark (local mode) runs on Java 17+; Debian's headless JRE when there is no java.
+java:
+	@command -v java >/dev/null || { $(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq openjdk-17-jre-headless >/dev/null; }
 
 ## Run the whole test suite.
-test: $(STAMP) browser
+test: $(STAMP) $(SPARK) system-packages java
 	$(BIN)/python -m pytest
 
 ## Benchmarks against baselines in the same run (never part of make test); SCALE=0.05 is quick.

@@ -55,6 +55,10 @@ class EngineSection(_Section):
     memory_limit: str = Field("", description="DuckDB memory limit such as '4GB'; empty = default.")
     temp_directory: str = Field("", description="Where DuckDB spills to disk; empty = default.")
     threads: int = Field(0, ge=0, description="Worker threads; 0 = all cores.")
+    spark: dict[str, str] = Field(
+        default_factory=dict,
+        description="Spark configuration keys (spark.master, spark.driver.memory...) for a "
+        "'pyspark://' engine.url; see README, 'Running on your warehouse'.")
 
 
 class FiscalSection(_Section):
@@ -155,6 +159,91 @@ class VoiceSection(_Section):
         0.15, gt=0, le=1, description="Cosine similarity at which two requests are merged.")
 
 
+class EmailSection(_Section):
+    """E-mail through an SMTP server. The password comes only from the environment variable
+    ``password_env`` names, never from the file."""
+
+    enabled: bool = False
+    host: str = "localhost"
+    port: int = Field(587, ge=1, le=65535)
+    security: Literal["starttls", "ssl", "none"] = Field(
+        "starttls", description="starttls (upgrade a plain connection), ssl (implicit TLS, "
+        "usually port 465) or none (only for a relay on this machine).")
+    username: str = Field("", description="SMTP login; empty = send without logging in.")
+    password_env: str = Field("CSMETRICS_SMTP_PASSWORD",
+                              description="Environment variable holding the SMTP password.")
+    sender: str = "csmetrics@localhost"
+    ca_file: str = Field("", description="CA bundle that verifies the server's certificate "
+                         "(e.g. a self-signed one); empty = the system's CAs.")
+    default_to: list[str] = Field(default_factory=list,
+                                  description="Addresses that also get every notice.")
+    max_attempts: int = Field(5, ge=1, le=50)
+    backoff_seconds: float = Field(2, ge=0)
+    timeout_seconds: float = Field(10, gt=0)
+
+
+class WebhookSection(_Section):
+    """One webhook: a JSON POST signed with HMAC-SHA256 of a secret from the environment."""
+
+    url: str
+    secret_env: str = Field("CSMETRICS_WEBHOOK_SECRET",
+                            description="Environment variable holding the signing secret.")
+    events: list[str] = Field(default_factory=list,
+                              description="Events to send (e.g. task.created); empty = all.")
+    max_attempts: int = Field(5, ge=1, le=50)
+    backoff_seconds: float = Field(2, ge=0)
+    timeout_seconds: float = Field(10, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"https?://[^/\s]+", value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+
+class NotifySection(_Section):
+    """Where notices (new tasks, alerts, scheduled reports) go: e-mail and webhooks."""
+
+    digest: bool = Field(False, description="One message per recipient per run instead of "
+                         "one per notice.")
+    retry_wait_limit_seconds: float = Field(
+        5, ge=0, description="A failed send is retried within the same run when the back-off "
+        "wait is at most this long; longer waits are left to the next run.")
+    email: EmailSection = EmailSection()
+    webhooks: list[WebhookSection] = Field(default_factory=list)
+
+
+class ScheduleEntry(_Section):
+    """A report sent on a cadence by ``csmetrics schedule run``."""
+
+    name: str = Field(min_length=1)
+    cadence: Literal["weekly", "monthly", "quarterly"]
+    day: int = Field(1, ge=1, le=28, description="weekly: weekday to send (1 = Monday ... "
+                     "7 = Sunday); monthly / quarterly: day of the month after the period.")
+    to: list[str] = Field(default_factory=list, description="Recipients; empty = only "
+                          "notify.email.default_to.")
+    segment: str = Field("", description="COLUMN=VALUE, e.g. plan=Pro; empty = everyone.")
+    format: Literal["pdf", "html"] = Field(
+        "pdf", description="pdf: HTML e-mail with the PDF attached; html: the HTML only.")
+
+    @field_validator("day")
+    @classmethod
+    def _weekday(cls, value: int, info: Any) -> int:
+        if info.data.get("cadence") == "weekly" and value > 7:
+            raise ValueError("a weekly schedule's day is a weekday: 1 (Monday) to 7 (Sunday)")
+        return value
+
+
+class AlertsSection(_Section):
+    """Where the rules and playbooks are, and when they run."""
+
+    file: str = Field("alerts.toml", description="Team, playbooks and rules, relative to the "
+                      "workspace; when it does not exist the documented default rules apply.")
+    evaluate_on_refresh: bool = Field(
+        True, description="'csmetrics refresh' evaluates the rules and opens tasks.")
+
+
 class Settings(_Section):
     """Everything ``csmetrics.toml`` can say. Unknown keys are errors, so typos don't pass."""
 
@@ -166,11 +255,23 @@ class Settings(_Section):
     health: HealthSection = HealthSection()
     predict: PredictSection = PredictSection()
     voice: VoiceSection = VoiceSection()
+    alerts: AlertsSection = AlertsSection()
+    notify: NotifySection = NotifySection()
+    schedule: list[ScheduleEntry] = Field(default_factory=list)
     targets: dict[str, float | dict[str, float]] = Field(
         default_factory=dict,
         description="Targets per metric: a number, or a table of 'default' and "
         "'column=value' segments.",
     )
+
+    @field_validator("schedule")
+    @classmethod
+    def _unique_schedule_names(cls, value: list[ScheduleEntry]) -> list[ScheduleEntry]:
+        names = [entry.name for entry in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"schedule names must be unique; {', '.join(twice)} is used twice")
+        return value
 
     @classmethod
     def from_toml(cls, path: Path) -> Settings:
@@ -218,6 +319,10 @@ url = "duckdb:///csmetrics.duckdb"   # relative DuckDB paths are relative to thi
 memory_limit = ""                    # e.g. "4GB"; empty = DuckDB's default (80 % of RAM)
 temp_directory = ""                  # where large queries spill; empty = DuckDB's default
 threads = 0                          # 0 = all cores
+# Spark instead of DuckDB (query-only; see README, "Running on your warehouse"):
+# url = "pyspark://local[2]"         # or "pyspark://spark://host:7077?database=cs"
+# [engine.spark]                     # Spark configuration keys for the session csmetrics builds
+# "spark.driver.memory" = "4g"
 
 [fiscal]
 year_start_month = 1                 # 1 = January; 4 = a fiscal year starting in April
@@ -271,6 +376,61 @@ request_threshold = 0.15             # similarity at which two feature requests 
 # [voice.themes]
 # onboarding = ["onboarding", "setup", "kickoff", "training"]
 # pricing = ["price", "pricing", "invoice", "discount"]
+
+[notify]
+# Notices (new tasks, alerts, scheduled reports) go by e-mail and to webhooks. Secrets are read
+# from environment variables only. 'csmetrics notify test' sends one through every channel.
+digest = false                       # true: one message per recipient per run, not one per notice
+retry_wait_limit_seconds = 5         # retry within the run when the back-off wait is this short
+
+[notify.email]
+enabled = false
+host = "localhost"
+port = 587
+security = "starttls"                # "starttls", "ssl" (implicit TLS) or "none"
+username = ""                        # empty = send without logging in
+password_env = "CSMETRICS_SMTP_PASSWORD"   # the password is read from this environment variable
+sender = "csmetrics@localhost"
+ca_file = ""                         # a CA bundle to verify the server (e.g. a self-signed cert)
+default_to = []                      # these addresses also get every notice
+max_attempts = 5                     # attempt n waits backoff_seconds x 2^(n-1) before the next
+backoff_seconds = 2
+timeout_seconds = 10
+
+# [[notify.webhooks]]
+# url = "https://example.com/hooks/csmetrics"
+# secret_env = "CSMETRICS_WEBHOOK_SECRET"   # the HMAC key; read from this environment variable
+#   (header X-Csmetrics-Signature: sha256=<hex of HMAC-SHA256 over "<timestamp>.<body>">)
+# events = []                        # empty = every event; e.g. ["task.created", "report.weekly"]
+# max_attempts = 5
+# backoff_seconds = 2
+# timeout_seconds = 10
+
+# Executive reports sent by 'csmetrics schedule run' (run it hourly from cron, or serve with
+# --scheduler). Each report covers the last complete week / month / quarter and is sent once.
+# [[schedule]]
+# name = "weekly-operational"
+# cadence = "weekly"                 # weekly operational review
+# day = 1                            # weekly: 1 = Monday ... 7 = Sunday
+# to = ["cs-team@example.com"]
+# segment = ""                       # e.g. "plan=Pro"
+# format = "pdf"                     # "pdf" (HTML mail + PDF attached) or "html"
+#
+# [[schedule]]
+# name = "monthly-tactical"
+# cadence = "monthly"                # monthly tactical review
+# day = 2                            # day of the month after the period
+# to = ["head-of-cs@example.com"]
+#
+# [[schedule]]
+# name = "quarterly-strategic"
+# cadence = "quarterly"              # quarterly strategic review
+# day = 5
+# to = ["leadership@example.com"]
+
+[alerts]
+file = "alerts.toml"                 # team, playbooks and rules; no file = the default rules
+evaluate_on_refresh = true           # 'csmetrics refresh' runs the rules and opens tasks
 
 [targets]
 # nrr = 1.05

@@ -3,6 +3,7 @@ interface (CLI, API, dashboard) calls."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tomllib
 from collections.abc import Sequence
@@ -13,6 +14,10 @@ from typing import Any
 
 import pandas as pd
 
+from csmetrics.alerts.rulebook import DEFAULT_ALERTS, AlertsConfig, load_alerts
+from csmetrics.alerts.service import evaluate as evaluate_rules
+from csmetrics.alerts.service import task_notice
+from csmetrics.alerts.tasks import Outcome, Task, Tasks
 from csmetrics.config import CONFIG_FILE, DEFAULT_CONFIG, Settings
 from csmetrics.errors import UserInputError, WorkspaceNotFoundError
 from csmetrics.health import HealthScores, Scorecard, load_scorecard, score_accounts
@@ -31,7 +36,7 @@ from csmetrics.metrics import MetricRequest, compute
 from csmetrics.metrics.cohorts import cohort_context, cohort_table
 from csmetrics.metrics.engine import data_end
 from csmetrics.metrics.headline import Kpi, headline
-from csmetrics.metrics.refresh import DEFAULT_GRAINS, compute_all
+from csmetrics.metrics.refresh import DEFAULT_GRAINS, compute_all, data_start, plan_refresh
 from csmetrics.schema import TABLES
 from csmetrics.store import Warehouse
 from csmetrics.store.materialize import read_metric_values, replace_metric_values
@@ -77,6 +82,9 @@ class Workspace:
         scorecard = directory / settings.health.scorecard
         if not scorecard.exists():
             scorecard.write_text(DEFAULT_SCORECARD, encoding="utf-8")
+        rules = directory / settings.alerts.file
+        if not rules.exists():
+            rules.write_text(DEFAULT_ALERTS, encoding="utf-8")
         workspace = cls(directory, settings)
         workspace.warehouse  # creates the database file and its tables
         return workspace
@@ -191,24 +199,57 @@ class Workspace:
         return headline(self.warehouse.ibis, self.settings)
 
     def refresh(
-        self, *, grains: Sequence[str] | None = None, on_step: Step | None = None
+        self, *, grains: Sequence[str] | None = None, on_step: Step | None = None,
+        full: bool = False,
     ) -> dict[str, object]:
-        """Recompute every metric for all periods and default segments and store the results
+        """Recompute the metrics for all periods and default segments and store the results
         (replacing the previous ones atomically), then snapshot every account's health as of
-        the end of the data (``health.snapshot_on_refresh``); returns what the run did."""
+        the end of the data (``health.snapshot_on_refresh``) and evaluate the alert rules
+        (``alerts.evaluate_on_refresh``); returns what the run did.
+
+        Incremental unless ``full``: after new data, only the periods it can change are
+        recomputed (see ``csmetrics.metrics.refresh``); the result equals a full refresh."""
         if on_step is not None:
             on_step("text sentiment")
         scored = score_texts(self.warehouse.sql)
         if self.settings.health.snapshot_on_refresh:
             self.scorecard()  # a bad health.toml fails before the long metrics run
-        rows, run = compute_all(self.warehouse.ibis, self.settings,
-                                grains=grains or DEFAULT_GRAINS, on_step=on_step)
-        replace_metric_values(self.warehouse.sql, rows, run)
+        grains = list(grains or DEFAULT_GRAINS)
+        segments = list(self.settings.metrics.default_segments)
+        plan = plan_refresh(self.warehouse.sql, self.warehouse.ibis, self.settings, grains,
+                            segments)
+        if full:
+            plan = dataclasses.replace(plan, full=True, since=None,
+                                       reason="a full refresh was asked for")
+        if on_step is not None:
+            on_step(f"{'full' if plan.full else 'incremental'} refresh: {plan.reason}")
+        if not plan.full and plan.since is None:
+            con = self.warehouse.ibis
+            run: dict[str, object] = {
+                "grains": grains, "segments": segments, "rows": len(self.metric_values()),
+                "seconds": 0.0, "first": data_start(con), "last": data_end(con),
+                "incremental_from": None}
+        else:
+            previous = None if plan.full else self.metric_values()
+            rows, run = compute_all(self.warehouse.ibis, self.settings, grains=grains,
+                                    segments=segments, on_step=on_step, since=plan.since,
+                                    previous=previous)
+            replace_metric_values(self.warehouse.sql, rows, run, {
+                "config": plan.config, "last_batch": plan.last_batch, "first_day": run["first"],
+                "known_until": run["last"]})
+        run["mode"] = "full" if plan.full else "incremental"
+        run["reason"] = plan.reason
         run["texts_scored"] = scored.scored
         if self.settings.health.snapshot_on_refresh:
             if on_step is not None:
                 on_step("health snapshot")
             run["health_accounts"] = len(self.health_snapshot().scores)
+        if self.settings.alerts.evaluate_on_refresh:
+            if on_step is not None:
+                on_step("rules and tasks")
+            outcome = self.evaluate_rules()
+            run["rule_firings"] = len(outcome.firings)
+            run["tasks_opened"] = len(outcome.created)
         return run
 
     def metric_values(
@@ -341,6 +382,67 @@ class Workspace:
         return rank_requests(self.warehouse.sql, self.warehouse.ibis, self.settings,
                              **options)
 
+
+    # -- notifications (csmetrics.alerts.notify) -------------------------------------------
+
+    def notify(self, notices: Sequence[Any]) -> Any:
+        """Record ``notices`` (``csmetrics.alerts.notify.Notice``) in the outbox, each key
+        once per channel and recipient, and deliver what is due; returns the DeliveryReport."""
+        from csmetrics.alerts import notify
+
+        notify.enqueue(self.warehouse.sql, notices, self.settings.notify)
+        return notify.deliver(self.warehouse.sql, self.settings.notify)
+
+    def deliver_notifications(self, now: Any = None) -> Any:
+        """Send the outbox's pending notices that are due (retries included); returns the
+        DeliveryReport."""
+        from csmetrics.alerts import notify
+
+        return notify.deliver(self.warehouse.sql, self.settings.notify, now=now)
+
+    # -- rules and tasks (csmetrics.alerts) ------------------------------------------------
+
+    def alerts(self) -> AlertsConfig:
+        """The team, playbooks and rules (``alerts.file``; the default rules without it)."""
+        return load_alerts(self.root / self.settings.alerts.file)
+
+    def alerts_text(self) -> str:
+        """The alerts file as written (the default rules when there is none yet)."""
+        path = self.root / self.settings.alerts.file
+        return path.read_text(encoding="utf-8") if path.is_file() else DEFAULT_ALERTS
+
+    def save_alerts(self, text: str) -> AlertsConfig:
+        """Replace the alerts file with ``text`` after checking it (a bad file is refused
+        with the problem named, and the old one stays); the write is atomic."""
+        path = self.root / self.settings.alerts.file
+        config = AlertsConfig.from_text(text, str(path))
+        temporary = path.with_name(path.name + ".new")
+        temporary.write_text(text, encoding="utf-8")
+        temporary.replace(path)
+        return config
+
+    @property
+    def tasks(self) -> Tasks:
+        """The task store."""
+        return Tasks(self.warehouse.sql)
+
+    def evaluate_rules(self, as_of: date | str | None = None, *, rules: list[str] | None = None,
+                       dry_run: bool = False, today: date | None = None) -> Outcome:
+        """Evaluate the rules as of ``as_of`` (default: the last day with data), open tasks
+        for new firings and notify their assignees; ``dry_run`` only reports the firings."""
+        day = _day(as_of, "--as-of") or observed_end(self.warehouse.ibis)
+        alerts = self.alerts()
+        outcome = evaluate_rules(self.warehouse, self.settings, self.scorecard(), alerts, day,
+                                 rules=rules, dry_run=dry_run, today=today)
+        if outcome.created:
+            self.notify([task_notice(t, alerts) for t in outcome.created])
+        return outcome
+
+    def assign_task(self, task_id: int, assignee: str, actor: str) -> Task:
+        """Give a task to someone and tell them."""
+        task = self.tasks.assign(task_id, assignee, actor)
+        self.notify([task_notice(task, self.alerts(), "task.assigned")])
+        return task
 
     # -- predictions (csmetrics.predict) ---------------------------------------------------
 

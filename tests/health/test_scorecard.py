@@ -18,11 +18,12 @@ linear = [[-1, 0], [0, 100]]
 
 
 def test_the_default_covers_every_builtin_signal_but_raw_user_counts() -> None:
-    # raw user counts depend on company size; text sentiment needs texts scored by the voice
-    # module and overlaps csm_sentiment: both are there to add, not in the default
+    # raw user and usage counts depend on company size (usage_volume is there for alert
+    # rules' drops); text sentiment needs texts scored by the voice module and overlaps
+    # csm_sentiment: they are there to add, not in the default
     card = default_scorecard()
     assert {c.signal for c in card.components.values()} == (
-        set(SIGNALS) - {"active_users", "comment_sentiment"})
+        set(SIGNALS) - {"active_users", "usage_volume", "comment_sentiment"})
     assert round(sum(card.weights().values()), 9) == 1
     assert card.bands.band(39.9) == "red"
     assert card.bands.band(40) == "yellow"

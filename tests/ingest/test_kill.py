@@ -38,7 +38,8 @@ def big_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Pat
                 f"DATE '2024-01-01' AS started_at FROM range(200) t(i)) TO '{folder}/c.csv'")
     events = ("SELECT 'C' || (i % 200) AS customer_id, 'u' || (i % 5000) AS user_id, "
               "TIMESTAMP '2024-01-01' + to_seconds(i) AS occurred_at, "
-              "['login', 'export', 'search'][1 + i % 3] AS event, {q} AS quantity FROM range({n}) t(i)")
+              "['login', 'export', 'search'][1 + i % 3] AS event, {q} AS quantity "
+              "FROM range({n}) t(i)")
     con.execute(f"COPY ({events.format(q=1, n=100_000)}) TO '{folder}/first.csv'")
     con.execute(f"COPY ({events.format(q=2, n=ROWS)}) TO '{folder}/second.csv'")
     return folder / "c.csv", folder / "first.csv", folder / "second.csv"

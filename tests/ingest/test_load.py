@@ -60,7 +60,8 @@ def test_types_defaults_and_attributes(ws, tmp_path):
     assert rows(ws, "SELECT amount, status FROM orders") == [(Decimal("99.9500"), "paid")]
     survey = write_csv(tmp_path / "r.csv",
                        ["response_id", "customer_id", "survey", "score", "responded_at"],
-                       [["R1", "C1", "NPS", "9", "2024-02-01"], ["R2", "C1", "ces", "6", "2024-02-01"]])
+                       [["R1", "C1", "NPS", "9", "2024-02-01"],
+                        ["R2", "C1", "ces", "6", "2024-02-01"]])
     ws.ingest("survey_responses", [survey])
     assert rows(ws, "SELECT survey, scale_max FROM survey_responses ORDER BY 1") == [
         ("ces", 7), ("nps", 10)]

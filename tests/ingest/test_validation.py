@@ -113,7 +113,8 @@ def test_end_before_start(loaded, tmp_path):
     rows = [["S1", "C1", "pro", "10", "month", "2024-01-05", "2024-01-04"]]
     message = only_issue(refused(loaded, "subscriptions",
                                  write_csv(tmp_path / "s.csv", SUBS_HEADER, rows)))
-    assert "column 'end_date': got '2024-01-04', expected end_date on or after start_date" in message
+    assert ("column 'end_date': got '2024-01-04', expected end_date on or after start_date"
+            in message)
 
 
 def test_resolved_before_opened(loaded, tmp_path):
@@ -125,7 +126,8 @@ def test_resolved_before_opened(loaded, tmp_path):
 def test_score_above_the_scale(loaded, tmp_path):
     path = write_csv(tmp_path / "r.csv",
                      ["response_id", "customer_id", "survey", "score", "responded_at"],
-                     [["R1", "C1", "nps", "11", "2024-01-05"], ["R2", "C1", "csat", "5", "2024-01-05"]])
+                     [["R1", "C1", "nps", "11", "2024-01-05"],
+                      ["R2", "C1", "csat", "5", "2024-01-05"]])
     assert "column 'score': got '11'" in only_issue(refused(loaded, "survey_responses", path))
 
 

@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from csmetrics import __version__
 from csmetrics.api.deps import Site
 from csmetrics.api.models import ErrorResponse
-from csmetrics.api.routers import customers, data, health, metrics
+from csmetrics.api.routers import customers, data, health, metrics, tasks
 from csmetrics.errors import CsMetricsError, UnknownNameError, UserInputError, ValidationError
 from csmetrics.workspace import Workspace
 
@@ -32,7 +32,8 @@ def create_app(workspace: Workspace | Path) -> FastAPI:
                    422: {"model": ErrorResponse}},
     )
     app.state.site = Site(workspace)
-    for router in (metrics.router, customers.router, health.router, data.router):
+    for router in (metrics.router, customers.router, health.router, tasks.router,
+                   data.router):
         app.include_router(router, prefix=PREFIX)
 
     @app.get(f"{PREFIX}/live", tags=["system"], summary="Liveness check (no token needed)")

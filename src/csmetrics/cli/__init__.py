@@ -7,7 +7,18 @@ from __future__ import annotations
 
 import typer
 
-from csmetrics.cli import data, health, metrics, predict, server, voice
+from csmetrics.cli import (
+    customers,
+    data,
+    health,
+    metrics,
+    notify,
+    predict,
+    report,
+    server,
+    tasks,
+    voice,
+)
 
 app = typer.Typer(
     help="Customer-success analytics on your own data.",
@@ -15,7 +26,8 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     add_completion=False,
 )
-for area in (data, metrics, health, voice, predict, server):
+for area in (data, metrics, customers, health, voice, predict, tasks, notify, report,
+             server):
     app.registered_commands += area.app.registered_commands
     app.registered_groups += area.app.registered_groups
 

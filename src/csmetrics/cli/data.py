@@ -176,6 +176,10 @@ def demo(
         from csmetrics.cli.metrics import print_headline
 
         print_headline(ws)
+        outcome = ws.evaluate_rules()
+        console.print(f"The alert rules opened {len(outcome.created)} tasks for the account "
+                      f"owners (csmetrics tasks list -w {workspace}).", highlight=False,
+                      soft_wrap=True)
         password = secrets.token_urlsafe(9)
         Accounts(ws.warehouse.sql).add_user("demo", password, "admin")
     console.print(f"Dashboard login: demo / {password}  (start it with: csmetrics serve "

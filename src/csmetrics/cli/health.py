@@ -6,9 +6,11 @@ import json
 import sys
 from typing import Annotated, Any
 
+import pandas as pd
 import typer
 from rich.text import Text
 
+from csmetrics.cli._export import OutOption, write_out
 from csmetrics.cli._shared import (
     FormatOption,
     OutputFormat,
@@ -48,6 +50,7 @@ def health_list(
                                            "e.g. owner.")] = None,
     as_of: AsOfOption = None,
     fmt: FormatOption = OutputFormat.TABLE,
+    out: OutOption = None,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Every paying account's score, band, change since the last snapshot, owner and MRR."""
@@ -62,6 +65,7 @@ def health_list(
                 raise UserInputError(f"--by {by!r} is not a customer column; use e.g. owner, "
                                      "plan, region or size_tier.")
             scores = scores.merge(customers[["customer_id", by]], on="customer_id", how="left")
+        zone = ws.settings.workspace.timezone
     if band is not None:
         scores = scores[scores["band"] == band]
     title = f"Health as of {health.as_of}"
@@ -74,9 +78,19 @@ def health_list(
             "mrr": _num(g["mrr"].sum(), 2),
             "red mrr": _num(g.loc[g["band"] == "red", "mrr"].sum(), 2),
         } for key, g in groups]
+        if out is not None:
+            write_out(pd.DataFrame(rows, columns=[by, "accounts", "avg score", "red", "yellow",
+                                                  "green", "mrr", "red mrr"]),
+                      out, sheet=f"health by {by}", timezone=zone)
+            return
         emit(rows, fmt, title=f"{title} by {by}", empty="No accounts.")
         return
     scores = scores.sort_values(["score", "customer_id"], na_position="first", kind="stable")
+    if out is not None:
+        columns = ["customer_id", "name", "owner", "score", "band", "change", "previous_as_of",
+                   "mrr"]
+        write_out(scores[columns], out, sheet=f"health {health.as_of}", timezone=zone)
+        return
     rows = [{
         "customer_id": r["customer_id"], "name": r["name"], "owner": r["owner"],
         "score": _num(r["score"]), "band": r["band"], "change": _num(r["change"]),

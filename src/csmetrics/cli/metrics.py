@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
+from csmetrics.cli._export import OutOption, write_out
 from csmetrics.cli._shared import (
     FormatOption,
     OutputFormat,
@@ -52,9 +53,12 @@ def metrics_show(
     by: Annotated[str | None, typer.Option(help="Segment columns, comma-separated: plan, "
                                            "region, owner, or a custom attribute.")] = None,
     customer: Annotated[str | None, typer.Option(help="One customer_id.")] = None,
-    where: Annotated[list[str] | None, typer.Option(help="Filter COLUMN=VALUE; repeatable.")] = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Ignore data after this day.")] = None,
+    where: Annotated[list[str] | None, typer.Option(help="Filter COLUMN=VALUE; repeatable."
+                                                    )] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Ignore data after this day."
+                                              )] = None,
     fmt: FormatOption = OutputFormat.TABLE,
+    out: OutOption = None,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Compute metrics per period (and segment) straight from the warehouse."""
@@ -65,6 +69,10 @@ def metrics_show(
         frame = ws.query(names, period=period, start=start, end=end, by=by, customer=customer,
                          where=where, as_of=as_of)
         currency = ws.settings.workspace.currency
+        zone = ws.settings.workspace.timezone
+    if out is not None:
+        write_out(frame, out, sheet=f"{'_'.join(names)} by {period}", timezone=zone)
+        return
     rows = records(frame)
     if fmt is not OutputFormat.TABLE:
         emit(rows, fmt, title="", empty="")
@@ -132,6 +140,7 @@ def metrics_cohorts(
     end: Annotated[str | None, typer.Option("--to", help="Last day to follow (YYYY-MM-DD).")
                    ] = None,
     fmt: FormatOption = OutputFormat.TABLE,
+    out: OutOption = None,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Retention by start month x months since start."""
@@ -139,6 +148,10 @@ def metrics_cohorts(
         raise UserInputError(f"--kind {kind!r} must be logo or revenue.")
     with Workspace.find(workspace) as ws:
         table = ws.cohorts(kind, start, end)
+        zone = ws.settings.workspace.timezone
+    if out is not None:
+        write_out(table, out, sheet=f"{kind} retention", timezone=zone)
+        return
     rows = records(table.reset_index())
     if fmt is OutputFormat.TABLE:
         rows = [{str(k): (f"{v * 100:.0f} %" if isinstance(v, float) else
@@ -152,16 +165,23 @@ def metrics_cohorts(
 def refresh(
     period: Annotated[list[str] | None, typer.Option(help="Grains to materialise (repeatable); "
                                                      "default month and quarter.")] = None,
+    full: Annotated[bool, typer.Option("--full", help="Recompute every period, not only the "
+                                       "ones new data can change.")] = False,
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Compute every metric for all periods and default segments, and store the results."""
+    """Compute every metric for all periods and default segments, and store the results.
+
+    Incremental by default: after new data only the periods it can change are recomputed
+    (the result equals a full refresh); --full recomputes everything."""
     with Workspace.find(workspace) as ws, steps(total=None) as step:
-        run = ws.refresh(grains=period, on_step=step)
+        run = ws.refresh(grains=period, on_step=step, full=full)
     console.print(
         f"Refreshed {run['rows']:,} metric values for {', '.join(run['grains'])} "
         f"from {run['first']} to {run['last']} (total + {len(run['segments'])} segments) "
-        f"in {run['seconds']:.1f} s.", highlight=False)
-
+        f"in {run['seconds']:.1f} s; {run['mode']}: {run['reason']}.", highlight=False)
+    if "tasks_opened" in run:
+        console.print(f"Alert rules: {run['rule_firings']} firing(s), {run['tasks_opened']} new "
+                      "task(s) (csmetrics tasks list).", highlight=False)
 
 
 @app.command()

@@ -110,6 +110,12 @@ def tokens_revoke(token_id: str, workspace: WorkspaceOption = None) -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    scheduler: Annotated[bool, typer.Option("--scheduler", help="Also send the scheduled "
+                                            "reports and pending notifications in the "
+                                            "background (as 'csmetrics schedule run').")
+                         ] = False,
+    schedule_every: Annotated[int, typer.Option(min=10, help="Seconds between scheduler "
+                                                "runs.")] = 600,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Serve the dashboard and the JSON API (OpenAPI docs at /api/v1/docs)."""
@@ -124,4 +130,16 @@ def serve(
     console.print(f"Dashboard: http://{host}:{port}/  (sign in with a user of "
                   f"'csmetrics users list')")
     console.print(f"API: http://{host}:{port}/api/v1  (docs: http://{host}:{port}/api/v1/docs)")
-    uvicorn.run(create_app(ws), host=host, port=port, log_level="warning")
+    app = create_app(ws)
+    runner = None
+    if scheduler:
+        from csmetrics.reports.scheduler import Scheduler
+
+        runner = Scheduler(app.state.site.use, every=schedule_every)
+        runner.start()
+        console.print(f"Scheduler: reports and notifications every {schedule_every} s.")
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        if runner is not None:
+            runner.stop()

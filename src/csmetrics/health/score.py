@@ -154,11 +154,18 @@ def to_points(comp: Component, raw: np.ndarray) -> np.ndarray:
 def _raw(ctx: MetricContext, con: BaseBackend, settings: Settings, comp: Component,
          as_of: date, ids: pd.Series) -> pd.Series:
     """The component's raw value for every account in ``ids`` (NaN = no data)."""
-    if comp.signal.startswith("metric:"):
-        values = _metric(con, settings, comp.signal.removeprefix("metric:"), as_of)
+    return signal_values(ctx, con, settings, comp.signal, comp.window(), as_of, ids)
+
+
+def signal_values(ctx: MetricContext, con: BaseBackend, settings: Settings, signal: str,
+                  window: int | None, as_of: date, ids: pd.Series) -> pd.Series:
+    """A signal's raw value (a built-in signal over ``window`` days, or ``metric:<name>``
+    for the month containing ``as_of``) for every account in ``ids``; NaN = no data."""
+    if signal.startswith("metric:"):
+        values = _metric(con, settings, signal.removeprefix("metric:"), as_of)
     else:
-        build, zero_when = BUILDERS[comp.signal]
-        table = build(ctx, as_of, comp.window())
+        build, zero_when = BUILDERS[signal]
+        table = build(ctx, as_of, window)
         values = con.execute(table.select("customer_id", raw=table.raw.cast("float64")))
         if zero_when and any(_has_rows(ctx, con, name) for name in zero_when):
             # the data exists, the account just has none of it: that is a zero, not a gap
@@ -200,6 +207,13 @@ def usage_trend(ctx: MetricContext, as_of: date, window: int | None) -> ir.Table
     agg = u.group_by("customer_id").aggregate(cur=cur.fill_null(0.0), prev=prev)
     return agg.select("customer_id", raw=ibis.ifelse(agg.prev > 0, agg.cur / agg.prev - 1.0,
                                                      ibis.null("float64")))
+
+
+def usage_volume(ctx: MetricContext, as_of: date, window: int | None) -> ir.Table:
+    u = ctx.table("usage_events")
+    recent = _day(u.occurred_at) >= _since(as_of, window or 30)
+    q = u.quantity.cast("float64").fill_null(1.0)
+    return u.group_by("customer_id").aggregate(raw=q.sum(where=recent).fill_null(0.0))
 
 
 def active_users(ctx: MetricContext, as_of: date, window: int | None) -> ir.Table:
@@ -301,6 +315,7 @@ def csm_engagement(ctx: MetricContext, as_of: date, window: int | None) -> ir.Ta
 BUILDERS = {
     "usage_trend": (usage_trend, ()),
     "active_users": (active_users, ()),
+    "usage_volume": (usage_volume, ("usage_events",)),
     "seat_utilisation": (seat_utilisation, ()),
     "feature_breadth": (feature_breadth, ()),
     "support_load": (support_load, ("tickets",)),

@@ -50,6 +50,8 @@ class Signal:
 SIGNALS: dict[str, Signal] = {s.name: s for s in (
     Signal("usage_trend", "change in product usage (sum of event quantities) in the last "
            "{window} days against the {window} days before", "change", 60),
+    Signal("usage_volume", "product usage (sum of event quantities, 1 per event without one) "
+           "in the last {window} days", "count", 30),
     Signal("active_users", "distinct users active in the last {window} days", "count", 30),
     Signal("seat_utilisation", "users active in the last {window} days per licensed seat",
            "share", 30),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import duckdb
 
 from csmetrics.errors import Issue, ValidationError
 from csmetrics.ingest import ledger
+from csmetrics.ingest.changes import earliest_change, earliest_in, key_match, record_change
 from csmetrics.ingest.mapping import Mapping
 from csmetrics.ingest.readers import stage_file
 from csmetrics.ingest.validate import (
@@ -90,6 +92,9 @@ def ingest_files(
     mapping = mapping or Mapping()
     mapping.check_against(table)
     require_files(paths)
+    # the files' hash (for the ledger) is read on a thread while DuckDB reads and checks them
+    hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="csmetrics-hash")
+    digest = hashing.submit(ledger.content_hash, paths, mapping.model_dump_json())
     staged: list[StagedFile] = []
     try:
         issues: list[Issue] = []
@@ -119,13 +124,14 @@ def ingest_files(
             batch={
                 "table": table.name,
                 "files": [str(p) for p in paths],
-                "content_hash": ledger.content_hash(paths, mapping.model_dump_json()),
+                "content_hash": digest.result(),
                 "mode": "replace" if replace else "upsert",
                 "orphans": orphans,
                 "loaded_by": loaded_by or ledger.current_user(),
             },
         )
     finally:
+        hashing.shutdown(wait=True, cancel_futures=True)
         for stage in staged:
             con.execute(f"DROP TABLE IF EXISTS {stage.staging}")
         con.execute(f"DROP TABLE IF EXISTS {BATCH}")
@@ -160,29 +166,34 @@ def _write(
     """Apply the batch in one transaction and record it in the ledger."""
     select, params = _incoming_select(table)
     names = table.column_names + ["attributes"]
-    key_match = " AND ".join(f"t.{k} = i.{k}" for k in table.key)
+    match = key_match(table)
+    present = next(k for k in table.key if table.column(k).required)  # NULL: no stored row
     same = " AND ".join(f"i.{c} IS NOT DISTINCT FROM t.{c}" for c in names)
-    sql = f"CREATE OR REPLACE TEMP TABLE __incoming AS {select}"
-    con.execute(sql, params.used_by(sql))
     con.execute("BEGIN TRANSACTION")
     try:
-        if replace:
-            deleted = first(con.execute(f"SELECT count(*) FROM {table.name}"))[0]
-            con.execute(f"DELETE FROM {table.name}")
-            con.execute(f"INSERT INTO {table.name} BY NAME SELECT * FROM __incoming")
-            rows = first(con.execute("SELECT count(*) FROM __incoming"))[0]
-            counts = {"inserted": rows, "updated": 0, "unchanged": 0, "deleted": deleted}
+        existing = first(con.execute(f"SELECT count(*) FROM {table.name}"))[0]
+        if replace or not existing:
+            # nothing to compare with: the batch goes straight in
+            rows = first(con.execute(f"SELECT count(*) FROM {BATCH}"))[0]
+            if existing:
+                con.execute(f"DELETE FROM {table.name}")
+            sql = f"INSERT INTO {table.name} BY NAME {select}"
+            con.execute(sql, params.used_by(sql))
+            counts = {"inserted": rows, "updated": 0, "unchanged": 0, "deleted": existing}
+            earliest, everything = (None, True) if existing else (earliest_in(con, table), False)
         else:
-            con.execute(
+            sql = (
                 "CREATE OR REPLACE TEMP TABLE __classified AS SELECT i.*, CASE "
-                f"WHEN t.{table.key[0]} IS NULL THEN 'insert' WHEN {same} THEN 'same' "
-                f"ELSE 'update' END AS __action FROM __incoming i "
-                f"LEFT JOIN {table.name} t ON {key_match}"
+                f"WHEN t.{present} IS NULL THEN 'insert' WHEN {same} THEN 'same' "
+                f"ELSE 'update' END AS __action FROM ({select}) i "
+                f"LEFT JOIN {table.name} t ON {match}"
             )
+            con.execute(sql, params.used_by(sql))
+            earliest, everything = earliest_change(con, table, "__classified")
             key_cols = ", ".join(table.key)
             con.execute(
                 f"DELETE FROM {table.name} t USING (SELECT {key_cols} FROM __classified "
-                f"WHERE __action = 'update') i WHERE {key_match}"
+                f"WHERE __action = 'update') i WHERE {match}"
             )
             con.execute(
                 f"INSERT INTO {table.name} BY NAME SELECT {', '.join(names)} FROM __classified "
@@ -199,11 +210,11 @@ def _write(
             }
         rows_read = sum(counts[k] for k in ("inserted", "updated", "unchanged"))
         batch_id = ledger.record(con, {**batch, **counts, "rows_read": rows_read})
+        record_change(con, batch_id, table.name, earliest, everything)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
     finally:
-        con.execute("DROP TABLE IF EXISTS __incoming")
         con.execute("DROP TABLE IF EXISTS __classified")
     return {**counts, "rows_read": rows_read, "batch_id": batch_id}

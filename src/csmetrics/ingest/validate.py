@@ -50,6 +50,9 @@ class Check:
     where: str
     value: str
     expected: str
+    #: A cheaper query for the number of rows breaking the rule (``where`` then only finds
+    #: the examples, when there are any).
+    count_sql: str | None = None
 
 
 def match_columns(table: Table, staged: StagedFile, mapping: Mapping) -> list[Issue]:
@@ -84,14 +87,16 @@ def build_batch(
     for staged in files:
         source_types = dict(staged.columns)
         exprs = [f"{params.add(str(staged.path))} AS __file",
-                 f"rowid + {staged.first_row} AS __row"]
+                 f"__rowid + {staged.first_row} AS __row"]
+        texts = []  # each cell's cleaned text, computed once in an inner query
         for column in table.columns:
             header = staged.found.get(column.name)
             if header is None:
                 exprs.append(f"CAST(NULL AS {column.dtype.sql}) AS {column.name}")
                 continue
             source_type = source_types[header]
-            text = _cell_text(header, source_type, column, mapping, params)
+            text = quote_ident(f"__text_{len(texts)}")
+            texts.append(f"{_cell_text(header, source_type, column, mapping, params)} AS {text}")
             typed = _typed(header, text, source_type, column, mapping, params)
             exprs.append(f"{typed} AS {column.name}")
             if _parsed_from_text(column, source_type):
@@ -101,7 +106,9 @@ def build_batch(
             exprs.append(f"map([{params.add_all(staged.extras)}], [{values}]) AS attributes")
         else:
             exprs.append("CAST(NULL AS MAP(VARCHAR, VARCHAR)) AS attributes")
-        selects.append(f"SELECT {', '.join(exprs)} FROM {staged.staging}")
+        inner = f"SELECT rowid AS __rowid, *, {', '.join(texts)} FROM {staged.staging}" \
+            if texts else f"SELECT rowid AS __rowid, * FROM {staged.staging}"
+        selects.append(f"SELECT {', '.join(exprs)} FROM ({inner})")
     sql = f"CREATE OR REPLACE TEMP TABLE {BATCH} AS " + " UNION ALL BY NAME ".join(selects)
     con.execute(sql, params.values)
 
@@ -158,7 +165,12 @@ def _typed(
     if target is DType.TIMESTAMP:
         if fmt:
             return f"try_strptime({text}, {params.add(fmt)})"
-        return f"TRY_CAST(TRY_CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP)"
+        # 'YYYY-MM-DD HH:MM:SS' has no room for an offset: read it as local time directly
+        # (the time-zone-aware parse below gives the same value, at twice the cost)
+        plain = (f"length({text}) = 19 AND substr({text}, 5, 1) = '-' AND "
+                 f"substr({text}, 14, 1) = ':' AND substr({text}, 17, 1) = ':'")
+        return (f"(CASE WHEN {plain} THEN TRY_CAST({text} AS TIMESTAMP) "
+                f"ELSE TRY_CAST(TRY_CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP) END)")
     if target is DType.INTEGER:
         number = f"TRY_CAST({text} AS DOUBLE)"
         return f"(CASE WHEN {number} = round({number}) THEN CAST({number} AS BIGINT) END)"
@@ -230,6 +242,8 @@ def checks_for(table: Table, files: Sequence[StagedFile], params: Params) -> lis
             key_text,
             "a key that appears once in the batch; it is repeated (keep one row per "
             f"{' + '.join(table.key)})",
+            count_sql=f"SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM {BATCH} "
+                      f"GROUP BY {key} HAVING count(*) > 1)",
         )
     )
     return checks
@@ -278,8 +292,8 @@ def run_checks(
     for check in checks:
         if id(check) in counts:
             continue
-        sql = (f"SELECT coalesce(count_if(coalesce(bad, false)), 0) "
-               f"FROM (SELECT {check.where} AS bad FROM {BATCH})")
+        sql = check.count_sql or (f"SELECT coalesce(count_if(coalesce(bad, false)), 0) "
+                                  f"FROM (SELECT {check.where} AS bad FROM {BATCH})")
         row = first(con.execute(sql, params.used_by(sql)))
         counts[id(check)] = int(row[0]) if row else 0
     issues: list[Issue] = []

@@ -16,6 +16,7 @@ from csmetrics.config import MetricsSection
 from csmetrics.metrics.periods import Grain, periods_table
 from csmetrics.metrics.policy import Policy
 from csmetrics.schema import TABLES
+from csmetrics.store.engines import create_temporary, drop_temporary
 
 NONE_SEGMENT = "(none)"
 
@@ -25,7 +26,7 @@ AS_OF = {
     "customers": ("started_at", ()),
     "subscriptions": ("start_date", ("end_date", "canceled_at", "past_due_since")),
     "orders": ("ordered_at", ()),
-    "tickets": ("opened_at", ("first_response_at", "resolved_at")),
+    "tickets": ("opened_at", ("first_response_at", "resolved_at", "reopened_at")),
     "survey_responses": ("responded_at", ()),
     "usage_events": ("occurred_at", ()),
     "activities": ("occurred_at", ()),
@@ -58,7 +59,7 @@ class MetricContext:
     #: ("segment_by", "segment_value").
     stack: tuple[str, ...] = ()
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
-    _temporary: list[str] = field(default_factory=list, repr=False)
+    _temporary: list[ir.Table] = field(default_factory=list, repr=False)
 
     # -- periods -------------------------------------------------------------------------
 
@@ -170,18 +171,15 @@ class MetricContext:
         this computation reads: shared intermediates are neither recompiled nor recomputed."""
         def create() -> ir.Table:
             name = f"_cs_{key.replace('-', '_')}_{uuid.uuid4().hex[:12]}"
-            table = self.con.create_table(name, build(), temp=True)
-            self._temporary.append(name)
+            table = create_temporary(self.con, name, build())
+            self._temporary.append(table)
             return table
         return self.cached(f"materialized:{key}", create)
 
     def close(self) -> None:
         """Drop the temporary tables this computation made."""
-        for name in self._temporary:
-            if self.con.name == "duckdb":  # Ibis 12's drop_table trips over DuckDB 2
-                self.con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
-            else:
-                self.con.drop_table(name, force=True)
+        for table in self._temporary:
+            drop_temporary(self.con, table)
         self._temporary.clear()
 
 

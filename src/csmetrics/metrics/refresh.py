@@ -3,21 +3,49 @@ so the API and dashboard read precomputed tables."""
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
+import duckdb
+import numpy as np
 import pandas as pd
 from ibis.backends import BaseBackend
 
 from csmetrics.config import Settings
-from csmetrics.metrics.definition import all_metrics
+from csmetrics.ingest.changes import CHANGES_DDL
+from csmetrics.metrics.definition import MetricDefinition, all_metrics
 from csmetrics.metrics.engine import MetricRequest, compute, data_end
+from csmetrics.metrics.periods import Calendar, Grain, period_start, period_starts
 from csmetrics.metrics.result import STANDARD
+from csmetrics.store.materialize import read_basis
 
 DEFAULT_GRAINS = ("month", "quarter")
+
+#: Metrics whose value for a period can change with data dated after the period (windows
+#: after the period, outcomes known later: conversions, time to value, lifetimes, renewals,
+#: ratings over reviews that arrive later): an incremental refresh recomputes them over every
+#: period. Found by reading the definitions and checked by comparing each other metric with
+#: its as-of value (``tests/metrics/test_refresh_incremental.py``).
+LOOKS_AHEAD = frozenset({
+    "conversion_rate", "employee_rating", "public_review_rating", "feature_adoption",
+    "value_unlock", "time_to_value", "renewal_rate", "customer_lifespan",
+    "repeat_purchase_rate",
+})
+
+
+def looks_ahead(settings: Settings) -> frozenset[str]:
+    """``LOOKS_AHEAD`` under these settings: CLV method 1 rests on the customer lifespan
+    (and, with ``lifespan_source = "survival"``, on a survival curve of all the data)."""
+    if settings.metrics.clv_method == 1:
+        return LOOKS_AHEAD | {"clv", "ltv_cac_ratio"}
+    return LOOKS_AHEAD
 
 
 def data_start(con: BaseBackend) -> date:
@@ -38,35 +66,115 @@ def compute_all(
     grains: Sequence[str] = DEFAULT_GRAINS,
     segments: Sequence[str] | None = None,
     on_step: Callable[[str], None] | None = None,
+    since: date | None = None,
+    previous: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, dict[str, object]]:
     """Every metric x grain x (total + each default segment), as rows of ``_metric_values``.
 
     Metrics that allow it are computed for the total and every segment in one stacked pass;
     the others (costs and traffic have no customers to segment) one segmentation at a time.
+
+    Incrementally (``since`` and the ``previous`` rows given): metrics that only look back
+    are recomputed for the periods from the one containing ``since`` and keep their earlier
+    rows; metrics that look ahead (``looks_ahead``) are recomputed over every period.
     """
     started = time.perf_counter()
     step = on_step or (lambda _m: None)
     segments = list(settings.metrics.default_segments if segments is None else segments)
-    stackable = [m.name for m in all_metrics() if m.stackable]
-    separate = [m.name for m in all_metrics() if not m.stackable]
+    calendar = Calendar(settings.fiscal.week_start, settings.fiscal.year_start_month)
     first, last = data_start(con), data_end(con)
+    ahead = looks_ahead(settings)
     frames = []
     for grain in grains:
-        step(f"{grain}: total and {len(segments)} segments")
+        cutoff = None if since is None else period_start(since, Grain(grain), calendar)
+        if cutoff is not None and cutoff <= period_start(first, Grain(grain), calendar):
+            cutoff = None
+        groups = [(all_metrics(), first)] if cutoff is None else [
+            ([m for m in all_metrics() if m.name in ahead], first),
+            ([m for m in all_metrics() if m.name not in ahead], cutoff)]
+        computed = []
+        for metrics, start in groups:
+            computed += _compute_grain(con, settings, grain, metrics, start, last, segments,
+                                       step)
+        if cutoff is not None and previous is not None:
+            local = {m.name for m in all_metrics() if m.name not in ahead}
+            computed = _with_earlier(previous, computed, grain, local, cutoff,
+                                     period_starts(first, last, Grain(grain), calendar))
+        frames += computed
+    rows = pd.concat(frames, ignore_index=True)
+    run = {"grains": list(grains), "segments": segments, "first": first, "last": last,
+           "rows": len(rows), "seconds": time.perf_counter() - started,
+           "incremental_from": since}
+    return rows, run
+
+
+def _compute_grain(
+    con: BaseBackend, settings: Settings, grain: str, metrics: Sequence[MetricDefinition],
+    first: date, last: date, segments: Sequence[str], step: Callable[[str], None],
+) -> list[pd.DataFrame]:
+    """``metrics`` for the periods of ``grain`` from ``first`` to ``last``, for the total
+    and every segment, as ``_metric_values`` rows."""
+    frames = []
+    stackable = [m.name for m in metrics if m.stackable]
+    separate = [m.name for m in metrics if not m.stackable]
+    if stackable:
+        step(f"{grain} from {first}: {len(stackable)} metrics, total and "
+             f"{len(segments)} segments")
         request = MetricRequest.create(stackable, period=grain, start=first, end=last)
         stacked = compute(con, settings, request, stack=("", *segments))
         frames.append(_long(stacked, grain, stacked["segment_by"], stacked["segment_value"]))
-        for segment in ["", *segments]:
-            step(f"{grain}: cost-based metrics {'in total' if not segment else 'by ' + segment}")
-            request = MetricRequest.create(separate, period=grain, start=first, end=last,
-                                           by=segment or None)
-            frame = compute(con, settings, request)
-            frames.append(_long(frame, grain, pd.Series(segment, index=frame.index),
-                                frame[segment] if segment else pd.Series("", index=frame.index)))
-    rows = pd.concat(frames, ignore_index=True)
-    run = {"grains": list(grains), "segments": segments, "first": first, "last": last,
-           "rows": len(rows), "seconds": time.perf_counter() - started}
-    return rows, run
+    for segment in ["", *segments] if separate else []:
+        step(f"{grain} from {first}: cost-based metrics "
+             f"{'in total' if not segment else 'by ' + segment}")
+        request = MetricRequest.create(separate, period=grain, start=first, end=last,
+                                       by=segment or None)
+        frame = compute(con, settings, request)
+        frames.append(_long(frame, grain, pd.Series(segment, index=frame.index),
+                            frame[segment] if segment else pd.Series("", index=frame.index)))
+    return frames
+
+
+KEY = ["metric", "segment_by", "segment"]
+
+
+def _with_earlier(
+    previous: pd.DataFrame, computed: list[pd.DataFrame], grain: str, local: set[str],
+    cutoff: date, starts: list[date],
+) -> list[pd.DataFrame]:
+    """The recomputed rows of one grain, plus the stored rows of the look-back metrics for
+    the periods before ``cutoff``, plus the empty rows a full refresh would have made: every
+    metric and segment seen in any period gets a row in every period (see ``_complete``)."""
+    kept = previous[(previous["grain"] == grain) & previous["metric"].isin(local)].copy()
+    kept["period_start"] = pd.to_datetime(kept["period_start"]).dt.date
+    kept = kept[kept["period_start"] < cutoff]
+    rows = pd.concat([kept, *computed], ignore_index=True)
+    mine = rows[rows["metric"].isin(local)]
+    keys = mine[[*KEY, "target"]].groupby(KEY, sort=False, dropna=False)["target"].first()
+    grid = keys.reset_index().merge(pd.DataFrame({"period_start": starts}), how="cross")
+    have = mine[[*KEY, "period_start"]].assign(_have=True)
+    grid = grid.merge(have, on=[*KEY, "period_start"], how="left")
+    missing = grid[grid["_have"].isna()].drop(columns="_have")
+    if missing.empty:
+        return [rows]
+    empty_value = {m.name: m.empty_value for m in all_metrics()}
+    empty_reason = {m.name: m.empty_reason for m in all_metrics()}
+    value = missing["metric"].map(empty_value).astype("float64")
+    filler = pd.DataFrame({
+        "metric": missing["metric"].values,
+        "grain": grain,
+        "period_start": missing["period_start"].values,
+        "segment_by": missing["segment_by"].values,
+        "segment": missing["segment"].values,
+        "value": value.values,
+        "n": 0,
+        "ci_low": float("nan"),
+        "ci_high": float("nan"),
+        "null_reason": [None if v == v else empty_reason[m]
+                        for m, v in zip(missing["metric"], value, strict=True)],
+        "target": missing["target"].astype("float64").values,
+        "details": "{}",
+    })
+    return [rows, filler]
 
 
 def _long(frame: pd.DataFrame, grain: str, segment_by: pd.Series,
@@ -78,27 +186,62 @@ def _long(frame: pd.DataFrame, grain: str, segment_by: pd.Series,
              "benchmark", *set(segment_by)}
     extras = [c for c in frame.columns if c not in known and c not in dimensions]
     dims = [c for c in frame.columns if c in dimensions]
-    records = frame.to_dict("records")
-    segment = []
-    for by, value, record in zip(segment_by, segment_value, records, strict=True):
-        key = {by: value} if by else {}
-        key |= {d: record[d] for d in dims if _present(record[d])}
-        segment.append(json.dumps(key, default=str, sort_keys=True))
+    size = len(frame)
+    by_column = [(by, value) for by, value in zip(segment_by.tolist(), segment_value.tolist(),
+                                                  strict=True)]
+    segment_parts = [[(by, _json(value))] if by else [] for by, value in by_column]
+    for name, items in _json_cells(frame, dims):
+        for row, text in items:
+            segment_parts[row].append((name, text))
+    detail_parts: list[list[tuple[str, str]]] = [[] for _ in range(size)]
+    for name, items in _json_cells(frame, extras, clean=True):
+        for row, text in items:
+            detail_parts[row].append((name, text))
     return pd.DataFrame({
         "metric": frame["metric"],
         "grain": grain,
         "period_start": frame["period_start"],
         "segment_by": segment_by.values,
-        "segment": segment,
+        "segment": [_object(parts) for parts in segment_parts],
         "value": frame["value"].astype("float64"),
         "n": frame["n"].astype("int64"),
         "ci_low": frame["ci_low"].astype("float64"),
         "ci_high": frame["ci_high"].astype("float64"),
         "null_reason": frame["null_reason"].where(frame["null_reason"].notna(), None),
         "target": pd.to_numeric(frame["target"], errors="coerce").astype("float64"),
-        "details": [json.dumps({k: _clean(r[k]) for k in extras if _present(r[k])},
-                               default=str, sort_keys=True) for r in records],
+        "details": [_object(parts) for parts in detail_parts],
     })
+
+
+def _json_cells(frame: pd.DataFrame, columns: Sequence[str], *, clean: bool = False
+                ) -> Iterator[tuple[str, list[tuple[int, str]]]]:
+    """For each column, the rows where it has a value and that value as JSON text (numbers
+    as floats when ``clean``): only present cells are serialised, column by column."""
+    for name in columns:
+        series = frame[name]
+        candidates = np.flatnonzero(~series.isna().to_numpy()) if series.dtype.kind == "f" \
+            else np.arange(len(series))
+        values = series.tolist()
+        items = []
+        for row in candidates.tolist():
+            value = values[row]
+            if isinstance(value, np.generic):
+                value = value.item()
+            if _present(value):
+                items.append((row, _json(_clean(value) if clean else value)))
+        yield name, items
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, default=str)
+
+
+def _object(parts: list[tuple[str, str]]) -> str:
+    """A JSON object from (key, JSON text) pairs, keys sorted as ``json.dumps(sort_keys=True)``."""
+    if not parts:
+        return "{}"
+    parts.sort(key=lambda part: part[0])
+    return "{" + ", ".join(f"{json.dumps(k)}: {v}" for k, v in parts) + "}"
 
 
 def _present(value: object) -> bool:
@@ -107,3 +250,83 @@ def _present(value: object) -> bool:
 
 def _clean(value: object) -> object:
     return float(value) if isinstance(value, int | float) else value
+
+
+@dataclass(frozen=True)
+class RefreshPlan:
+    """What a refresh must do: everything (``full``, with the ``reason``), nothing (neither
+    ``full`` nor ``since``), or the periods from the one containing ``since`` on."""
+
+    full: bool
+    reason: str
+    since: date | None = None
+    last_batch: int = 0
+    config: str = ""
+
+
+def config_fingerprint(settings: Settings, grains: Sequence[str], segments: Sequence[str]
+                       ) -> str:
+    """A digest of everything refresh results depend on besides the data: the settings,
+    grains and segments, and the code of the metric definitions."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps([settings.model_dump(mode="json"), list(grains), list(segments),
+                              _code_digest()], sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+@functools.cache
+def _code_digest() -> str:
+    """The version and the source of the metric and text modules, read once per process
+    (the code this process runs)."""
+    import csmetrics
+
+    digest = hashlib.sha256(csmetrics.__version__.encode())
+    package = Path(csmetrics.__file__).parent
+    for folder in ("metrics", "insights"):
+        for path in sorted((package / folder).glob("*.py")):
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def plan_refresh(
+    sql: duckdb.DuckDBPyConnection, con: BaseBackend, settings: Settings,
+    grains: Sequence[str], segments: Sequence[str],
+) -> RefreshPlan:
+    """Compare the data and settings with what the stored results rest on (the ingest
+    ledger's batches since the last refresh, and the earliest day each of them changed)."""
+    config = config_fingerprint(settings, grains, segments)
+    sql.execute(CHANGES_DDL)
+    newest = sql.execute("SELECT coalesce(max(batch_id), 0) FROM _batches").fetchall()[0][0]
+
+    def full(reason: str) -> RefreshPlan:
+        return RefreshPlan(True, reason, None, newest, config)
+
+    basis = read_basis(sql)
+    if basis is None:
+        return full("no earlier refresh to build on")
+    if basis["config"] != config:
+        return full("the settings, grains, segments or metric definitions changed")
+    batches = sql.execute(
+        "SELECT b.batch_id, b.table_name, c.batch_id IS NOT NULL, c.earliest, c.everything "
+        "FROM _batches b LEFT JOIN _batch_changes c USING (batch_id) WHERE b.batch_id > ? "
+        "ORDER BY b.batch_id", [basis["last_batch"]]).fetchall()
+    since: date | None = None
+    for batch_id, table, recorded, earliest, everything in batches:
+        if not recorded:
+            return full(f"batch {batch_id} ({table}) predates change tracking")
+        if everything:
+            return full(f"batch {batch_id} changed {table} in a way every period depends on")
+        if earliest is None:
+            continue
+        since = earliest if since is None else min(since, earliest)
+    first, last = data_start(con), data_end(con)
+    if first != basis["first_day"]:
+        return full("the data now starts on another day")
+    if last < basis["known_until"]:
+        return full("the data now ends earlier")
+    if last != basis["known_until"]:
+        since = basis["known_until"] if since is None else min(since, basis["known_until"])
+    if since is None:
+        return RefreshPlan(False, "nothing changed since the last refresh", None, newest,
+                           config)
+    return RefreshPlan(False, f"data changed from {since} on", since, newest, config)

@@ -153,11 +153,12 @@ def prepare(frame: pd.DataFrame, features: list[str], medians: dict[str, float])
 
 
 def predict_proba(estimator: Any, x: np.ndarray) -> np.ndarray:
-    """P(churn) per row, on one thread (OpenMP threads thrash on a busy machine)."""
+    """P(churn) per row, on one thread (OpenMP threads thrash on a busy machine); clipped to
+    [0, 1], as calibration's floating point can land a hair outside it."""
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):
-        return estimator.predict_proba(x)[:, 1]
+        return np.clip(estimator.predict_proba(x)[:, 1], 0.0, 1.0)
 
 
 def _fit(estimator: Any, x: np.ndarray, y: np.ndarray) -> Any:
@@ -229,7 +230,7 @@ def train(con: BaseBackend, settings: Settings, *, horizon_days: int = 90,
         health = data.loc[is_valid, HEALTH].to_numpy(float)
         if not np.isnan(health).all():
             health = np.where(np.isnan(health), np.nanmedian(health), health)
-            scores["health_score"] = evaluate(y[is_valid], (100 - health) / 100)
+            scores["health_score"] = evaluate(y[is_valid], np.clip((100 - health) / 100, 0, 1))
     step("refitting on every labelled cutoff")
     started = time.perf_counter()
     final = _fit(gradient_boosting(seed), x, y)

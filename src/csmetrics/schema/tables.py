@@ -196,6 +196,8 @@ TABLES: dict[str, Table] = {
                 _col("opened_at", T, "When the ticket was opened.", required=True),
                 _col("first_response_at", T, "First reply from support."),
                 _col("resolved_at", T, "When it was resolved; empty = open."),
+                _col("reopened_at", T, "When it was last reopened after looking resolved; "
+                     "empty = never."),
                 _col("contacts", I, "Contacts needed to resolve it (1 = first contact).",
                      minimum=1),
                 _col("agent", S, "Support agent who handled it."),
@@ -203,7 +205,8 @@ TABLES: dict[str, Table] = {
                 _col("category", S, "Topic of the ticket."),
                 _col("priority", S, "Priority.", allowed=("low", "normal", "high", "urgent")),
             ),
-            (Ordering("opened_at", "first_response_at"), Ordering("opened_at", "resolved_at")),
+            (Ordering("opened_at", "first_response_at"), Ordering("opened_at", "resolved_at"),
+             Ordering("opened_at", "reopened_at")),
         ),
         Table(
             "survey_responses",

@@ -27,9 +27,18 @@ CREATE TABLE IF NOT EXISTS _batches (
 
 
 def create_all(con: duckdb.DuckDBPyConnection) -> None:
-    """Create every canonical table and the batch ledger if they do not exist yet."""
+    """Create every canonical table and the batch ledger if they do not exist yet, and add
+    the optional columns a newer csmetrics declares to the tables of an older warehouse."""
     con.execute("BEGIN")
     for table in TABLES.values():
         con.execute(table.ddl())
     con.execute(BATCHES_DDL)
+    existing = {(t, c) for t, c in con.execute(
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE table_schema = current_schema()").fetchall()}
+    for table in TABLES.values():
+        for column in table.columns:
+            if (table.name, column.name) not in existing:
+                con.execute(f"ALTER TABLE {table.name} ADD COLUMN {column.name} "
+                            f"{column.dtype.sql}")
     con.execute("COMMIT")

@@ -2,20 +2,26 @@
 
 DuckDB is the embedded default. The raw DuckDB connection (``sql``) is used for loading files;
 metric definitions use the Ibis connection (``ibis``) so they run on any Ibis engine.
+
+Another engine (Spark: ``pyspark://...``, see ``engines.py``) is read-only for csmetrics: its
+canonical tables are filled by the user's own pipeline, metrics are queried there, and
+everything that writes (ingest, refresh results, health snapshots, accounts) needs DuckDB.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import duckdb
 import ibis
-from ibis.backends.duckdb import Backend as DuckDBBackend
+from ibis.backends import BaseBackend
 
 from csmetrics.config import EngineSection
 from csmetrics.errors import UserInputError
 from csmetrics.schema import TABLES
+from csmetrics.store import engines
 from csmetrics.store.ddl import create_all
 from csmetrics.store.sql import first, quote_literal
 
@@ -29,7 +35,8 @@ def duckdb_path(url: str, base_dir: Path) -> str:
         raise UserInputError(
             f"engine.url = {url!r}: csmetrics can load into {', '.join(SUPPORTED_SCHEMES)} "
             "warehouses; write it as 'duckdb:///csmetrics.duckdb' (relative to the workspace) "
-            "or 'duckdb:////absolute/path.duckdb'."
+            "or 'duckdb:////absolute/path.duckdb'; to query metrics on Spark, "
+            "'pyspark://local[2]' (see README, 'Running on your warehouse')."
         )
     path = rest.removeprefix("/")
     if path in ("", ":memory:"):
@@ -41,16 +48,27 @@ def duckdb_path(url: str, base_dir: Path) -> str:
 class Warehouse:
     """An open warehouse. Use as a context manager, or call ``close()``."""
 
-    def __init__(self, sql: duckdb.DuckDBPyConnection, timezone: str) -> None:
-        self.sql = sql
+    def __init__(
+        self, sql: duckdb.DuckDBPyConnection | None, timezone: str, *, url: str = "",
+        engine: EngineSection | None = None,
+    ) -> None:
+        self._sql = sql
         self.timezone = timezone
-        self._ibis: DuckDBBackend | None = None
+        self.url = url
+        self._engine = engine
+        self._ibis: BaseBackend | None = None
 
     @classmethod
     def open(
         cls, engine: EngineSection, base_dir: Path, timezone: str, *, read_only: bool = False
     ) -> Warehouse:
-        """Connect to the engine the settings name and make sure every canonical table exists."""
+        """Connect to the engine the settings name and make sure every canonical table exists.
+
+        A query-only engine (Spark) is connected on first use of ``ibis``, so commands that
+        need DuckDB fail at once, before a Spark session starts.
+        """
+        if engines.scheme_of(engine.url) in engines.QUERY_ONLY_SCHEMES:
+            return cls(None, timezone, url=engine.url, engine=engine)
         path = duckdb_path(engine.url, base_dir)
         config: dict[str, str | int] = {}
         if engine.memory_limit:
@@ -68,17 +86,50 @@ class Warehouse:
             ) from None
         # Calendar dates are read in the workspace's zone (TIMESTAMPTZ -> local TIMESTAMP).
         con.execute(f"SET TimeZone = {quote_literal(timezone)}")
-        warehouse = cls(con, timezone)
+        warehouse = cls(con, timezone, url=engine.url, engine=engine)
         if not read_only:
             create_all(con)
         return warehouse
 
     @property
-    def ibis(self) -> DuckDBBackend:
+    def sql(self) -> duckdb.DuckDBPyConnection:
+        """The raw DuckDB connection, for loading and for the tables csmetrics writes; a
+        query-only engine (Spark) has none, and the error says what to do instead."""
+        if self._sql is None:
+            raise UserInputError(
+                f"engine.url = {self.url!r} is a query-only warehouse: csmetrics computes "
+                "metrics there ('csmetrics metrics show', Workspace.query) but loads data "
+                "('csmetrics ingest'), stores results "
+                "('csmetrics refresh', health snapshots, text sentiment, predictions) and "
+                "dashboard accounts only in a DuckDB warehouse. Load the canonical tables into "
+                "it with your own pipeline, in the schema 'csmetrics schema' prints, or point "
+                "engine.url at 'duckdb:///csmetrics.duckdb' to use those commands."
+            )
+        return self._sql
+
+    @property
+    def ibis(self) -> BaseBackend:
         """The Ibis connection over the same database, for metric expressions."""
         if self._ibis is None:
-            self._ibis = ibis.duckdb.from_connection(self.sql)
+            if self._sql is not None:
+                self._ibis = ibis.duckdb.from_connection(self._sql)
+            else:
+                self._ibis = self._connect_query_only()
         return self._ibis
+
+    def _connect_query_only(self) -> BaseBackend:
+        engine = self._engine or EngineSection(url=self.url)
+        con = engines.connect(self.url, engine.spark, self.timezone)
+        present = set(con.list_tables())
+        missing = [name for name in TABLES if name not in present]
+        if missing:
+            raise UserInputError(
+                f"engine.url = {self.url!r}: the warehouse has no table "
+                f"{', '.join(missing)}. csmetrics reads the canonical tables by these names; "
+                "create every one (an empty table is fine) with the columns and types "
+                "'csmetrics schema' lists."
+            )
+        return con
 
     def table(self, name: str) -> ibis.Table:
         """A canonical or materialised table as an Ibis expression."""
@@ -88,12 +139,17 @@ class Warehouse:
         """Rows in a canonical table."""
         if table not in TABLES and not table.startswith("_"):
             raise UserInputError(f"Unknown table {table!r}.")
-        row = first(self.sql.execute(f'SELECT count(*) FROM "{table}"'))
+        if self._sql is None:
+            value: Any = self.ibis.table(table).count().execute()
+            return int(value)
+        row = first(self._sql.execute(f'SELECT count(*) FROM "{table}"'))
         return int(row[0]) if row else 0
 
     def close(self) -> None:
-        """Release the database file."""
-        self.sql.close()
+        """Release the database file. A Spark session is left running: it may be shared
+        with the caller (a notebook) and ends with the Python process."""
+        if self._sql is not None:
+            self._sql.close()
 
     def __enter__(self) -> Warehouse:
         return self

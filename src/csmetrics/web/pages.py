@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import pandas as pd
 import plotly
@@ -23,6 +24,8 @@ from csmetrics.metrics.engine import data_end
 from csmetrics.metrics.formatting import format_value
 from csmetrics.metrics.headline import last_complete_period
 from csmetrics.metrics.periods import Grain, next_start, period_start
+from csmetrics.reports.customers import select_customers
+from csmetrics.reports.export import FORMATS, frame_bytes
 from csmetrics.schema import TABLES
 from csmetrics.store.accounts import Accounts
 from csmetrics.web import charts, sessions, views
@@ -102,6 +105,7 @@ PAGES: dict[str, tuple[str, tuple[Chart, ...]]] = {
         Chart("warm", "New customers from referrals and organic channels",
               ("referral_share_of_new", "organic_share_of_new")),
     )),
+    "tasks": ("Tasks", ()),
     "data": ("Data", ()),
 }
 
@@ -234,27 +238,29 @@ def customers_page(request: Request, sort: str = "-mrr", band: str = "", owner: 
     if session is None:
         return RedirectResponse("/login", status_code=303)
     site: Site = request.app.state.site
-    frame = views.customer_table(site)
     filters = {"band": band, "owner": owner, "plan": plan, "region": region}
-    options = {k: sorted(str(v) for v in frame[k].dropna().unique()) for k in filters}
-    for column, value in filters.items():
-        if value:
-            frame = frame[frame[column].astype(str) == value]
-    if q:
-        needle = q.lower()
-        frame = frame[frame.customer_id.str.lower().str.contains(needle, regex=False)
-                      | frame.name.astype(str).str.lower().str.contains(needle, regex=False)]
-    key = sort.lstrip("-")
-    if key in frame.columns:
-        frame = frame.sort_values(key, ascending=not sort.startswith("-"), na_position="last")
+    frame, options = _customer_rows(site, sort, filters, q)
+    query = urlencode({"sort": sort, "q": q, **filters})
     with site.use() as ws:
         company, currency = ws.settings.workspace.name, ws.settings.workspace.currency
     return templates.TemplateResponse(request, "customers.html", {
         "page": "customers", "title": "Customers", "company": company, "user": session.user,
         "csrf": session.csrf, "rows": frame.head(500).to_dict("records"), "total": len(frame),
         "currency": currency, "sort": sort, "filters": filters, "options": options, "q": q,
-        "pages": _nav(),
+        "pages": _nav(), "downloads": _downloads("customers", "customers", query),
     })
+
+
+def _customer_rows(site: Site, sort: str, filters: dict[str, str], q: str
+                   ) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+    """The customers page's rows (filtered, searched, sorted) and each filter's choices."""
+    frame = views.customer_table(site)
+    options = {k: sorted(str(v) for v in frame[k].dropna().unique()) for k in filters}
+    try:
+        rows = select_customers(frame, search=q, sort=sort, **filters)
+    except UserInputError:  # a hand-edited ?sort=: the default order
+        rows = select_customers(frame, search=q, **filters)
+    return rows, options
 
 
 @router.get("/customers/{customer_id}", response_class=HTMLResponse)
@@ -270,9 +276,11 @@ def customer_page(request: Request, customer_id: str) -> Response:
         return Response(f"There is no customer {customer_id!r}.", status_code=404)
     with site.use() as ws:
         company = ws.settings.workspace.name
+        tasks = ws.tasks.list(status="all", customer=customer_id).head(20)
     return templates.TemplateResponse(request, "customer.html", {
         "page": "customers", "title": view["name"], "company": company,
         "user": session.user, "csrf": session.csrf, "view": view, "pages": _nav(),
+        "tasks": tasks.to_dict("records"),
     })
 
 
@@ -327,19 +335,30 @@ def upload(request: Request, table: Annotated[str, Form()], csrf: Annotated[str,
 def metric_page(request: Request, page: str, period: str = "month", to: str | None = None,
                 where: str = "") -> Response:
     """A page of metric charts: revenue, retention, voice, support, usage, acquisition."""
-    if page not in PAGES or page in ("overview", "customers", "data"):
+    if page not in PAGES or page in ("overview", "customers", "tasks", "data"):
         return Response(f"There is no page {page!r}.", status_code=404)
     return _page(request, page, period, request.query_params.get("from"), to, where)
 
 
-@router.get("/download/{page}/{chart}.csv")
-def download(request: Request, page: str, chart: str, period: str = "month",
+@router.get("/download/{page}/{chart}.{fmt}")
+def download(request: Request, page: str, chart: str, fmt: str, period: str = "month",
              to: str | None = None, where: str = "") -> Response:
-    """The rows behind one chart, as CSV."""
+    """The rows behind one chart or table, as CSV, Excel (.xlsx) or Parquet."""
     session = _session(request)
     if session is None:
         return RedirectResponse("/login", status_code=303)
+    if fmt not in FORMATS:
+        return Response(f"No download as .{fmt}; use .csv, .xlsx or .parquet.",
+                        status_code=404)
     site: Site = request.app.state.site
+    with site.use() as ws:
+        zone = ws.settings.workspace.timezone
+    if page == "customers" and chart == "customers":
+        params = request.query_params
+        frame, _ = _customer_rows(site, params.get("sort", "-mrr"), {
+            k: params.get(k, "") for k in ("band", "owner", "plan", "region")},
+            params.get("q", ""))
+        return _file(frame, fmt, page, chart, zone)
     view = _view(site, period, request.query_params.get("from"), to, where)
     spec = next((c for c in PAGES.get(page, ("", ()))[1] if c.key == chart), None)
     if spec is not None:
@@ -350,8 +369,25 @@ def download(request: Request, page: str, chart: str, period: str = "month",
         if not found:
             return Response(f"No chart {chart!r} on page {page!r}.", status_code=404)
         frame = found[0]
-    return Response(frame.to_csv(index=False), media_type="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="{page}-{chart}.csv"'})
+    return _file(frame, fmt, page, chart, zone)
+
+
+def _file(frame: pd.DataFrame, fmt: str, page: str, chart: str, zone: str) -> Response:
+    content, media_type = frame_bytes(frame, fmt, sheet=f"{page}-{chart}", timezone=zone)
+    name = f"{page}-{chart}{FORMATS[fmt].extension}"
+    return Response(content, media_type=media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+#: The order download links are offered in, under each chart and table.
+DOWNLOAD_ORDER = ("csv", "xlsx", "parquet")
+
+
+def _downloads(page: str, key: str, query: str) -> list[dict[str, str]]:
+    """The links to one chart's or table's rows in every export format."""
+    return [{"format": fmt, "label": FORMATS[fmt].label,
+             "url": f"/download/{page}/{key}{FORMATS[fmt].extension}?{query}"}
+            for fmt in DOWNLOAD_ORDER]
 
 
 def _frame(site: Site, metrics: tuple[str, ...], view: View) -> pd.DataFrame:
@@ -387,13 +423,16 @@ def _page(request: Request, page: str, period: str, start: str | None, end: str 
             figure = charts.lines(part, list(spec.metrics), spec.segment)
         figures.append({"key": spec.key, "title": spec.title, "json": charts.to_json(figure),
                         "csv": f"/download/{page}/{spec.key}.csv?{view.query()}",
+                        "downloads": _downloads(page, spec.key, view.query()),
                         "rows": int(len(part))})
     for key, title, figure, _table in views.extras(site, page, view):
         figures.append({"key": key, "title": title, "json": charts.to_json(figure),
-                        "csv": f"/download/{page}/{key}.csv?{view.query()}", "rows": 1})
+                        "csv": f"/download/{page}/{key}.csv?{view.query()}",
+                        "downloads": _downloads(page, key, view.query()), "rows": 1})
     tables = [{"key": key, "title": title, "rows": table.to_dict("records"),
                "columns": list(table.columns),
-               "csv": f"/download/{page}/{key}.csv?{view.query()}"}
+               "csv": f"/download/{page}/{key}.csv?{view.query()}",
+               "downloads": _downloads(page, key, view.query())}
               for key, title, table in views.tables(site, page, view)]
     tiles = _tiles(frame, currency) if page == "overview" else []
     if page == "overview":

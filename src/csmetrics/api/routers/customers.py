@@ -5,18 +5,22 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
+from fastapi.responses import Response
 
 from csmetrics.api.deps import SiteDep, Viewer
+from csmetrics.api.downloads import FILE_RESPONSES, FormatQuery, file_response
 from csmetrics.api.models import Customer360, CustomerPage, CustomerSummary, MrrPoint
 from csmetrics.api.routers.metrics import _clean
 from csmetrics.errors import UserInputError
+from csmetrics.reports.customers import select_customers
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 
 SortKey = Literal["name", "-name", "mrr", "-mrr", "started_at", "-started_at", "customer_id"]
 
 
-@router.get("", response_model=CustomerPage, summary="List, filter, search, sort, page")
+@router.get("", response_model=CustomerPage, summary="List, filter, search, sort, page",
+            responses=FILE_RESPONSES)
 def list_customers(
     user: Viewer,
     site: SiteDep,
@@ -28,21 +32,17 @@ def list_customers(
     sort: SortKey = "-mrr",
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> CustomerPage:
-    """Customers with their current MRR; filters combine, search matches id or name."""
+    fmt: FormatQuery = "json",
+) -> CustomerPage | Response:
+    """Customers with their current MRR; filters combine, search matches id or name.
+    With ``format`` csv, parquet or xlsx: every matching customer (not one page) as a file."""
     with site.use() as ws:
         frame = ws.customer_list()
-    for column, value in (("plan", plan), ("region", region), ("owner", owner),
-                          ("size_tier", size_tier)):
-        if value is not None:
-            frame = frame[frame[column] == value]
-    if q:
-        needle = q.lower()
-        frame = frame[frame.customer_id.str.lower().str.contains(needle, regex=False)
-                      | frame.name.str.lower().str.contains(needle, regex=False)]
-    key = sort.lstrip("-")
-    frame = frame.sort_values([key, "customer_id"], ascending=[not sort.startswith("-"), True],
-                              na_position="last")
+        zone = ws.settings.workspace.timezone
+    frame = select_customers(frame, search=q, sort=sort, plan=plan, region=region, owner=owner,
+                             size_tier=size_tier)
+    if fmt != "json":
+        return file_response(frame, fmt, "customers", timezone=zone)
     chunk = frame.iloc[(page - 1) * page_size: page * page_size]
     items = [CustomerSummary(**{k: _clean(v) for k, v in row.items()})
              for row in chunk.to_dict("records")]

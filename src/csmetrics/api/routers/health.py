@@ -6,8 +6,10 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
+from fastapi.responses import Response
 
 from csmetrics.api.deps import SiteDep, Viewer
+from csmetrics.api.downloads import FILE_RESPONSES, FormatQuery, file_response
 from csmetrics.api.models import (
     ChurnRisk,
     ClvRow,
@@ -21,17 +23,22 @@ from csmetrics.api.routers.metrics import _clean
 router = APIRouter(tags=["health and predictions"])
 
 
-@router.get("/health", response_model=HealthList, summary="Every account's health")
+@router.get("/health", response_model=HealthList, summary="Every account's health",
+            responses=FILE_RESPONSES)
 def health_list(user: Viewer, site: SiteDep, band: str | None = None, owner: str | None = None,
-                as_of: date | None = None) -> HealthList:
+                as_of: date | None = None, fmt: FormatQuery = "json") -> HealthList | Response:
     """Health score, band and change of every paying account, optionally one band or owner."""
     with site.use() as ws:
         health = ws.health(as_of)
+        zone = ws.settings.workspace.timezone
     scores = health.scores
     if band:
         scores = scores[scores["band"] == band]
     if owner:
         scores = scores[scores["owner"] == owner]
+    if fmt != "json":
+        rows = scores[list(HealthRow.model_fields)].assign(as_of=health.as_of)
+        return file_response(rows, fmt, f"health-{health.as_of}", timezone=zone)
     rows = [HealthRow(**{k: _clean(r.get(k)) for k in HealthRow.model_fields})
             for r in scores.to_dict("records")]
     return HealthList(as_of=health.as_of, rows=rows)

@@ -8,8 +8,10 @@ from typing import Annotated, Any
 
 import pandas as pd
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 
 from csmetrics.api.deps import SiteDep, Viewer
+from csmetrics.api.downloads import FILE_RESPONSES, FormatQuery, file_response
 from csmetrics.api.models import MetricInfo, MetricQuery, MetricQueryResponse, MetricRow
 from csmetrics.metrics import all_metrics, get_metric
 from csmetrics.metrics.result import STANDARD
@@ -26,7 +28,8 @@ def catalogue(user: Viewer) -> list[MetricInfo]:
                        dimension=m.dimension) for m in all_metrics()]
 
 
-@router.get("/{name}", response_model=MetricQueryResponse, summary="One metric over time")
+@router.get("/{name}", response_model=MetricQueryResponse, summary="One metric over time",
+            responses=FILE_RESPONSES)
 def one_metric(
     name: str,
     user: Viewer,
@@ -38,22 +41,32 @@ def one_metric(
     customer: str | None = None,
     where: Annotated[list[str] | None, Query(description="COLUMN=VALUE, repeatable")] = None,
     as_of: date | None = None,
-) -> MetricQueryResponse:
+    fmt: FormatQuery = "json",
+) -> MetricQueryResponse | Response:
     """A metric per period (and segment), like ``csmetrics metrics show``."""
     get_metric(name)
     with site.use() as ws:
         frame = ws.query([name], period=period, start=start, end=end, by=by, customer=customer,
                          where=where, as_of=as_of)
+        zone = ws.settings.workspace.timezone
+    if fmt != "json":
+        return file_response(frame, fmt, f"{name}-by-{period}", timezone=zone)
     return MetricQueryResponse(rows=to_rows(frame, by.split(",") if by else []))
 
 
-@router.post("/query", response_model=MetricQueryResponse, summary="Several metrics at once")
-def query(body: MetricQuery, user: Viewer, site: SiteDep) -> MetricQueryResponse:
+@router.post("/query", response_model=MetricQueryResponse, summary="Several metrics at once",
+             responses=FILE_RESPONSES)
+def query(body: MetricQuery, user: Viewer, site: SiteDep,
+          fmt: FormatQuery = "json") -> MetricQueryResponse | Response:
     """Metrics per period and segment, with filters, from a JSON body."""
     with site.use() as ws:
         frame = ws.query(body.metrics, period=body.period, start=body.start, end=body.end,
                          by=body.by or None, customer=body.customer, where=body.where or None,
                          as_of=body.as_of)
+        zone = ws.settings.workspace.timezone
+    if fmt != "json":
+        return file_response(frame, fmt, f"{'-'.join(body.metrics)}-by-{body.period}"[:80],
+                             timezone=zone)
     return MetricQueryResponse(rows=to_rows(frame, body.by))
 
 

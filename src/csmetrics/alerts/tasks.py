@@ -1,0 +1,370 @@
+"""Tasks: a playbook made concrete for one account (or segment, or employee), with an owner,
+steps with due dates, comments and a history.
+
+A firing rule opens a task unless the same condition already has one: state conditions
+(thresholds, drops, band changes) open a task when they *start* holding and not again while
+they keep holding, even after the task is done — a new task comes when the condition has
+cleared and comes back. Event conditions (an NPS answer, a reopened ticket, a renewal date)
+carry the event in their key and open exactly one task per event. Evaluating the same data
+twice therefore opens nothing the second time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from csmetrics.alerts.rulebook import AlertsConfig
+from csmetrics.alerts.rules import Firing
+from csmetrics.errors import UnknownNameError, UserInputError
+from csmetrics.store.sql import first
+
+STATUSES = ("open", "done")
+
+DDL = """
+CREATE SEQUENCE IF NOT EXISTS _task_ids START 1;
+CREATE TABLE IF NOT EXISTS _tasks (
+  task_id BIGINT PRIMARY KEY,
+  rule VARCHAR,
+  playbook VARCHAR,
+  dedupe_key VARCHAR NOT NULL,
+  customer_id VARCHAR,
+  subject VARCHAR NOT NULL,
+  title VARCHAR NOT NULL,
+  reason VARCHAR NOT NULL,
+  figures VARCHAR NOT NULL,
+  priority VARCHAR NOT NULL,
+  status VARCHAR NOT NULL,
+  assignee VARCHAR,
+  due_date DATE,
+  fired_on DATE,
+  created_at TIMESTAMPTZ NOT NULL,
+  updated_at TIMESTAMPTZ NOT NULL,
+  closed_at TIMESTAMPTZ
+);
+CREATE TABLE IF NOT EXISTS _task_steps (
+  task_id BIGINT NOT NULL,
+  position INTEGER NOT NULL,
+  title VARCHAR NOT NULL,
+  due_date DATE,
+  done_at TIMESTAMPTZ,
+  done_by VARCHAR,
+  PRIMARY KEY (task_id, position)
+);
+CREATE TABLE IF NOT EXISTS _task_events (
+  task_id BIGINT NOT NULL,
+  happened_at TIMESTAMPTZ NOT NULL,
+  actor VARCHAR NOT NULL,
+  kind VARCHAR NOT NULL,
+  detail VARCHAR
+);
+CREATE TABLE IF NOT EXISTS _rule_state (
+  rule VARCHAR NOT NULL,
+  dedupe_key VARCHAR NOT NULL,
+  first_fired DATE NOT NULL,
+  last_fired DATE NOT NULL,
+  PRIMARY KEY (rule, dedupe_key)
+);
+"""
+
+TASK_COLUMNS = ("task_id", "status", "priority", "title", "subject", "customer_id", "assignee",
+                "due_date", "rule", "reason", "fired_on", "created_at", "updated_at",
+                "closed_at", "steps_done", "steps")
+
+
+@dataclass(frozen=True)
+class Task:
+    """One task with its steps and history."""
+
+    task_id: int
+    rule: str | None
+    playbook: str | None
+    customer_id: str | None
+    subject: str
+    title: str
+    reason: str
+    figures: dict[str, Any]
+    priority: str
+    status: str
+    assignee: str | None
+    due_date: date | None
+    fired_on: date | None
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-friendly view of the task."""
+        def plain(value: Any) -> Any:
+            return value.isoformat() if isinstance(value, date | datetime) else value
+        data = {k: plain(v) for k, v in self.__dict__.items() if k not in ("steps", "history")}
+        data["steps"] = [{k: plain(v) for k, v in s.items()} for s in self.steps]
+        data["history"] = [{k: plain(v) for k, v in h.items()} for h in self.history]
+        return data
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one evaluation did: the firings, the tasks it opened, those it held back."""
+
+    as_of: date
+    firings: list[Firing]
+    created: list[Task]
+    suppressed: int
+    cleared: int
+
+
+class Tasks:
+    """The task store inside the warehouse."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        con.execute(DDL)
+
+    # -- from rules --------------------------------------------------------------------
+
+    def apply(self, firings: Sequence[Firing], alerts: AlertsConfig, as_of: date,
+              rules: Sequence[str], *, event_rules: Sequence[str] = (),
+              today: date | None = None, actor: str = "rules") -> Outcome:
+        """Open tasks for new firings of ``rules`` and forget conditions that cleared, in one
+        transaction. ``event_rules`` are keyed by their event and never reopen a task."""
+        today = today or date.today()
+        now = _now()
+        created: list[Task] = []
+        suppressed = 0
+        self.con.execute("BEGIN")
+        try:
+            state = {(r, k) for r, k in self.con.execute(
+                "SELECT rule, dedupe_key FROM _rule_state").fetchall()}
+            open_keys = {k for (k,) in self.con.execute(
+                "SELECT dedupe_key FROM _tasks WHERE status = 'open'").fetchall()}
+            event_keys = {k for (k,) in self.con.execute(
+                "SELECT dedupe_key FROM _tasks WHERE rule IN (SELECT unnest($rules))",
+                {"rules": list(event_rules)}).fetchall()} if event_rules else set()
+            seen: set[tuple[str, str]] = set()
+            for firing in firings:
+                marker = (firing.rule, firing.key)
+                if marker in seen:
+                    continue
+                seen.add(marker)
+                if marker in state or firing.key in open_keys or firing.key in event_keys:
+                    suppressed += 1
+                    self.con.execute(
+                        "INSERT OR REPLACE INTO _rule_state VALUES ($r, $k, "
+                        "coalesce((SELECT first_fired FROM _rule_state WHERE rule = $r AND "
+                        "dedupe_key = $k), $d), $d)",
+                        {"r": firing.rule, "k": firing.key, "d": as_of})
+                    continue
+                rule = next(r for r in alerts.rules if r.name == firing.rule)
+                created.append(self._open(firing, alerts, rule.playbook, as_of, today, now,
+                                          actor))
+                self.con.execute("INSERT OR REPLACE INTO _rule_state VALUES ($r, $k, $d, $d)",
+                                 {"r": firing.rule, "k": firing.key, "d": as_of})
+            stale = [(r, k) for r, k in state if r in rules and (r, k) not in seen]
+            for r, k in stale:
+                self.con.execute("DELETE FROM _rule_state WHERE rule = ? AND dedupe_key = ?",
+                                 [r, k])
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        return Outcome(as_of, list(firings), [self.get(t.task_id) for t in created],
+                       suppressed, len(stale))
+
+    def _open(self, firing: Firing, alerts: AlertsConfig, playbook_name: str, as_of: date,
+              today: date, now: datetime, actor: str) -> Task:
+        playbook = alerts.playbooks[playbook_name]
+        task_id = int(first(self.con.execute("SELECT nextval('_task_ids')"))[0])
+        due = today + timedelta(days=max(s.due_days for s in playbook.steps))
+        self.con.execute(
+            "INSERT INTO _tasks VALUES ($id, $rule, $playbook, $key, $customer, $subject, "
+            "$title, $reason, $figures, $priority, 'open', $assignee, $due, $fired, $now, $now, "
+            "NULL)",
+            {"id": task_id, "rule": firing.rule, "playbook": playbook_name, "key": firing.key,
+             "customer": firing.customer_id, "subject": firing.subject,
+             "title": playbook.title, "reason": firing.reason,
+             "figures": json.dumps(firing.figures, default=str), "priority": playbook.priority,
+             "assignee": firing.owner, "due": due, "fired": as_of, "now": now})
+        for position, step in enumerate(playbook.steps, start=1):
+            self.con.execute("INSERT INTO _task_steps VALUES (?, ?, ?, ?, NULL, NULL)",
+                             [task_id, position, step.title,
+                              today + timedelta(days=step.due_days)])
+        self._log(task_id, actor, "created", f"{firing.rule}: {firing.reason}", now)
+        if firing.owner:
+            self._log(task_id, actor, "assigned", firing.owner, now)
+        return Task(task_id, firing.rule, playbook_name, firing.customer_id, firing.subject,
+                    playbook.title, firing.reason, firing.figures, playbook.priority, "open",
+                    firing.owner, due, as_of, now, now, None)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def get(self, task_id: int) -> Task:
+        """One task with its steps and history; an unknown id is an error naming it."""
+        frame = self.con.execute("SELECT * FROM _tasks WHERE task_id = ?", [task_id]).df()
+        if frame.empty:
+            raise UnknownNameError(f"There is no task {task_id}; 'csmetrics tasks list' shows "
+                                 "the open ones.")
+        row = frame.iloc[0]
+        steps = self.con.execute(
+            "SELECT position, title, due_date, done_at, done_by FROM _task_steps "
+            "WHERE task_id = ? ORDER BY position", [task_id]).df()
+        history = self.con.execute(
+            "SELECT happened_at AS at, actor, kind, detail FROM _task_events WHERE task_id = ? "
+            "ORDER BY happened_at, rowid", [task_id]).df()
+        return Task(
+            task_id=int(row["task_id"]), rule=_opt(row["rule"]), playbook=_opt(row["playbook"]),
+            customer_id=_opt(row["customer_id"]), subject=row["subject"], title=row["title"],
+            reason=row["reason"], figures=json.loads(row["figures"]),
+            priority=row["priority"], status=row["status"], assignee=_opt(row["assignee"]),
+            due_date=_day(row["due_date"]), fired_on=_day(row["fired_on"]),
+            created_at=_stamp(row["created_at"]), updated_at=_stamp(row["updated_at"]),
+            closed_at=_stamp(row["closed_at"]),
+            steps=[_record(s) for s in steps.to_dict("records")],
+            history=[_record(h) for h in history.to_dict("records")])
+
+    def list(self, *, status: str | None = "open", assignee: str | None = None,
+             customer: str | None = None, rule: str | None = None,
+             overdue_on: date | None = None) -> pd.DataFrame:
+        """Tasks as rows (``TASK_COLUMNS``), most urgent first: overdue, then by due date."""
+        if status is not None and status not in (*STATUSES, "all"):
+            raise UserInputError(f"--status {status!r} is not one of open, done, all.")
+        where, params = ["true"], {}
+        if status and status != "all":
+            where.append("t.status = $status")
+            params["status"] = status
+        for column, value in (("assignee", assignee), ("customer_id", customer), ("rule", rule)):
+            if value is not None:
+                where.append(f"t.{column} = ${column}")
+                params[column] = value
+        if overdue_on is not None:
+            where.append("t.status = 'open' AND t.due_date < $overdue")
+            params["overdue"] = overdue_on
+        frame = self.con.execute(f"""
+            SELECT t.task_id, t.status, t.priority, t.title, t.subject, t.customer_id,
+                   t.assignee, t.due_date, t.rule, t.reason, t.fired_on, t.created_at,
+                   t.updated_at, t.closed_at,
+                   coalesce(s.steps_done, 0) AS steps_done, coalesce(s.steps, 0) AS steps
+            FROM _tasks t LEFT JOIN (
+                SELECT task_id, count(done_at) AS steps_done, count(*) AS steps
+                FROM _task_steps GROUP BY task_id) s USING (task_id)
+            WHERE {' AND '.join(where)}
+            ORDER BY t.status DESC, t.due_date NULLS LAST,
+                     list_position(['urgent', 'high', 'normal', 'low'], t.priority), t.task_id
+        """, params).df()
+        return frame[list(TASK_COLUMNS)]
+
+    # -- changes by people ---------------------------------------------------------------
+
+    def done(self, task_id: int, actor: str, *, step: int | None = None,
+             note: str | None = None) -> Task:
+        """Mark one step (``step``) or the whole task done; the task is done when every step
+        is."""
+        task = self.get(task_id)
+        now = _now()
+        self.con.execute("BEGIN")
+        try:
+            if step is not None:
+                if not any(s["position"] == step for s in task.steps):
+                    raise UserInputError(f"Task {task_id} has steps 1-{len(task.steps)}, "
+                                         f"not {step}.")
+                self.con.execute("UPDATE _task_steps SET done_at = ?, done_by = ? WHERE "
+                                 "task_id = ? AND position = ? AND done_at IS NULL",
+                                 [now, actor, task_id, step])
+                self._log(task_id, actor, "step_done", f"{step}. {task.steps[step - 1]['title']}",
+                          now)
+                left = first(self.con.execute("SELECT count(*) FROM _task_steps WHERE "
+                                              "task_id = ? AND done_at IS NULL", [task_id]))[0]
+            else:
+                self.con.execute("UPDATE _task_steps SET done_at = ?, done_by = ? WHERE "
+                                 "task_id = ? AND done_at IS NULL", [now, actor, task_id])
+                left = 0
+            if note:
+                self._log(task_id, actor, "comment", note, now)
+            if left == 0 and task.status == "open":
+                self.con.execute("UPDATE _tasks SET status = 'done', closed_at = ?, "
+                                 "updated_at = ? WHERE task_id = ?", [now, now, task_id])
+                self._log(task_id, actor, "done", None, now)
+            else:
+                self._touch(task_id, now)
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        return self.get(task_id)
+
+    def reopen(self, task_id: int, actor: str) -> Task:
+        """Open a done task again."""
+        task = self.get(task_id)
+        if task.status == "open":
+            raise UserInputError(f"Task {task_id} is already open.")
+        now = _now()
+        self.con.execute("UPDATE _tasks SET status = 'open', closed_at = NULL, updated_at = ? "
+                         "WHERE task_id = ?", [now, task_id])
+        self._log(task_id, actor, "reopened", None, now)
+        return self.get(task_id)
+
+    def assign(self, task_id: int, assignee: str, actor: str) -> Task:
+        """Give the task to someone else (an owner name)."""
+        if not assignee.strip():
+            raise UserInputError("Name who the task goes to (an owner name).")
+        task = self.get(task_id)
+        now = _now()
+        self.con.execute("UPDATE _tasks SET assignee = ?, updated_at = ? WHERE task_id = ?",
+                         [assignee, now, task_id])
+        self._log(task_id, actor, "assigned", f"{task.assignee or 'nobody'} -> {assignee}", now)
+        return self.get(task_id)
+
+    def comment(self, task_id: int, text: str, actor: str) -> Task:
+        """Add a comment to the task's history."""
+        if not text.strip():
+            raise UserInputError("A comment needs some text.")
+        self.get(task_id)
+        now = _now()
+        self._log(task_id, actor, "comment", text, now)
+        self._touch(task_id, now)
+        return self.get(task_id)
+
+    def _touch(self, task_id: int, now: datetime) -> None:
+        self.con.execute("UPDATE _tasks SET updated_at = ? WHERE task_id = ?", [now, task_id])
+
+    def _log(self, task_id: int, actor: str, kind: str, detail: str | None,
+             now: datetime) -> None:
+        self.con.execute("INSERT INTO _task_events VALUES (?, ?, ?, ?, ?)",
+                         [task_id, now, actor, kind, detail])
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _opt(value: Any) -> Any:
+    return None if value is None or (not isinstance(value, str) and pd.isna(value)) else value
+
+
+def _day(value: Any) -> date | None:
+    return None if _opt(value) is None else pd.Timestamp(value).date()
+
+
+def _stamp(value: Any) -> datetime | None:
+    return None if _opt(value) is None else pd.Timestamp(value).to_pydatetime()
+
+
+def _record(row: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in row.items():
+        if isinstance(value, pd.Timestamp):
+            out[key] = value.to_pydatetime()
+        else:
+            value = _opt(value)
+            out[key] = int(value) if key == "position" else value
+    if out.get("due_date") is not None:
+        out["due_date"] = pd.Timestamp(out["due_date"]).date()
+    return out

@@ -1,0 +1,1 @@
+"""Reports: exports of any table of rows (CSV, Parquet, Excel) and rendered reports."""

@@ -1,0 +1,76 @@
+"""Every batch records the earliest day it can change, for incremental refresh."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from csmetrics import Workspace
+from tests.conftest import CUSTOMERS_HEADER, CUSTOMERS_ROWS, write_csv
+
+HEADER = ["subscription_id", "customer_id", "plan", "amount", "billing_interval", "start_date",
+          "end_date"]
+
+
+def change(ws: Workspace, batch_id: int) -> tuple[date | None, bool]:
+    rows = ws.warehouse.sql.execute(
+        "SELECT earliest, everything FROM _batch_changes WHERE batch_id = ?", [batch_id]
+    ).fetchall()
+    assert len(rows) == 1
+    return rows[0]
+
+
+def load(ws: Workspace, path, rows, **options) -> int:
+    return ws.ingest("subscriptions", [write_csv(path, HEADER, rows)], **options).batch_id
+
+
+def test_inserts_and_updates_record_the_earliest_day_they_touch(loaded, tmp_path):
+    first = load(loaded, tmp_path / "a.csv", [
+        ["S1", "C1", "pro", "100", "month", "2024-03-01", ""],
+        ["S2", "C2", "basic", "50", "month", "2024-02-10", ""]])
+    assert change(loaded, first) == (date(2024, 2, 10), False)
+    # the same rows again change nothing
+    same = load(loaded, tmp_path / "b.csv", [["S1", "C1", "pro", "100", "month", "2024-03-01",
+                                              ""]])
+    assert change(loaded, same) == (None, False)
+    # only a date changes (S1 ends): from that date on
+    ended = load(loaded, tmp_path / "c.csv", [["S1", "C1", "pro", "100", "month", "2024-03-01",
+                                               "2024-09-30"]])
+    assert change(loaded, ended) == (date(2024, 9, 30), False)
+    # the end moves earlier: from the earlier of the old and new end
+    moved = load(loaded, tmp_path / "d.csv", [["S1", "C1", "pro", "100", "month", "2024-03-01",
+                                               "2024-07-31"]])
+    assert change(loaded, moved) == (date(2024, 7, 31), False)
+    # the amount changes: from the row's earliest date, and a new row from its own
+    priced = load(loaded, tmp_path / "e.csv", [
+        ["S1", "C1", "pro", "120", "month", "2024-03-01", "2024-07-31"],
+        ["S3", "C3", "pro", "10", "month", "2024-05-01", ""]])
+    assert change(loaded, priced) == (date(2024, 3, 1), False)
+
+
+def test_a_replace_or_a_changed_customer_attribute_touches_every_day(loaded, tmp_path):
+    first = load(loaded, tmp_path / "a.csv", [["S1", "C1", "pro", "100", "month", "2024-03-01",
+                                               ""]])
+    assert change(loaded, first) == (date(2024, 3, 1), False)
+    replaced = load(loaded, tmp_path / "b.csv", [["S1", "C1", "pro", "100", "month",
+                                                  "2024-03-01", ""]], replace=True)
+    assert change(loaded, replaced) == (None, True)
+    rows = [list(r) for r in CUSTOMERS_ROWS]
+    rows[0][4] = "EMEA"  # C1 moves region: a segment of all its history
+    moved = loaded.ingest("customers", [write_csv(tmp_path / "c.csv", CUSTOMERS_HEADER, rows)])
+    assert change(loaded, moved.batch_id) == (date(2024, 1, 5), True)
+    rows[1][2] = "2024-01-20"  # C2 started earlier: only dates change
+    earlier = loaded.ingest("customers", [write_csv(tmp_path / "d.csv", CUSTOMERS_HEADER, rows)])
+    assert change(loaded, earlier.batch_id) == (date(2024, 1, 20), False)
+
+
+def test_a_key_with_an_empty_optional_column_loads_once(ws, tmp_path):
+    """A cost without a channel is the same cost when loaded again, not a second one."""
+    path = write_csv(tmp_path / "costs.csv",
+                     ["period_start", "period_end", "category", "amount", "channel"],
+                     [["2024-01-01", "2024-01-31", "sales", "1000", ""],
+                      ["2024-01-01", "2024-01-31", "marketing", "500", "ads"]])
+    first = ws.ingest("costs", [path])
+    again = ws.ingest("costs", [path])
+    assert (first.inserted, again.inserted, again.unchanged) == (2, 0, 2)
+    assert ws.warehouse.sql.execute("SELECT count(*) FROM costs").fetchall() == [(2,)]
+    assert change(ws, again.batch_id) == (None, False)

@@ -1,0 +1,204 @@
+"""Incremental refresh: after new data, recomputing only what it can change gives exactly
+the table a full refresh gives (the whole ``_metric_values``)."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from csmetrics import Workspace
+from csmetrics.demo import write_company
+from csmetrics.metrics.context import AS_OF
+from csmetrics.metrics.refresh import LOOKS_AHEAD, looks_ahead, plan_refresh
+from tests.conftest import run_cli
+
+END = date(2026, 3, 31)
+CUT = date(2026, 2, 28)  # the data first ends here; March is "the month after"
+FIRST = ("customers", "exchange_rates")  # loaded first: other tables refer to them
+
+
+@pytest.fixture(scope="module")
+def company(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small demo company as Parquet files, and the same company as it stood on ``CUT``."""
+    folder = tmp_path_factory.mktemp("company")
+    write_company(folder / "now", customers=40, months=4, seed=11, end=END)
+    (folder / "then").mkdir()
+    con = duckdb.connect()
+    for path in sorted((folder / "now").glob("*.parquet")):
+        known, revealed = AS_OF[_table(path)]
+        blanked = ", ".join(f"CASE WHEN CAST({c} AS DATE) <= $cut THEN {c} END AS {c}"
+                            for c in revealed)
+        select = f"* REPLACE ({blanked})" if revealed else "*"
+        con.execute(f"COPY (SELECT {select} FROM read_parquet($src) "
+                    f"WHERE CAST({known} AS DATE) <= $cut) TO '{folder / 'then' / path.name}'",
+                    {"src": str(path), "cut": CUT})
+    return folder
+
+
+def _table(path: Path) -> str:
+    return path.name.split(".")[0].split("-")[0]
+
+
+def _load(ws: Workspace, folder: Path) -> None:
+    files = sorted(folder.glob("*.parquet"))
+    tables = sorted({_table(p) for p in files}, key=lambda t: (t not in FIRST, t))
+    for table in tables:
+        ws.ingest(table, [p for p in files if _table(p) == table], allow_orphans=True)
+
+
+def _workspace(root: Path) -> Workspace:
+    ws = Workspace.init(root, name="Incremental Co")
+    config = root / "csmetrics.toml"
+    text = config.read_text()
+    text = text.replace('default_segments = ["plan", "region", "size_tier", "owner", '
+                        '"acquisition_channel"]', 'default_segments = ["plan"]')
+    text = text.replace("snapshot_on_refresh = true", "snapshot_on_refresh = false")
+    config.write_text(text)
+    ws.close()
+    return Workspace.load(root)
+
+
+def _stored(root: Path) -> pd.DataFrame:
+    with Workspace.load(root) as ws:
+        frame = ws.metric_values()
+    frame["period_start"] = pd.to_datetime(frame["period_start"])
+    keys = ["metric", "grain", "segment_by", "segment", "period_start"]
+    return frame.sort_values(keys).reset_index(drop=True)
+
+
+def _assert_same(left: pd.DataFrame, right: pd.DataFrame) -> None:
+    """Equal tables; floats to 1e-9 (a sum may add up in another order on another run)."""
+    assert len(left) == len(right)
+    exact = ["metric", "grain", "period_start", "segment_by", "segment", "n", "null_reason"]
+    assert left[exact].fillna("-").equals(right[exact].fillna("-"))
+    for column in ("value", "ci_low", "ci_high", "target"):
+        assert np.allclose(left[column], right[column], rtol=1e-9, equal_nan=True), column
+    for a, b in zip(left["details"], right["details"], strict=True):
+        a, b = json.loads(a), json.loads(b)
+        assert a.keys() == b.keys()
+        for key, value in a.items():
+            if isinstance(value, float):
+                assert math.isclose(value, b[key], rel_tol=1e-9, abs_tol=1e-12), (key, a, b)
+            else:
+                assert value == b[key], (key, a, b)
+
+
+def _full_copy(root: Path, copy: Path) -> pd.DataFrame:
+    shutil.copytree(root, copy)
+    with Workspace.load(copy) as ws:
+        run = ws.refresh(grains=["month"], full=True)
+    assert run["mode"] == "full"
+    return _stored(copy)
+
+
+@pytest.fixture(scope="module")
+def refreshed(company: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace with the company as it stood on ``CUT``, refreshed (month grain)."""
+    root = tmp_path_factory.mktemp("refreshed") / "ws"
+    with _workspace(root) as ws:
+        _load(ws, company / "then")
+        first = ws.refresh(grains=["month"])
+        assert first["mode"] == "full" and first["reason"] == "no earlier refresh to build on"
+        again = ws.refresh(grains=["month"])
+        assert again["mode"] == "incremental" and again["reason"].startswith("nothing changed")
+        assert again["rows"] == first["rows"]
+    return root
+
+
+def test_a_new_month_then_an_old_change_refresh_incrementally_to_the_full_result(
+        company, refreshed, tmp_path):
+    root = tmp_path / "ws"
+    shutil.copytree(refreshed, root)
+    with Workspace.load(root) as ws:
+        # the month after: new rows, and old rows that changed (subscriptions that ended,
+        # tickets that were resolved)
+        _load(ws, company / "now")
+        run = ws.refresh(grains=["month"])
+    assert run["mode"] == "incremental", run["reason"]
+    assert run["incremental_from"] is not None and run["incremental_from"] <= CUT
+    incremental = _stored(root)
+    assert incremental.period_start.max() == pd.Timestamp(2026, 3, 1)
+    _assert_same(incremental, _full_copy(root, tmp_path / "full"))
+
+    # an old row changes: a subscription's amount, months before the data end
+    with Workspace.load(root) as ws:
+        row = ws.warehouse.sql.execute(
+            "SELECT subscription_id, customer_id, plan, amount, billing_interval, start_date "
+            "FROM subscriptions WHERE end_date IS NULL AND start_date >= DATE '2025-12-01' "
+            "ORDER BY start_date, subscription_id LIMIT 1").fetchall()[0]
+        changed = tmp_path / "changed.csv"
+        changed.write_text("subscription_id,customer_id,plan,amount,billing_interval,"
+                           f"start_date\n{row[0]},{row[1]},{row[2]},{float(row[3]) + 500},"
+                           f"{row[4]},{row[5]}\n")
+        ws.ingest("subscriptions", [changed])
+        run = ws.refresh(grains=["month"])
+    assert run["mode"] == "incremental"
+    assert run["incremental_from"] == row[5]
+    _assert_same(_stored(root), _full_copy(root, tmp_path / "full-2"))
+
+
+def test_a_changed_customer_attribute_or_other_settings_refresh_everything(
+        company, refreshed, tmp_path):
+    root = tmp_path / "ws"
+    shutil.copytree(refreshed, root)
+    with Workspace.load(root) as ws:
+        con, settings = ws.warehouse.sql, ws.settings
+        assert plan_refresh(con, ws.warehouse.ibis, settings, ["month"], ["plan"]).reason \
+            .startswith("nothing changed")
+        other = plan_refresh(con, ws.warehouse.ibis, settings, ["quarter"], ["plan"])
+        assert other.full and "grains" in other.reason
+        ws.ingest("tickets", sorted((company / "then").glob("tickets*.parquet")))
+        assert ws.batches()[0].unchanged > 0 and ws.batches()[0].inserted == 0
+        assert plan_refresh(con, ws.warehouse.ibis, settings, ["month"], ["plan"]).reason \
+            .startswith("nothing changed")  # a batch that changed nothing
+        customer = con.execute("SELECT customer_id, name, started_at FROM customers "
+                               "ORDER BY 1 LIMIT 1").fetchall()[0]
+        changed = tmp_path / "customer.csv"
+        changed.write_text(f"customer_id,name,started_at,plan\n{customer[0]},{customer[1]},"
+                           f"{customer[2]},enterprise-x\n")
+        batch = ws.ingest("customers", [changed]).batch_id
+        plan = plan_refresh(con, ws.warehouse.ibis, settings, ["month"], ["plan"])
+        assert plan.full and plan.reason == (f"batch {batch} changed customers in a way every "
+                                             "period depends on")
+    # the command says what it did, and --full forces a full refresh when nothing changed
+    out = " ".join(run_cli("refresh", "--period", "month", "-w", str(root)).stdout.split())
+    assert f"full: batch {batch} changed customers in a way every period depends on" in out
+    out = " ".join(run_cli("refresh", "--period", "month", "-w", str(root)).stdout.split())
+    assert "incremental: nothing changed since the last refresh" in out
+    out = " ".join(run_cli("refresh", "--period", "month", "--full", "-w",
+                           str(root)).stdout.split())
+    assert "full: a full refresh was asked for" in out
+    with Workspace.load(root) as ws:
+        con = ws.warehouse.sql
+        con.execute("DELETE FROM _metric_values WHERE metric = 'mrr'")
+        plan = plan_refresh(con, ws.warehouse.ibis, ws.settings, ["month"], ["plan"])
+        assert plan.full and plan.reason == "no earlier refresh to build on"
+
+
+def test_metrics_that_look_ahead_are_the_ones_whose_past_values_move_with_new_data(company):
+    """Every metric outside LOOKS_AHEAD gives, for a past period, the value it had when the
+    data ended there (its as-of value); LOOKS_AHEAD names only real metrics."""
+    from csmetrics.metrics.definition import all_metrics
+
+    names = {m.name for m in all_metrics()}
+    assert LOOKS_AHEAD <= names
+    root = company / "asof-ws"
+    with _workspace(root) as ws:
+        _load(ws, company / "now")
+        local = sorted(names - looks_ahead(ws.settings))
+        start = date(2025, 12, 1)
+        now = ws.query(local, start=start, end=CUT, by="plan")
+        then = ws.query(local, start=start, end=CUT, by="plan", as_of=CUT)
+    merged = now.merge(then, on=["metric", "period_start", "plan"], suffixes=("_now", "_then"))
+    assert len(merged) == len(now) == len(then)
+    moved = merged[~np.isclose(merged.value_now.astype(float), merged.value_then.astype(float),
+                               rtol=1e-9, equal_nan=True) | (merged.n_now != merged.n_then)]
+    assert moved.empty, sorted(set(moved.metric))
