@@ -277,11 +277,9 @@ class Settings(_Section):
     def from_toml(cls, path: Path) -> Settings:
         """Read and validate a config file; errors name the file, the key and the fix."""
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            data = tomllib.loads(read_config_text(path))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML ({exc}).") from None
-        except UnicodeDecodeError:
-            raise ConfigError(f"{path}: not UTF-8 text; save it as UTF-8.") from None
         return cls.from_mapping(data, source=str(path))
 
     @classmethod
@@ -291,6 +289,14 @@ class Settings(_Section):
             return cls.model_validate(data)
         except ValidationError as exc:
             raise ConfigError(describe_validation_error(exc, source)) from None
+
+
+def read_config_text(path: Path) -> str:
+    """A configuration file's text; a file that is not UTF-8 is an error saying so."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text; save it as UTF-8.") from None
 
 
 def describe_validation_error(exc: ValidationError, source: str) -> str:

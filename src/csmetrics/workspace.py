@@ -53,6 +53,7 @@ class Workspace:
         self.root = root
         self.settings = settings
         self._warehouse: Warehouse | None = None
+        self._tasks: Tasks | None = None
 
     # -- finding and creating -------------------------------------------------------------
 
@@ -423,8 +424,10 @@ class Workspace:
 
     @property
     def tasks(self) -> Tasks:
-        """The task store."""
-        return Tasks(self.warehouse.sql)
+        """The task store (its tables are made once per open warehouse)."""
+        if self._tasks is None or self._tasks.con is not self.warehouse.sql:
+            self._tasks = Tasks(self.warehouse.sql)
+        return self._tasks
 
     def evaluate_rules(self, as_of: date | str | None = None, *, rules: list[str] | None = None,
                        dry_run: bool = False, today: date | None = None) -> Outcome:
@@ -432,8 +435,8 @@ class Workspace:
         for new firings and notify their assignees; ``dry_run`` only reports the firings."""
         day = _day(as_of, "--as-of") or observed_end(self.warehouse.ibis)
         alerts = self.alerts()
-        outcome = evaluate_rules(self.warehouse, self.settings, self.scorecard(), alerts, day,
-                                 rules=rules, dry_run=dry_run, today=today)
+        outcome = evaluate_rules(self.warehouse, self.tasks, self.settings, self.scorecard(),
+                                 alerts, day, rules=rules, dry_run=dry_run, today=today)
         if outcome.created:
             self.notify([task_notice(t, alerts) for t in outcome.created])
         return outcome

@@ -29,7 +29,7 @@ def names_in_metrics_md() -> set[str]:
     return names
 
 
-@pytest.mark.skipif(not METRICS_MD.exists(), reason="shared/METRICS.md is beside the repo")
+@pytest.mark.skipif(not METRICS_MD.exists(), reason="shared/METRICS.md is not beside the repo")
 def test_every_metric_of_metrics_md_is_registered():
     expected = names_in_metrics_md()
     assert len(expected) > 50

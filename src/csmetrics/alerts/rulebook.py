@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from csmetrics.config import describe_validation_error
+from csmetrics.config import describe_validation_error, read_config_text
 from csmetrics.errors import ConfigError
 from csmetrics.health.scorecard import SIGNALS
 from csmetrics.metrics import all_metrics
@@ -326,8 +326,4 @@ def load_alerts(path: Path) -> AlertsConfig:
     """The alerts file at ``path``, or the default when it does not exist."""
     if not path.is_file():
         return default_alerts()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text; save it as UTF-8.") from None
-    return AlertsConfig.from_text(text, str(path))
+    return AlertsConfig.from_text(read_config_text(path), str(path))

@@ -14,7 +14,7 @@ from csmetrics.health.scorecard import Scorecard
 from csmetrics.store import Warehouse
 
 
-def evaluate(warehouse: Warehouse, settings: Settings, scorecard: Scorecard,
+def evaluate(warehouse: Warehouse, tasks: Tasks, settings: Settings, scorecard: Scorecard,
              alerts: AlertsConfig, as_of: date, *, rules: list[str] | None = None,
              dry_run: bool = False, today: date | None = None) -> Outcome:
     """Evaluate the enabled rules (or those named) as of ``as_of``; unless ``dry_run``, open
@@ -28,7 +28,7 @@ def evaluate(warehouse: Warehouse, settings: Settings, scorecard: Scorecard,
     firings = Evaluator(warehouse.ibis, settings, scorecard, alerts, as_of).run(chosen)
     if dry_run:
         return Outcome(as_of, firings, [], 0, 0)
-    return Tasks(warehouse.sql).apply(
+    return tasks.apply(
         firings, alerts, as_of, [r.name for r in chosen],
         event_rules=[r.name for r in chosen if r.kind == "event"], today=today)
 

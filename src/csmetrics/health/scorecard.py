@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from csmetrics.config import describe_validation_error
+from csmetrics.config import describe_validation_error, read_config_text
 from csmetrics.errors import ConfigError, closest
 
 SCORECARD_FILE = "health.toml"
@@ -316,8 +316,4 @@ def load_scorecard(path: Path) -> Scorecard:
     """The scorecard in ``path``, or the default when the file does not exist."""
     if not path.is_file():
         return default_scorecard()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text; save it as UTF-8.") from None
-    return Scorecard.from_text(text, str(path))
+    return Scorecard.from_text(read_config_text(path), str(path))

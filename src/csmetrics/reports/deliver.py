@@ -161,6 +161,13 @@ def ensure_runs(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(RUNS_DDL)
 
 
+def _sent_at(con: Any, schedule: str, start: Any) -> tuple[Any, ...] | None:
+    """When a schedule's report for the period starting ``start`` went out (None: not yet)."""
+    return first(con.execute(
+        "SELECT ran_at FROM _schedule_runs WHERE schedule = ? AND period_start = ?",
+        [schedule, start]))
+
+
 def run_schedules(ws: Workspace, now: datetime | None = None,
                   on_step: Callable[[str], None] | None = None) -> ScheduleRun:
     """Send every configured report that is due and not sent yet, each period once; then
@@ -174,9 +181,7 @@ def run_schedules(ws: Workspace, now: datetime | None = None,
     outcomes = []
     for entry in settings.schedule:
         period = due_period(entry, today, calendar)
-        done = first(con.execute(
-            "SELECT ran_at FROM _schedule_runs WHERE schedule = ? AND period_start = ?",
-            [entry.name, period.start]))
+        done = _sent_at(con, entry.name, period.start)
         if done is not None:
             outcomes.append(ScheduleOutcome(entry.name, entry.cadence, period, "already sent",
                                             f"on {done[0]:%Y-%m-%d %H:%M}"))
@@ -218,9 +223,7 @@ def schedule_table(ws: Workspace, now: datetime | None = None) -> list[dict[str,
     rows = []
     for entry in settings.schedule:
         period = due_period(entry, today, calendar)
-        done = first(con.execute(
-            "SELECT ran_at FROM _schedule_runs WHERE schedule = ? AND period_start = ?",
-            [entry.name, period.start]))
+        done = _sent_at(con, entry.name, period.start)
         upcoming = Period(period.cadence, period.grain, period.end + timedelta(days=1),
                           next_start(period.end + timedelta(days=1), period.grain)
                           - timedelta(days=1))

@@ -163,6 +163,22 @@ def _session(request: Request) -> sessions.Session | None:
         return sessions.lookup(ws.warehouse.sql, request.cookies.get(sessions.COOKIE))
 
 
+def form_session(request: Request, csrf: str, editor_for: str = ""
+                 ) -> tuple[sessions.Session, None] | tuple[None, Response]:
+    """The session behind a submitted form, or the answer refusing it: to the sign-in page
+    without a session, 403 for a stale or forged CSRF token, and 403 when ``editor_for``
+    names what needs the editor role and the user lacks it."""
+    session = _session(request)
+    if session is None:
+        return None, RedirectResponse("/login", status_code=303)
+    if not sessions.same(csrf, session.csrf):
+        return None, Response("The form expired; reload the page.", status_code=403)
+    if editor_for and not session.user.may("editor"):
+        return None, Response(f"{editor_for} needs the editor role; {session.user.username} "
+                              f"is a {session.user.role}.", status_code=403)
+    return session, None
+
+
 def _secure(request: Request) -> bool:
     return request.url.scheme == "https" or request.url.hostname in ("localhost", "127.0.0.1")
 
@@ -309,14 +325,9 @@ def upload(request: Request, table: Annotated[str, Form()], csrf: Annotated[str,
            file: Annotated[UploadFile, File()], replace: Annotated[bool, Form()] = False
            ) -> Response:
     """Validate and load an uploaded file, all or nothing; viewers are refused."""
-    session = _session(request)
-    if session is None:
-        return RedirectResponse("/login", status_code=303)
-    if not sessions.same(csrf, session.csrf):
-        return Response("The form expired; reload the page.", status_code=403)
-    if not session.user.may("editor"):
-        return Response(f"Loading data needs the editor role; {session.user.username} is a "
-                        f"{session.user.role}.", status_code=403)
+    session, refusal = form_session(request, csrf, editor_for="Loading data")
+    if refusal is not None:
+        return refusal
     site: Site = request.app.state.site
     with tempfile.TemporaryDirectory(prefix="csmetrics-upload-") as folder:
         path = Path(folder) / Path(file.filename or "upload.csv").name

@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 
@@ -48,7 +48,7 @@ def start(con: duckdb.DuckDBPyConnection, user: User) -> str:
     """A new session for ``user``; returns the cookie value."""
     con.execute(DDL)
     session_id = secrets.token_urlsafe(32)
-    expires = datetime.now(timezone.utc) + LIFETIME
+    expires = datetime.now(UTC) + LIFETIME
     con.execute("INSERT INTO _sessions VALUES (?, ?, ?, ?)",
                 [_hash(session_id), user.username, secrets.token_urlsafe(24), expires])
     return session_id

@@ -16,8 +16,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from csmetrics.api.deps import Site
 from csmetrics.errors import UserInputError
 from csmetrics.reports.export import FORMATS
-from csmetrics.web import sessions
-from csmetrics.web.pages import DOWNLOAD_ORDER, _file, _nav, _session, templates
+from csmetrics.web.pages import (
+    DOWNLOAD_ORDER,
+    _file,
+    _nav,
+    _session,
+    form_session,
+    templates,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -119,11 +125,9 @@ def task_action(request: Request, task_id: int, action: str, csrf: Annotated[str
                 assignee: Annotated[str, Form()] = "", text: Annotated[str, Form()] = ""
                 ) -> Response:
     """Tick a step, close, reopen, reassign or comment; back to the task page."""
-    session = _session(request)
-    if session is None:
-        return RedirectResponse("/login", status_code=303)
-    if not sessions.same(csrf, session.csrf):
-        return Response("The form expired; reload the page.", status_code=403)
+    session, refusal = form_session(request, csrf)
+    if refusal is not None:
+        return refusal
     site: Site = request.app.state.site
     actor = session.user.username
     try:
@@ -178,14 +182,9 @@ def save_rules(request: Request, csrf: Annotated[str, Form()], text: Annotated[s
                run: Annotated[bool, Form()] = False) -> Response:
     """Check and save the alerts file (editors); a bad file is shown again with the problem,
     and the old one stays. ``run`` also evaluates the rules and opens tasks."""
-    session = _session(request)
-    if session is None:
-        return RedirectResponse("/login", status_code=303)
-    if not sessions.same(csrf, session.csrf):
-        return Response("The form expired; reload the page.", status_code=403)
-    if not session.user.may("editor"):
-        return Response(f"Changing rules needs the editor role; {session.user.username} is a "
-                        f"{session.user.role}.", status_code=403)
+    session, refusal = form_session(request, csrf, editor_for="Changing rules")
+    if refusal is not None:
+        return refusal
     site: Site = request.app.state.site
     try:
         with site.use() as ws:
