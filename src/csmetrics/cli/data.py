@@ -87,7 +87,8 @@ def ingest(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Validate files and load them into a table: all or nothing, and safe to repeat."""
-    with Workspace.find(workspace) as ws, steps(total=len(files) + 2) as step:
+    # clean files take two steps, files with problems a step per file more: no fixed total
+    with Workspace.find(workspace) as ws, steps(total=None) as step:
         result = ws.ingest(table, files, mapping=mapping, replace=replace,
                            allow_orphans=allow_orphans, encoding=encoding, on_step=step)
     console.print(result.summary(), highlight=False, soft_wrap=True)

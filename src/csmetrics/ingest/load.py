@@ -3,6 +3,10 @@
 The whole batch is read and validated before anything is written. The write itself is one
 DuckDB transaction (new rows inserted, changed rows replaced, the ledger row appended), so a
 failure or a killed process leaves the warehouse exactly as it was.
+
+Files are first read straight into the batch, expecting them to be clean; when anything is
+wrong (a cell that does not parse, a broken rule, an unreadable file), they are read again
+through staging tables, which know each row's place, to report every problem.
 """
 
 from __future__ import annotations
@@ -15,21 +19,23 @@ from pathlib import Path
 
 import duckdb
 
-from csmetrics.errors import Issue, ValidationError
+from csmetrics.errors import Issue, UserInputError, ValidationError
 from csmetrics.ingest import ledger
 from csmetrics.ingest.changes import earliest_change, earliest_in, key_match, record_change
 from csmetrics.ingest.mapping import Mapping
-from csmetrics.ingest.readers import stage_file
+from csmetrics.ingest.readers import file_columns, stage_file
 from csmetrics.ingest.validate import (
     BATCH,
     StagedFile,
     build_batch,
     checks_for,
+    file_names,
     match_columns,
     orphan_checks,
     require_files,
     run_checks,
     scale_max_sql,
+    screen_checks,
 )
 from csmetrics.schema import Table, get_table
 from csmetrics.store.sql import Params, first
@@ -95,29 +101,12 @@ def ingest_files(
     # the files' hash (for the ledger) is read on a thread while DuckDB reads and checks them
     hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="csmetrics-hash")
     digest = hashing.submit(ledger.content_hash, paths, mapping.model_dump_json())
-    staged: list[StagedFile] = []
     try:
-        issues: list[Issue] = []
-        for index, path in enumerate(paths):
-            step(f"reading {path.name}")
-            name = f"__stage_{index}"
-            columns = stage_file(con, path, name, encoding=encoding)
-            staged.append(StagedFile(path, name, columns))
-            issues += match_columns(table, staged[-1], mapping)
-        if issues:
-            raise ValidationError(table.name, issues, len(issues))
-        step("checking rows")
-        build_batch(con, table, staged, mapping)
-        params = Params()
-        counts, issues = run_checks(con, checks_for(table, staged, params), params)
-        total = sum(counts)
-        orphan_counts, orphan_issues = run_checks(con, orphan_checks(table, staged), params)
-        orphans = sum(orphan_counts)
-        if orphans and not allow_orphans:
-            total += orphans
-            issues = sorted(issues + orphan_issues, key=lambda i: (i.file, i.row or 0))
-        if total:
-            raise ValidationError(table.name, issues, total)
+        step(f"reading and checking {', '.join(p.name for p in paths)}")
+        checked = _checked_direct(con, table, paths, mapping, encoding, allow_orphans)
+        if checked is None:
+            checked = _checked_staged(con, table, paths, mapping, encoding, allow_orphans, step)
+        files, orphans = checked
         step("loading")
         counts_by_action = _write(
             con, table, replace=replace,
@@ -132,10 +121,10 @@ def ingest_files(
         )
     finally:
         hashing.shutdown(wait=True, cancel_futures=True)
-        for stage in staged:
-            con.execute(f"DROP TABLE IF EXISTS {stage.staging}")
+        for index in range(len(paths)):
+            con.execute(f"DROP TABLE IF EXISTS {_staging(index)}")
         con.execute(f"DROP TABLE IF EXISTS {BATCH}")
-    extras = sorted({h for s in staged for h in s.extras})
+    extras = sorted({h for f in files for h in f.extras})
     return IngestResult(
         table=table.name,
         files=[str(p) for p in paths],
@@ -144,6 +133,74 @@ def ingest_files(
         seconds=time.perf_counter() - started,
         **counts_by_action,
     )
+
+
+def _checked_direct(
+    con: duckdb.DuckDBPyConnection, table: Table, paths: Sequence[Path], mapping: Mapping,
+    encoding: str | None, allow_orphans: bool,
+) -> tuple[list[StagedFile], int] | None:
+    """Build the batch straight from the files and check it: the files and the number of
+    orphan rows kept when it is clean, None when anything is wrong (then nothing is said:
+    the staged reading finds and reports it)."""
+    files: list[StagedFile] = []
+    try:
+        for path in paths:
+            columns = file_columns(con, path, encoding=encoding)
+            files.append(StagedFile(path, None, columns, encoding=encoding))
+            if match_columns(table, files[-1], mapping):
+                return None
+        build_batch(con, table, files, mapping)
+        with_rows = first(con.execute(f"SELECT count(DISTINCT __file) FROM {BATCH}"))
+        if not with_rows or with_rows[0] < len(file_names(files)):
+            return None  # a file with a header but no rows
+        params = Params()
+        checks = checks_for(table, files, params)
+        orphan_rules = orphan_checks(table, files)
+        found = screen_checks(con, checks + orphan_rules, params)
+        if any(found[: len(checks)]):
+            return None
+        orphans = sum(found[len(checks):])  # exact: orphan checks have no screen
+    except (duckdb.Error, UserInputError):
+        return None
+    if orphans and not allow_orphans:
+        return None
+    return files, orphans
+
+
+def _checked_staged(
+    con: duckdb.DuckDBPyConnection, table: Table, paths: Sequence[Path], mapping: Mapping,
+    encoding: str | None, allow_orphans: bool, step: Step,
+) -> tuple[list[StagedFile], int]:
+    """Read each file into a staging table (``_staging(index)``, for the caller to drop),
+    build the batch from them and check it; raise ``ValidationError`` with every problem.
+    Returns the files and the number of orphan rows kept."""
+    issues: list[Issue] = []
+    staged: list[StagedFile] = []
+    for index, path in enumerate(paths):
+        step(f"reading {path.name}")
+        columns = stage_file(con, path, _staging(index), encoding=encoding)
+        staged.append(StagedFile(path, _staging(index), columns))
+        issues += match_columns(table, staged[-1], mapping)
+    if issues:
+        raise ValidationError(table.name, issues, len(issues))
+    step("checking rows")
+    build_batch(con, table, staged, mapping)
+    params = Params()
+    counts, issues = run_checks(con, checks_for(table, staged, params), params, staged)
+    total = sum(counts)
+    orphan_counts, orphan_issues = run_checks(con, orphan_checks(table, staged), params, staged)
+    orphans = sum(orphan_counts)
+    if orphans and not allow_orphans:
+        total += orphans
+        issues = sorted(issues + orphan_issues, key=lambda i: (i.file, i.row or 0))
+    if total:
+        raise ValidationError(table.name, issues, total)
+    return staged, orphans
+
+
+def _staging(index: int) -> str:
+    """The staging table of the batch's ``index``-th file."""
+    return f"__stage_{index}"
 
 
 def _incoming_select(table: Table) -> tuple[str, Params]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 
 from csmetrics.errors import UserInputError
-from csmetrics.store.sql import first
+from csmetrics.store.sql import Params, first
 
 
 class FileFormat(Enum):
@@ -44,6 +44,46 @@ def detect_format(path: Path) -> FileFormat:
     )
 
 
+def check_file(path: Path) -> FileFormat:
+    """Refuse a path that is no file or an empty one; the format its name says it has."""
+    if not path.is_file():
+        raise UserInputError(f"{path}: no such file.")
+    if path.stat().st_size == 0:
+        raise UserInputError(f"{path}: the file is empty; export it again with a header and rows.")
+    return detect_format(path)
+
+
+def reader_sql(path: Path, params: Params, *, encoding: str | None = None) -> str:
+    """The DuckDB table function that reads ``path``, its arguments added to ``params``.
+
+    CSV cells stay text (so validation can show exactly what was written); Parquet and JSON
+    keep their own types.
+    """
+    fmt = detect_format(path)
+    if fmt is FileFormat.CSV:
+        return (f"read_csv({params.add(str(path))}, all_varchar = true, header = true, "
+                f"encoding = {params.add(encoding or 'utf-8')})")
+    if fmt is FileFormat.PARQUET:
+        return f"read_parquet({params.add(str(path))})"
+    return f"read_json({params.add(str(path))}, format = 'newline_delimited', records = true)"
+
+
+def file_columns(
+    con: duckdb.DuckDBPyConnection, path: Path, *, encoding: str | None = None
+) -> list[tuple[str, str]]:
+    """The columns (name, DuckDB type) ``reader_sql`` gives for ``path``, from its header and
+    the sample of rows DuckDB sniffs (Parquet: its metadata); the file is not read to its end,
+    so a bad row further down is not noticed here."""
+    fmt = check_file(path)
+    params = Params()
+    sql = f"DESCRIBE SELECT * FROM {reader_sql(path, params, encoding=encoding)}"
+    try:
+        columns = con.execute(sql, params.values).fetchall()
+    except duckdb.Error as exc:
+        raise UserInputError(_explain_read_error(path, fmt, str(exc))) from None
+    return [(str(row[0]), str(row[1])) for row in columns]
+
+
 def stage_file(
     con: duckdb.DuckDBPyConnection,
     path: Path,
@@ -54,30 +94,13 @@ def stage_file(
     """Read ``path`` into the temp table ``staging``, in file order; return its columns.
 
     The table's ``rowid + 1`` is the row's position in the file (1 = first data row).
-
-    CSV cells stay text (so validation can show exactly what was written); Parquet and JSON
-    keep their own types.
     """
-    if not path.is_file():
-        raise UserInputError(f"{path}: no such file.")
-    if path.stat().st_size == 0:
-        raise UserInputError(f"{path}: the file is empty; export it again with a header and rows.")
-    fmt = detect_format(path)
-    if fmt is FileFormat.CSV:
-        source = "read_csv(?, all_varchar = true, header = true, encoding = ?)"
-        params: list[object] = [str(path), encoding or "utf-8"]
-    elif fmt is FileFormat.PARQUET:
-        source = "read_parquet(?)"
-        params = [str(path)]
-    else:
-        source = "read_json(?, format = 'newline_delimited', records = true)"
-        params = [str(path)]
+    fmt = check_file(path)
+    params = Params()
+    source = reader_sql(path, params, encoding=encoding)
     try:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {staging} AS "
-            f"SELECT * FROM {source}",
-            params,
-        )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {staging} AS SELECT * FROM {source}",
+                    params.values)
     except duckdb.Error as exc:
         raise UserInputError(_explain_read_error(path, fmt, str(exc))) from None
     columns = con.execute(

@@ -1,8 +1,17 @@
-"""Turning staged files into one typed batch, and checking every row of it.
+"""Turning input files into one typed batch, and checking every row of it.
 
-The batch is a temp table ``__batch`` with ``__file``, ``__row``, every canonical column typed,
-``attributes``, and for each column parsed from text its original cell as ``__raw_<column>``
-(so an error can show what was written). All checks run as SQL over that table.
+The batch is a temp table ``__batch`` with ``__file`` (the file's place in ``file_names``),
+every canonical column typed and ``attributes``. It is built in one of two ways:
+
+- straight from the files (the fast way, for a batch expected to be clean): no row numbers and
+  no original cells are kept, and a cell that does not parse stops the statement, so a batch
+  that gets built has none;
+- from staging tables, one per file: then it also has ``__row`` (the row's place in its file)
+  and, for each column parsed from text, the original cell as ``__raw_<column>``, so an error
+  can show where and what was written.
+
+Both ways type every cell with the same expressions, so they give the same rows. All checks
+run as SQL over the batch.
 """
 
 from __future__ import annotations
@@ -15,7 +24,7 @@ import duckdb
 
 from csmetrics.errors import Issue, UserInputError, ValidationError, closest
 from csmetrics.ingest.mapping import Mapping, normalise_header, resolve_columns
-from csmetrics.ingest.readers import FileFormat, detect_format
+from csmetrics.ingest.readers import FileFormat, detect_format, reader_sql
 from csmetrics.schema import Column, DType, Table
 from csmetrics.schema.tables import DEFAULT_SCALE_MAX
 from csmetrics.store.sql import Params, first, quote_ident
@@ -27,13 +36,16 @@ _TEXT_TYPES = ("VARCHAR", "JSON")
 
 @dataclass
 class StagedFile:
-    """One file read into a staging table, with the canonical columns it carries."""
+    """One input file of the batch: where its rows come from (a staging table, or the file
+    itself) and the canonical columns it carries."""
 
     path: Path
-    staging: str
+    #: The staging table holding the file's rows, or None: read straight into the batch.
+    staging: str | None
     columns: list[tuple[str, str]]
     found: dict[str, str] = field(default_factory=dict)  # canonical column -> header
     extras: list[str] = field(default_factory=list)  # headers kept in ``attributes``
+    encoding: str | None = None  # of a CSV file read straight into the batch
 
     @property
     def first_row(self) -> int:
@@ -53,6 +65,9 @@ class Check:
     #: A cheaper query for the number of rows breaking the rule (``where`` then only finds
     #: the examples, when there are any).
     count_sql: str | None = None
+    #: An aggregate over the batch that is 0 when no row breaks the rule, cheaper than the
+    #: count (it may be above 0 when none does; ``screen_checks`` says more).
+    screen: str | None = None
 
 
 def match_columns(table: Table, staged: StagedFile, mapping: Mapping) -> list[Issue]:
@@ -81,13 +96,19 @@ def match_columns(table: Table, staged: StagedFile, mapping: Mapping) -> list[Is
 def build_batch(
     con: duckdb.DuckDBPyConnection, table: Table, files: Sequence[StagedFile], mapping: Mapping
 ) -> None:
-    """Create ``__batch``: every staged file's rows, typed and mapped onto ``table``."""
+    """Create ``__batch``: every file's rows, typed and mapped onto ``table``.
+
+    Files without a staging table are read straight from disk; a cell of theirs that does not
+    parse makes the statement fail (a ``duckdb.Error``): stage the files to find it.
+    """
     params = Params()
     selects: list[str] = []
+    names = file_names(files)
     for staged in files:
         source_types = dict(staged.columns)
-        exprs = [f"{params.add(str(staged.path))} AS __file",
-                 f"__rowid + {staged.first_row} AS __row"]
+        exprs = [f"{params.add(names.index(str(staged.path)))} AS __file"]
+        if staged.staging is not None:
+            exprs.append(f"__rowid + {staged.first_row} AS __row")
         texts = []  # each cell's cleaned text, computed once in an inner query
         for column in table.columns:
             header = staged.found.get(column.name)
@@ -98,19 +119,38 @@ def build_batch(
             text = quote_ident(f"__text_{len(texts)}")
             texts.append(f"{_cell_text(header, source_type, column, mapping, params)} AS {text}")
             typed = _typed(header, text, source_type, column, mapping, params)
-            exprs.append(f"{typed} AS {column.name}")
             if _parsed_from_text(column, source_type):
-                exprs.append(f"{text} AS {quote_ident('__raw_' + column.name)}")
+                if staged.staging is None:
+                    typed = _or_stop(typed, text, params)
+                else:
+                    exprs.append(f"{text} AS {quote_ident('__raw_' + column.name)}")
+            exprs.append(f"{typed} AS {column.name}")
         if staged.extras:
             values = ", ".join(f"CAST({quote_ident(h)} AS VARCHAR)" for h in staged.extras)
             exprs.append(f"map([{params.add_all(staged.extras)}], [{values}]) AS attributes")
         else:
             exprs.append("CAST(NULL AS MAP(VARCHAR, VARCHAR)) AS attributes")
-        inner = f"SELECT rowid AS __rowid, *, {', '.join(texts)} FROM {staged.staging}" \
-            if texts else f"SELECT rowid AS __rowid, * FROM {staged.staging}"
+        if staged.staging is None:
+            source = f"SELECT * FROM {reader_sql(staged.path, params, encoding=staged.encoding)}"
+        else:
+            source = f"SELECT rowid AS __rowid, * FROM {staged.staging}"
+        inner = f"SELECT *, {', '.join(texts)} FROM ({source})" if texts else source
         selects.append(f"SELECT {', '.join(exprs)} FROM ({inner})")
     sql = f"CREATE OR REPLACE TEMP TABLE {BATCH} AS " + " UNION ALL BY NAME ".join(selects)
     con.execute(sql, params.values)
+
+
+def file_names(files: Sequence[StagedFile]) -> list[str]:
+    """The batch's file names, sorted: a row's ``__file`` is its file's place in this list, so
+    rows in ``__file`` order are in name order, and each row keeps a number, not a name."""
+    return sorted({str(staged.path) for staged in files})
+
+
+def _or_stop(typed: str, text: str, params: Params) -> str:
+    """``typed``, or an error that stops the statement when the cell ``text`` does not parse
+    (what the check on ``__raw_<column>`` finds in a staged batch)."""
+    stop = params.add("a cell does not parse; stage the files to find it")
+    return f"(CASE WHEN {typed} IS NULL AND {text} IS NOT NULL THEN error({stop}) ELSE {typed} END)"
 
 
 def _parsed_from_text(column: Column, source_type: str) -> bool:
@@ -122,8 +162,7 @@ def _cell_text(
 ) -> str:
     """The cell as trimmed text (empty = NULL), with the mapping's value translations applied."""
     ref = quote_ident(header)
-    text = f"{ref} ->> '$'" if source_type == "JSON" else f"CAST({ref} AS VARCHAR)"
-    text = f"NULLIF(trim({text}), '')"
+    text = _trimmed(f"{ref} ->> '$'" if source_type == "JSON" else f"CAST({ref} AS VARCHAR)")
     translations = mapping.values.get(column.name, {})
     if translations:
         whens = " ".join(
@@ -136,6 +175,19 @@ def _cell_text(
     elif column.name == "currency":
         text = f"upper({text})"
     return text
+
+
+def _trimmed(text: str) -> str:
+    """``NULLIF(trim(text), '')``: the text without the spaces around it, empty = NULL.
+
+    ``trim`` is slow, and the usual cell has nothing to trim: a cell that is not empty, all
+    ASCII (as many bytes as characters) and has no space at either end is kept as it is
+    (the only ASCII character ``trim`` removes is the space; the other ones it removes are
+    Unicode spaces, which are not ASCII).
+    """
+    usual = (f"{text} NOT LIKE ' %' AND {text} NOT LIKE '% ' AND {text} <> '' "
+             f"AND strlen({text}) = length({text})")
+    return f"(CASE WHEN {usual} THEN {text} ELSE NULLIF(trim({text}), '') END)"
 
 
 def _typed(
@@ -166,9 +218,9 @@ def _typed(
         if fmt:
             return f"try_strptime({text}, {params.add(fmt)})"
         # 'YYYY-MM-DD HH:MM:SS' has no room for an offset: read it as local time directly
-        # (the time-zone-aware parse below gives the same value, at twice the cost)
-        plain = (f"length({text}) = 19 AND substr({text}, 5, 1) = '-' AND "
-                 f"substr({text}, 14, 1) = ':' AND substr({text}, 17, 1) = ':'")
+        # (the time-zone-aware parse below gives the same value, at twice the cost). The
+        # pattern: 19 characters, '-' 5th, ':' 14th and 17th ('_' is any one character).
+        plain = f"{text} LIKE '____-________:__:__'"
         return (f"(CASE WHEN {plain} THEN TRY_CAST({text} AS TIMESTAMP) "
                 f"ELSE TRY_CAST(TRY_CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP) END)")
     if target is DType.INTEGER:
@@ -183,6 +235,7 @@ def checks_for(table: Table, files: Sequence[StagedFile], params: Params) -> lis
     raw_columns = {
         name
         for staged in files
+        if staged.staging is not None
         for name, header in staged.found.items()
         if _parsed_from_text(table.column(name), dict(staged.columns)[header])
     }
@@ -244,6 +297,8 @@ def checks_for(table: Table, files: Sequence[StagedFile], params: Params) -> lis
             f"{' + '.join(table.key)})",
             count_sql=f"SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM {BATCH} "
                       f"GROUP BY {key} HAVING count(*) > 1)",
+            # rows with equal keys have equal hashes, so all hashes distinct = no repeats
+            screen=f"count(*) - count(DISTINCT hash({key}))",
         )
     )
     return checks
@@ -277,11 +332,21 @@ def orphan_checks(table: Table, files: Sequence[StagedFile]) -> list[Check]:
 
 
 def run_checks(
-    con: duckdb.DuckDBPyConnection, checks: Sequence[Check], params: Params
+    con: duckdb.DuckDBPyConnection, checks: Sequence[Check], params: Params,
+    files: Sequence[StagedFile],
 ) -> tuple[list[int], list[Issue]]:
-    """Count the rows breaking each check and fetch the first examples of the broken ones."""
+    """Count the rows breaking each check and fetch the first examples of the broken ones
+    (the batch of ``files`` must have row numbers: built from staging tables)."""
+    counts = count_checks(con, checks, params)
+    return counts, find_examples(con, checks, counts, params, files)
+
+
+def count_checks(
+    con: duckdb.DuckDBPyConnection, checks: Sequence[Check], params: Params
+) -> list[int]:
+    """The number of rows of the batch breaking each check."""
     if not checks:
-        return [], []
+        return []
     plain = [c for c in checks if "OVER" not in c.where]
     counts: dict[int, int] = {}
     if plain:
@@ -296,9 +361,33 @@ def run_checks(
                                   f"FROM (SELECT {check.where} AS bad FROM {BATCH})")
         row = first(con.execute(sql, params.used_by(sql)))
         counts[id(check)] = int(row[0]) if row else 0
+    return [counts[id(c)] for c in checks]
+
+
+def screen_checks(
+    con: duckdb.DuckDBPyConnection, checks: Sequence[Check], params: Params
+) -> list[int]:
+    """For each check, in one scan of the batch: 0 when no row breaks it. A check with a
+    ``screen`` may get more than 0 although no row breaks it (two different keys with the
+    same hash): count those with ``count_checks`` before telling anyone; the others get
+    their exact count."""
+    if not checks:
+        return []
+    columns = (c.screen or f"coalesce(count_if(coalesce({c.where}, false)), 0)" for c in checks)
+    sql = f"SELECT {', '.join(columns)} FROM {BATCH}"
+    row = first(con.execute(sql, params.used_by(sql))) or ()
+    return [int(n) for n in row]
+
+
+def find_examples(
+    con: duckdb.DuckDBPyConnection, checks: Sequence[Check], counts: Sequence[int],
+    params: Params, files: Sequence[StagedFile],
+) -> list[Issue]:
+    """The first rows breaking each check that ``counts`` says is broken, in file order."""
+    names = file_names(files)
     issues: list[Issue] = []
-    for check in checks:
-        if counts[id(check)] == 0:
+    for check, count in zip(checks, counts, strict=True):
+        if count == 0:
             continue
         sql = (
             f"SELECT __file, __row, value FROM (SELECT __file, __row, {check.value} AS value, "
@@ -306,9 +395,10 @@ def run_checks(
         )
         for file, row_number, value in con.execute(sql, params.used_by(sql)).fetchall():
             shown = None if value is None else str(value)
-            issues.append(Issue(file, int(row_number), check.column, shown, check.expected))
+            issues.append(Issue(names[file], int(row_number), check.column, shown,
+                                check.expected))
     issues.sort(key=lambda i: (i.file, i.row or 0))
-    return [counts[id(c)] for c in checks], issues
+    return issues
 
 
 def raise_if_any(table: Table, issues: list[Issue], total: int) -> None:
