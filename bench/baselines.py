@@ -104,8 +104,29 @@ snap AS (
     ON c.customer_id = p.customer_id AND c.month_start = p.month_start + INTERVAL 1 MONTH
 )""" + _MOVEMENTS
 
+#: Range join: the lines in force on each month's last day found with plain inequalities
+#: (an open end as a far-future day, so the engine runs a range join, not a nested loop),
+#: each (month, currency) rate looked up once with an as-of join, then an equality join.
+MRR_RANGE_JOIN = "WITH" + _MONTHS + """, rate_on AS (
+  SELECT m.last_day, c.currency, x.rate_to_reporting AS rate
+  FROM months m CROSS JOIN (SELECT DISTINCT currency FROM rates) c
+  ASOF JOIN rates x ON x.currency = c.currency AND m.last_day >= x.date
+), snap AS (
+  SELECT m.month_start, l.customer_id,
+         sum(CAST(l.monthly * coalesce(r.rate, 1.0) AS DECIMAL(38, 6))) AS mrr
+  FROM months m JOIN lines l ON l.start_date <= m.last_day
+                            AND coalesce(l.end_date, DATE '9999-12-31') > m.last_day
+  LEFT JOIN rate_on r ON r.last_day = m.last_day AND r.currency = l.currency
+  GROUP BY ALL
+), pairs AS (
+  SELECT coalesce(c.month_start, p.month_start + INTERVAL 1 MONTH) AS month_start,
+         coalesce(p.mrr, 0) AS before, coalesce(c.mrr, 0) AS after
+  FROM snap c FULL OUTER JOIN snap p
+    ON c.customer_id = p.customer_id AND c.month_start = p.month_start + INTERVAL 1 MONTH
+)""" + _MOVEMENTS
+
 MRR_SQL = {"self-join": MRR_SELF_JOIN, "window (lag)": MRR_WINDOW,
-           "pre-aggregated running total": MRR_PRE_AGGREGATED}
+           "pre-aggregated running total": MRR_PRE_AGGREGATED, "range join": MRR_RANGE_JOIN}
 
 
 def mrr_sql(name: str, first: date, last: date) -> str:

@@ -30,6 +30,7 @@ from csmetrics.metrics.context import MetricContext
 from csmetrics.metrics.money import customer_mrr_on
 from csmetrics.metrics.periods import Grain, period_start
 from csmetrics.metrics.policy import Policy
+from csmetrics.store.engines import largest_by
 
 NEUTRAL = 50.0
 
@@ -258,7 +259,7 @@ def _latest_survey(ctx: MetricContext, survey: str, scale: float) -> ir.Table:
     s = s.filter(s.survey == survey)
     normalised = s.score.cast("float64") * scale / s.scale_max.cast("float64").fill_null(scale)
     s = s.mutate(norm=normalised)
-    return s.group_by("customer_id").aggregate(raw=s.norm.argmax(s.responded_at))
+    return s.group_by("customer_id").aggregate(raw=largest_by(ctx.con, s.norm, s.responded_at))
 
 
 def nps_latest(ctx: MetricContext, as_of: date, window: int | None) -> ir.Table:
@@ -274,7 +275,7 @@ def csm_sentiment(ctx: MetricContext, as_of: date, window: int | None) -> ir.Tab
     a = a.filter(a.sentiment.notnull())
     value = a.sentiment.cases(("positive", 1.0), ("neutral", 0.0), ("negative", -1.0))
     a = a.mutate(value=value)
-    return a.group_by("customer_id").aggregate(raw=a.value.argmax(a.occurred_at))
+    return a.group_by("customer_id").aggregate(raw=largest_by(ctx.con, a.value, a.occurred_at))
 
 
 def payment_problems(ctx: MetricContext, as_of: date, window: int | None) -> ir.Table:

@@ -12,14 +12,19 @@ import ibis.expr.types as ir
 
 from csmetrics.errors import UserInputError
 from csmetrics.metrics.context import MetricContext
+from csmetrics.store.engines import largest_by
 
 #: Months per billing interval: MRR = amount / months (a week is 12/52 of a month).
 MONTHS_PER_INTERVAL = {"week": 12 / 52, "month": 1.0, "quarter": 3.0, "year": 12.0}
 MONEY = "decimal(38, 6)"
+#: The end of what has no end: open lines and the latest rate compare as ending on this day
+#: (an inequality join on two plain comparisons, which engines run as a range join).
+OPEN_END = date(9999, 12, 31)
 
 
 def rates(ctx: MetricContext) -> ir.Table:
-    """Exchange rates with the day each stops applying: ``__cur``, ``__from``, ``__to``, ``__rate``."""
+    """Exchange rates with the day each stops applying: ``__cur``, ``__from``, ``__to``,
+    ``__rate``."""
     def build() -> ir.Table:
         r = ctx.table("exchange_rates")
         window = ibis.window(group_by=r.currency, order_by=r.date)
@@ -32,14 +37,16 @@ def convert(ctx: MetricContext, t: ir.Table, amount: str, day: str) -> ir.Table:
     """``t`` with ``amount`` converted to the reporting currency at the rate in force on ``day``
     (rows without a currency, or in the reporting currency, are left as they are)."""
     r = rates(ctx)
-    day_value = t[day].cast("date") if t[day].type().is_timestamp() else t[day]
-    joined = t.left_join(
-        r,
-        [t.currency == r.__cur, day_value >= r.__from, r.__to.isnull() | (day_value < r.__to)],
-    )
+    t = t.mutate(__on=t[day].cast("date") if t[day].type().is_timestamp() else t[day])
+    # the rate of each (day, currency) that occurs, found once; then an equality join
+    wanted = t.select(__kon=t.__on, __kcur=t.currency).distinct()
+    found = wanted.join(r, [wanted.__kcur == r.__cur, wanted.__kon >= r.__from,
+                            wanted.__kon < r.__to.fill_null(OPEN_END)])
+    found = found.select(found.__kon, found.__kcur, found.__rate)
+    joined = t.left_join(found, [t.currency == found.__kcur, t.__on == found.__kon])
     return joined.mutate(
         **{amount: joined[amount].cast("float64") * joined.__rate.fill_null(1.0)}
-    ).drop("__cur", "__from", "__to", "__rate")
+    ).drop("__on", "__kon", "__kcur", "__rate")
 
 
 def check_rates(ctx: MetricContext, tables: tuple[str, ...]) -> None:
@@ -117,8 +124,7 @@ def _bridge_short_gaps(lines: ir.Table, gap_days: int) -> ir.Table:
 
 def active_on(lines: ir.Table, days: ir.Table, day: str = "day") -> ir.Table:
     """Every (day, line) pair where the line gives service on that day."""
-    return days.join(lines, [lines.start <= days[day],
-                             lines.end.isnull() | (lines.end > days[day])])
+    return days.join(lines, [lines.start <= days[day], lines.end.fill_null(OPEN_END) > days[day]])
 
 
 def customer_mrr_on(ctx: MetricContext, days: ir.Table) -> ir.Table:
@@ -130,7 +136,7 @@ def customer_mrr_on(ctx: MetricContext, days: ir.Table) -> ir.Table:
     active = active.mutate(monthly=active.monthly.cast(MONEY))
     return active.group_by(["day", "customer_id"]).aggregate(
         mrr=active.monthly.sum(),
-        plan=active.plan.argmax(active.monthly),
+        plan=largest_by(ctx.con, active.plan, active.monthly),
         lines=active.count(),
     )
 

@@ -36,7 +36,7 @@ def changes_base(ctx: MetricContext) -> ir.Table:
 def _changes(ctx: MetricContext) -> ir.Table:
     p = ctx.periods
     days = p.select(day=p.last_day).union(p.select(day=p.prev_last_day)).distinct()
-    snap = customer_mrr_on(ctx, days)
+    snap = ctx.materialized("period-end-mrr", lambda: customer_mrr_on(ctx, days))
     cur = p.join(snap, p.last_day == snap.day).select(
         "period_index", "customer_id", mrr_cur=snap.mrr, plan_cur=snap.plan, lines_cur=snap.lines)
     prev = p.join(snap, p.prev_last_day == snap.day).select(

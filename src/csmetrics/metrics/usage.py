@@ -168,26 +168,50 @@ def _customer_keys(ctx: MetricContext) -> list[str]:
 # -- active users -------------------------------------------------------------------------
 
 
-def coverage(ctx: MetricContext, window: int) -> ir.Table:
-    """Per (period, user): ``covered``, the days of the period on which the user counted as
-    active in a trailing ``window``-day count (the day itself and the window - 1 before).
+def active_user_days(ctx: MetricContext) -> ir.Table:
+    """One row per (customer_id, user_id, day) on which the user did something that counts
+    as activity: the only input of the active-user counts, narrower than ``user_days``."""
+    def build() -> ir.Table:
+        e = _events_in_range(ctx)
+        e = e.filter(_active(ctx, e.event))
+        return e.select(e.customer_id, e.user_id, day=e.occurred_at.cast("date")).distinct()
+    return ctx.materialized("usage-active-user-days", build)
+
+
+def coverage(ctx: MetricContext, window: int, users: bool = True) -> ir.Table:
+    """Per period and customer (per period alone without segments): ``covered``, the
+    user-days of the period on which a user counted as active in a trailing ``window``-day
+    count (the day itself and the window - 1 before), and (unless ``users`` is false) ``n``,
+    the distinct users counted on at least one of them.
 
     Each active day ``a`` covers the run [a, min(a + window, next active day)): the runs are
     disjoint and their union is exactly the set of days the user is counted. A run touches
     the consecutive periods from the one of its first day to the one of its last day, so
     each run is matched to its periods by equality on the period index: the work grows with
     the runs and the periods they touch, never with users x days or runs x periods (a range
-    join of runs with a daily series degrades to the latter)."""
+    join of runs with a daily series degrades to the latter). A user is counted once in a
+    period: by the run for which the user's previous run ended before the period began."""
     def build() -> ir.Table:
-        u = user_days(ctx)
-        u = u.filter(u.active).select("customer_id", "user_id", "day")
+        u = active_user_days(ctx)
+        # per customer only when segments need it (a customer is in one segment)
+        keys = ["period_index", "period_start", "n_days", *(["customer_id"] if ctx.by else [])]
+        if window == 1:  # a run is its day: count the days, no runs needed
+            j = u.join(period_calendar(ctx), "day")
+            if not users:
+                return j.group_by(keys).aggregate(covered=j.count())
+            # a user is (customer_id, user_id): distinct user ids are counted per customer
+            per_customer = list(dict.fromkeys([*keys, "customer_id"]))
+            return j.group_by(per_customer).aggregate(covered=j.count(), n=j.user_id.nunique())
         reach = shift(u.day, ibis.interval(days=window))
-        if window == 1:
-            runs = u.mutate(run_end=reach)
-        else:
-            w = ibis.window(group_by=[u.customer_id, u.user_id], order_by=u.day)
-            nxt = u.day.lead().over(w)
-            runs = u.mutate(run_end=ibis.ifelse(nxt.isnull(), reach, ibis.least(reach, nxt)))
+        w = ibis.window(group_by=[u.customer_id, u.user_id], order_by=u.day)
+        nxt, prev = u.day.lead().over(w), u.day.lag().over(w)
+        runs = u.mutate(
+            run_end=ibis.ifelse(nxt.isnull(), reach, ibis.least(reach, nxt)),
+            # the last day the user's previous run counted (NULL: none; least skips NULLs)
+            prev_last=ibis.ifelse(prev.isnull(), ibis.null("date"),
+                                  ibis.least(shift(prev, ibis.interval(days=window - 1)),
+                                             shift(u.day, ibis.interval(days=-1)))),
+        )
         first_day, end = ctx.starts[0], next_start(ctx.starts[-1], ctx.grain)
         if ctx.known_until is not None:
             end = min(end, ctx.known_until + timedelta(days=1))
@@ -201,24 +225,29 @@ def coverage(ctx: MetricContext, window: int) -> ir.Table:
         a = cal.select(_d1=cal.day, _i1=cal.period_index)
         b = cal.view().select(_d2="day", _i2="period_index")
         r = runs.join(a, runs.first == a._d1).join(b, runs.last == b._d2)
-        r = r.select("customer_id", "user_id", "day", "run_end",
+        r = r.select("customer_id", "day", "run_end", "prev_last",
                      period_index=ibis.range(r._i1, r._i2 + 1).unnest()).view()
         p = period_days(ctx)
         j = r.join(p, "period_index")
         days = ibis.least(j.run_end, j.clip_end).delta(
             ibis.greatest(j.day, j.period_start), unit="day")
-        j = j.mutate(days=days)
-        return j.group_by(
-            ["period_index", "period_start", "n_days", "customer_id", "user_id"]
-        ).aggregate(covered=j.days.sum())
-    return ctx.cached(f"usage-coverage-{window}", build)
+        first_in_period = j.prev_last.isnull() | (j.prev_last < j.period_start)
+        j = j.mutate(days=days, counted=first_in_period.cast("int64"))
+        return j.group_by(keys).aggregate(covered=j.days.sum(), n=j.counted.sum())
+    return ctx.cached(f"usage-coverage-{window}-{users}", build)
 
 
 def _active_users(ctx: MetricContext, window: int) -> ir.Table:
     """Mean over the period's days of the users active in the trailing ``window`` days."""
     c = ctx.segment(coverage(ctx, window))
     return c.group_by([*ctx.group_keys, "n_days"]).aggregate(
-        covered=c.covered.sum(), n=c.count())
+        covered=c.covered.sum(), n=c.n.sum())
+
+
+def _active_user_days(ctx: MetricContext) -> ir.Table:
+    """The active user-days of each period (``covered``), without counting the users."""
+    c = ctx.segment(coverage(ctx, WINDOW_DAYS["dau"], users=False))
+    return c.group_by(ctx.group_keys).aggregate(covered=c.covered.sum())
 
 
 ACTIVE_EDGE = (
@@ -286,7 +315,7 @@ def stickiness(ctx: MetricContext) -> ir.Table:
     period; equivalently the daily DAU/MAU ratios averaged with each day weighted by its MAU).
     n is the number of distinct users in MAU."""
     m = _active_users(ctx, WINDOW_DAYS["mau"])
-    d = _active_users(ctx, WINDOW_DAYS["dau"]).select(
+    d = _active_user_days(ctx).select(
         *[ibis._[k].name(f"_d_{k}") for k in ctx.group_keys], _d_cov=ibis._.covered)
     j = m.left_join(d, [m[k] == d[f"_d_{k}"] for k in ctx.group_keys])
     daily = j._d_cov.fill_null(0)
@@ -363,8 +392,8 @@ def active_days(ctx: MetricContext) -> ir.Table:
     """How regularly accounts use the product: per customer, the days of the period on which
     at least one of its users was active, averaged over the customers active in the period.
     n is the number of those customers."""
-    u = user_days(ctx)
-    u = u.filter(u.active).select("customer_id", "day").distinct()
+    u = active_user_days(ctx)
+    u = u.select("customer_id", "day").distinct()
     j = u.join(period_calendar(ctx), "day")
     per = j.group_by(["period_start", "n_days", "customer_id"]).aggregate(days=j.count())
     per = ctx.segment(per)
@@ -422,16 +451,19 @@ def feature_adoption(ctx: MetricContext) -> ir.Table:
     """Per feature (event): the share of the customers active in the period whose users used
     it, with a 95 % Wilson interval; user_share is the same share among active users. n is
     the number of active customers (the denominator)."""
-    f = ctx.segment(period_features(ctx))
-    used = f.group_by(ctx.group_keys).aggregate(
-        customers=f.customer_id.nunique(),
-        users=f.count(),  # one row per user and event
-    )
+    pf = period_features(ctx)
+    # per customer first, then segmented: a customer is in one segment, so counting its rows
+    # counts distinct customers, and the segment rows multiply customers, not users
+    per_feature = pf.group_by(["period_index", "period_start", "customer_id", EVENT]).aggregate(
+        users=pf.count())  # one row per user and event
+    f = ctx.segment(per_feature)
+    used = f.group_by(ctx.group_keys).aggregate(customers=f.count(), users=f.users.sum())
     # every user in period_features is active: the denominators come from the same rows
     keys = _customer_keys(ctx)
-    u = f.select(*keys, "customer_id", "user_id").distinct()
-    base = u.group_by(keys).aggregate(
-        active_customers=u.customer_id.nunique(), active_users=u.count())
+    u = pf.select("period_index", "period_start", "customer_id", "user_id").distinct()
+    u = u.group_by(["period_index", "period_start", "customer_id"]).aggregate(users=u.count())
+    u = _customer_segment(ctx, u)
+    base = u.group_by(keys).aggregate(active_customers=u.count(), active_users=u.users.sum())
     base = base.select(*[base[k].name(f"_b_{k}") for k in keys], "active_customers",
                        "active_users")
     j = used.join(base, [used[k] == base[f"_b_{k}"] for k in keys])

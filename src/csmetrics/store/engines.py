@@ -7,7 +7,10 @@ engines lives here, each with a fallback for engines not named:
   DuckDB is opened by ``warehouse.py``, which also loads data into it);
 - computing a shared intermediate once (``create_temporary`` / ``drop_temporary``): DuckDB
   makes a temporary table, Spark a temporary view of checkpointed rows; other engines fall
-  back to recomputing the intermediate in every query that reads it.
+  back to recomputing the intermediate in every query that reads it;
+- the value at a group's largest key (``largest_by``): the engine's own ``max_by`` /
+  ``arg_max`` aggregate on DuckDB and Spark (Ibis spells it as an ordered ``first``, which
+  DuckDB runs several times slower), Ibis's ``argmax`` elsewhere.
 
 URL forms for Spark (local mode or a cluster, through ``ibis.pyspark``):
 
@@ -47,6 +50,7 @@ __all__ = [
     "connect",
     "create_temporary",
     "drop_temporary",
+    "largest_by",
     "parse_spark_url",
     "scheme_of",
 ]
@@ -176,6 +180,23 @@ def create_temporary(con: BaseBackend, name: str, expr: ir.Table) -> ir.Table:
         frame.createOrReplaceTempView(name)
         return con.table(name)
     return expr
+
+
+#: Engines with a native ``max_by(value, key)`` aggregate.
+MAX_BY_ENGINES = (DUCKDB, "pyspark")
+
+
+def largest_by(con: BaseBackend, value: ir.Column, key: ir.Column) -> ir.Scalar:
+    """The aggregate "``value`` of the row with the largest ``key``" (ties: any of them)."""
+    if con.name not in MAX_BY_ENGINES:
+        return value.argmax(key)
+    import ibis
+
+    @ibis.udf.agg.builtin(name="max_by", signature=((value.type(), key.type()), value.type()))
+    def max_by(value, key):  # noqa: ANN001, ANN202 - the engine's own function
+        ...
+
+    return max_by(value, key)
 
 
 def drop_temporary(con: BaseBackend, table: ir.Table) -> None:
