@@ -138,71 +138,87 @@ class Tasks:
         transaction. ``event_rules`` are keyed by their event and never reopen a task."""
         today = today or date.today()
         now = _now()
-        created: list[Task] = []
-        suppressed = 0
         self.con.execute("BEGIN")
         try:
-            state = {(r, k) for r, k in self.con.execute(
-                "SELECT rule, dedupe_key FROM _rule_state").fetchall()}
+            state = {(r, k): first_fired for r, k, first_fired in self.con.execute(
+                "SELECT rule, dedupe_key, first_fired FROM _rule_state").fetchall()}
             open_keys = {k for (k,) in self.con.execute(
                 "SELECT dedupe_key FROM _tasks WHERE status = 'open'").fetchall()}
             event_keys = {k for (k,) in self.con.execute(
                 "SELECT dedupe_key FROM _tasks WHERE rule IN (SELECT unnest($rules))",
                 {"rules": list(event_rules)}).fetchall()} if event_rules else set()
-            seen: set[tuple[str, str]] = set()
+            seen: dict[tuple[str, str], None] = {}
+            new: list[Firing] = []
             for firing in firings:
                 marker = (firing.rule, firing.key)
                 if marker in seen:
                     continue
-                seen.add(marker)
-                if marker in state or firing.key in open_keys or firing.key in event_keys:
-                    suppressed += 1
-                    self.con.execute(
-                        "INSERT OR REPLACE INTO _rule_state VALUES ($r, $k, "
-                        "coalesce((SELECT first_fired FROM _rule_state WHERE rule = $r AND "
-                        "dedupe_key = $k), $d), $d)",
-                        {"r": firing.rule, "k": firing.key, "d": as_of})
-                    continue
-                rule = next(r for r in alerts.rules if r.name == firing.rule)
-                created.append(self._open(firing, alerts, rule.playbook, as_of, today, now,
-                                          actor))
-                self.con.execute("INSERT OR REPLACE INTO _rule_state VALUES ($r, $k, $d, $d)",
-                                 {"r": firing.rule, "k": firing.key, "d": as_of})
+                seen[marker] = None
+                if not (marker in state or firing.key in open_keys or firing.key in event_keys):
+                    new.append(firing)
+            suppressed = len(seen) - len(new)
+            created = self._open(new, alerts, as_of, today, now, actor)
+            # every condition that holds now, with the day it first held
+            self._insert("INSERT OR REPLACE INTO _rule_state BY NAME", pd.DataFrame(
+                [(r, k, state.get((r, k), as_of), as_of) for r, k in seen],
+                columns=["rule", "dedupe_key", "first_fired", "last_fired"]))
             stale = [(r, k) for r, k in state if r in rules and (r, k) not in seen]
-            for r, k in stale:
-                self.con.execute("DELETE FROM _rule_state WHERE rule = ? AND dedupe_key = ?",
-                                 [r, k])
+            if stale:
+                self._insert("DELETE FROM _rule_state s USING", pd.DataFrame(
+                    stale, columns=["rule", "dedupe_key"]),
+                    "WHERE s.rule = x.rule AND s.dedupe_key = x.dedupe_key")
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
-        return Outcome(as_of, list(firings), [self.get(t.task_id) for t in created],
-                       suppressed, len(stale))
+        return Outcome(as_of, list(firings), created, suppressed, len(stale))
 
-    def _open(self, firing: Firing, alerts: AlertsConfig, playbook_name: str, as_of: date,
-              today: date, now: datetime, actor: str) -> Task:
-        playbook = alerts.playbooks[playbook_name]
-        task_id = int(first(self.con.execute("SELECT nextval('_task_ids')"))[0])
-        due = today + timedelta(days=max(s.due_days for s in playbook.steps))
-        self.con.execute(
-            "INSERT INTO _tasks VALUES ($id, $rule, $playbook, $key, $customer, $subject, "
-            "$title, $reason, $figures, $priority, 'open', $assignee, $due, $fired, $now, $now, "
-            "NULL)",
-            {"id": task_id, "rule": firing.rule, "playbook": playbook_name, "key": firing.key,
-             "customer": firing.customer_id, "subject": firing.subject,
-             "title": playbook.title, "reason": firing.reason,
-             "figures": json.dumps(firing.figures, default=str), "priority": playbook.priority,
-             "assignee": firing.owner, "due": due, "fired": as_of, "now": now})
-        for position, step in enumerate(playbook.steps, start=1):
-            self.con.execute("INSERT INTO _task_steps VALUES (?, ?, ?, ?, NULL, NULL)",
-                             [task_id, position, step.title,
-                              today + timedelta(days=step.due_days)])
-        self._log(task_id, actor, "created", f"{firing.rule}: {firing.reason}", now)
-        if firing.owner:
-            self._log(task_id, actor, "assigned", firing.owner, now)
-        return Task(task_id, firing.rule, playbook_name, firing.customer_id, firing.subject,
-                    playbook.title, firing.reason, firing.figures, playbook.priority, "open",
-                    firing.owner, due, as_of, now, now, None)
+    def _open(self, firings: Sequence[Firing], alerts: AlertsConfig, as_of: date,
+              today: date, now: datetime, actor: str) -> list[Task]:
+        """One task per firing, with its playbook's steps and its history, written in one
+        statement per table (a refresh can open thousands)."""
+        if not firings:
+            return []
+        ids = [int(i) for (i,) in self.con.execute(
+            "SELECT nextval('_task_ids') FROM range(?)", [len(firings)]).fetchall()]
+        created, tasks, steps, events = [], [], [], []
+        for task_id, firing in zip(ids, firings, strict=True):
+            rule = next(r for r in alerts.rules if r.name == firing.rule)
+            playbook = alerts.playbooks[rule.playbook]
+            due = today + timedelta(days=max(s.due_days for s in playbook.steps))
+            task_steps = [{"position": position, "title": step.title,
+                           "due_date": today + timedelta(days=step.due_days),
+                           "done_at": None, "done_by": None}
+                          for position, step in enumerate(playbook.steps, start=1)]
+            history = [{"at": now, "actor": actor, "kind": "created",
+                        "detail": f"{firing.rule}: {firing.reason}"}]
+            if firing.owner:
+                history.append({"at": now, "actor": actor, "kind": "assigned",
+                                "detail": firing.owner})
+            task = Task(task_id, firing.rule, rule.playbook, firing.customer_id, firing.subject,
+                        playbook.title, firing.reason, firing.figures, playbook.priority,
+                        "open", firing.owner, due, as_of, now, now, None, task_steps, history)
+            created.append(task)
+            tasks.append({**{k: v for k, v in task.__dict__.items()
+                             if k not in ("steps", "history", "figures")},
+                          "dedupe_key": firing.key,
+                          "figures": json.dumps(firing.figures, default=str)})
+            steps += [{"task_id": task_id, **s} for s in task_steps]
+            events += [{"task_id": task_id, "happened_at": h["at"], "actor": h["actor"],
+                        "kind": h["kind"], "detail": h["detail"]} for h in history]
+        self._insert("INSERT INTO _tasks BY NAME", pd.DataFrame(tasks))
+        self._insert("INSERT INTO _task_steps BY NAME", pd.DataFrame(steps))
+        self._insert("INSERT INTO _task_events BY NAME", pd.DataFrame(events))
+        return created
+
+    def _insert(self, statement: str, rows: pd.DataFrame, where: str = "") -> None:
+        """Run ``statement`` on ``rows`` (as the relation ``x``): one statement for many rows."""
+        self.con.register("__rows", rows)
+        try:
+            self.con.execute(f"{statement} (SELECT * FROM __rows) x {where}"
+                             if where else f"{statement} SELECT * FROM __rows")
+        finally:
+            self.con.unregister("__rows")
 
     # -- reading -------------------------------------------------------------------------
 
