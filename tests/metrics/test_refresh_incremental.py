@@ -193,11 +193,15 @@ def test_metrics_that_look_ahead_are_the_ones_whose_past_values_move_with_new_da
     root = company / "asof-ws"
     with _workspace(root) as ws:
         _load(ws, company / "now")
-        local = sorted(names - looks_ahead(ws.settings))
+        local = sorted(names - set(looks_ahead(ws.settings)))
         start = date(2025, 12, 1)
         now = ws.query(local, start=start, end=CUT, by="plan")
         then = ws.query(local, start=start, end=CUT, by="plan", as_of=CUT)
-    merged = now.merge(then, on=["metric", "period_start", "plan"], suffixes=("_now", "_then"))
+    # a metric's own dimension (feature, employee, location) is part of the row's key
+    dimensions = sorted({m.dimension for m in all_metrics() if m.dimension} & set(now.columns))
+    keys = ["metric", "period_start", "plan", *dimensions]
+    now, then = (f.astype({d: "string" for d in dimensions}) for f in (now, then))
+    merged = now.merge(then, on=keys, suffixes=("_now", "_then"))
     assert len(merged) == len(now) == len(then)
     moved = merged[~np.isclose(merged.value_now.astype(float), merged.value_then.astype(float),
                                rtol=1e-9, equal_nan=True) | (merged.n_now != merged.n_then)]

@@ -28,24 +28,47 @@ from csmetrics.store.materialize import read_basis
 
 DEFAULT_GRAINS = ("month", "quarter")
 
-#: Metrics whose value for a period can change with data dated after the period (windows
-#: after the period, outcomes known later: conversions, time to value, lifetimes, renewals,
-#: ratings over reviews that arrive later): an incremental refresh recomputes them over every
-#: period. Found by reading the definitions and checked by comparing each other metric with
-#: its as-of value (``tests/metrics/test_refresh_incremental.py``).
-LOOKS_AHEAD = frozenset({
-    "conversion_rate", "employee_rating", "public_review_rating", "feature_adoption",
-    "value_unlock", "time_to_value", "renewal_rate", "customer_lifespan",
-    "repeat_purchase_rate",
-})
+#: Metrics whose value for a period can change with data dated after the period (outcomes
+#: known later, windows after the period): an incremental refresh recomputes them further
+#: back than the change. Found by reading the definitions and checked by comparing every
+#: other metric with its as-of value (``tests/metrics/test_refresh_incremental.py``).
+LOOKS_AHEAD = frozenset({"conversion_rate", "time_to_value", "value_unlock", "renewal_rate"})
 
 
-def looks_ahead(settings: Settings) -> frozenset[str]:
-    """``LOOKS_AHEAD`` under these settings: CLV method 1 rests on the customer lifespan
-    (and, with ``lifespan_source = "survival"``, on a survival curve of all the data)."""
+def looks_ahead(settings: Settings) -> dict[str, pd.DateOffset | None]:
+    """How far before the earliest change each look-ahead metric must be recomputed from
+    (None: every period): conversions of a period's leads (its cohort rate) and a period's
+    new customers' first value can come any time later; value unlock follows a period's
+    customers ``value_unlock_window_months``, renewals accept a successor within
+    ``renewal_grace_days``. CLV method 1 rests on the customer lifespan and, with
+    ``lifespan_source = "survival"``, on a survival curve of all the data."""
+    reach: dict[str, pd.DateOffset | None] = {
+        "conversion_rate": None, "time_to_value": None,
+        "value_unlock": pd.DateOffset(months=settings.metrics.value_unlock_window_months),
+        "renewal_rate": pd.DateOffset(days=settings.metrics.renewal_grace_days),
+    }
     if settings.metrics.clv_method == 1:
-        return LOOKS_AHEAD | {"clv", "ltv_cac_ratio"}
-    return LOOKS_AHEAD
+        reach |= {"clv": None, "ltv_cac_ratio": None}
+    return reach
+
+
+def recompute_from(settings: Settings, grain: Grain, calendar: Calendar, first: date,
+                   since: date | None) -> dict[str, date]:
+    """The first period of ``grain`` each metric is recomputed from: the one containing
+    ``since`` (the earliest day the new data changed), earlier for the metrics that look
+    ahead, the first period of the data for everything in a full refresh."""
+    start = period_start(first, grain, calendar)
+    if since is None:
+        return {m.name: start for m in all_metrics()}
+    reach = looks_ahead(settings)
+    starts = {}
+    for m in all_metrics():
+        if m.name in reach and reach[m.name] is None:
+            starts[m.name] = start
+        else:
+            day = (pd.Timestamp(since) - reach[m.name]).date() if m.name in reach else since
+            starts[m.name] = max(start, period_start(day, grain, calendar))
+    return starts
 
 
 def data_start(con: BaseBackend) -> date:
@@ -74,31 +97,27 @@ def compute_all(
     Metrics that allow it are computed for the total and every segment in one stacked pass;
     the others (costs and traffic have no customers to segment) one segmentation at a time.
 
-    Incrementally (``since`` and the ``previous`` rows given): metrics that only look back
-    are recomputed for the periods from the one containing ``since`` and keep their earlier
-    rows; metrics that look ahead (``looks_ahead``) are recomputed over every period.
+    Incrementally (``since`` and the ``previous`` rows given): each metric is recomputed
+    for the periods from ``recompute_from`` on (the one containing ``since`` for the metrics
+    that only look back) and keeps its earlier rows.
     """
     started = time.perf_counter()
     step = on_step or (lambda _m: None)
     segments = list(settings.metrics.default_segments if segments is None else segments)
     calendar = Calendar(settings.fiscal.week_start, settings.fiscal.year_start_month)
     first, last = data_start(con), data_end(con)
-    ahead = looks_ahead(settings)
     frames = []
     for grain in grains:
-        cutoff = None if since is None else period_start(since, Grain(grain), calendar)
-        if cutoff is not None and cutoff <= period_start(first, Grain(grain), calendar):
-            cutoff = None
-        groups = [(all_metrics(), first)] if cutoff is None else [
-            ([m for m in all_metrics() if m.name in ahead], first),
-            ([m for m in all_metrics() if m.name not in ahead], cutoff)]
+        starts = recompute_from(settings, Grain(grain), calendar, first, since)
         computed = []
-        for metrics, start in groups:
+        for start in sorted(set(starts.values())):
+            metrics = [m for m in all_metrics() if starts[m.name] == start]
             computed += _compute_grain(con, settings, grain, metrics, start, last, segments,
                                        step)
-        if cutoff is not None and previous is not None:
-            local = {m.name for m in all_metrics() if m.name not in ahead}
-            computed = _with_earlier(previous, computed, grain, local, cutoff,
+        beginning = period_start(first, Grain(grain), calendar)
+        later = {name: start for name, start in starts.items() if start > beginning}
+        if later and previous is not None:
+            computed = _with_earlier(previous, computed, grain, later,
                                      period_starts(first, last, Grain(grain), calendar))
         frames += computed
     rows = pd.concat(frames, ignore_index=True)
@@ -138,15 +157,17 @@ KEY = ["metric", "segment_by", "segment"]
 
 
 def _with_earlier(
-    previous: pd.DataFrame, computed: list[pd.DataFrame], grain: str, local: set[str],
-    cutoff: date, starts: list[date],
+    previous: pd.DataFrame, computed: list[pd.DataFrame], grain: str, cutoffs: dict[str, date],
+    starts: list[date],
 ) -> list[pd.DataFrame]:
-    """The recomputed rows of one grain, plus the stored rows of the look-back metrics for
-    the periods before ``cutoff``, plus the empty rows a full refresh would have made: every
-    metric and segment seen in any period gets a row in every period (see ``_complete``)."""
-    kept = previous[(previous["grain"] == grain) & previous["metric"].isin(local)].copy()
+    """The recomputed rows of one grain, plus the stored rows of each metric recomputed from
+    a later period (``cutoffs``) for the periods before it, plus the empty rows a full
+    refresh would have made: every metric and segment seen in any period gets a row in every
+    period (see ``_complete``)."""
+    kept = previous[(previous["grain"] == grain) & previous["metric"].isin(cutoffs)].copy()
     kept["period_start"] = pd.to_datetime(kept["period_start"]).dt.date
-    kept = kept[kept["period_start"] < cutoff]
+    kept = kept[kept["period_start"] < kept["metric"].map(cutoffs)]
+    local = set(cutoffs)
     rows = pd.concat([kept, *computed], ignore_index=True)
     mine = rows[rows["metric"].isin(local)]
     keys = mine[[*KEY, "target"]].groupby(KEY, sort=False, dropna=False)["target"].first()
