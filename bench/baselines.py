@@ -27,8 +27,12 @@ months AS (
   SELECT customer_id, currency, start_date, end_date,
          (amount - coalesce(discount, 0)) / CASE billing_interval WHEN 'month' THEN 1.0
            WHEN 'quarter' THEN 3.0 WHEN 'year' THEN 12.0 ELSE 12.0 / 52 END AS monthly
-  FROM subscriptions
-), rates AS (SELECT currency, date, rate_to_reporting FROM exchange_rates)"""
+  FROM subscriptions WHERE end_date IS NULL OR end_date > start_date
+), rates AS (SELECT currency, date, rate_to_reporting FROM exchange_rates),
+firsts AS (
+  SELECT customer_id, min(start_date) FILTER (WHERE monthly > 0) AS first_paid
+  FROM lines GROUP BY 1
+)"""
 
 _SNAPSHOT = """, snap AS (
   SELECT m.month_start, l.customer_id,
@@ -41,20 +45,36 @@ _SNAPSHOT = """, snap AS (
 
 _MOVEMENTS = """
 SELECT CAST(month_start AS DATE) AS month_start,
-       sum(after) AS mrr,
-       coalesce(sum(after - before) FILTER (WHERE before = 0 AND after > 0), 0) AS gained,
+       sum(after) AS mrr, count(*) FILTER (WHERE after > 0) AS paying,
+       coalesce(sum(after) FILTER (WHERE before = 0 AND after > 0 AND first_paid >= month_start),
+                0) AS new,
+       count(*) FILTER (WHERE before = 0 AND after > 0 AND first_paid >= month_start) AS new_n,
+       coalesce(sum(after) FILTER (WHERE before = 0 AND after > 0 AND first_paid < month_start),
+                0) AS reactivation,
+       count(*) FILTER (WHERE before = 0 AND after > 0 AND first_paid < month_start)
+         AS reactivation_n,
        coalesce(sum(after - before) FILTER (WHERE before > 0 AND after > before), 0)
          AS expansion,
+       count(*) FILTER (WHERE before > 0 AND after > before) AS expansion_n,
        coalesce(sum(before - after) FILTER (WHERE before > 0 AND after < before AND after > 0),
                 0) AS contraction,
-       coalesce(sum(before) FILTER (WHERE before > 0 AND after = 0), 0) AS churned
-FROM pairs WHERE month_start BETWEEN DATE '{first}' AND DATE '{last}'
+       count(*) FILTER (WHERE before > 0 AND after < before AND after > 0) AS contraction_n,
+       coalesce(sum(before) FILTER (WHERE before > 0 AND after = 0), 0) AS churned,
+       count(*) FILTER (WHERE before > 0 AND after = 0) AS churned_n
+FROM pairs LEFT JOIN firsts USING (customer_id)
+WHERE month_start BETWEEN DATE '{first}' AND DATE '{last}'
 GROUP BY 1 ORDER BY 1
 """
+
+#: The movements every formulation returns, as csmetrics' metrics, each with its count.
+MOVEMENTS = {"mrr": "mrr", "paying": None, "new": "mrr_new",
+             "reactivation": "mrr_reactivation", "expansion": "mrr_expansion",
+             "contraction": "mrr_contraction", "churned": "mrr_churned"}
 
 #: Self-join: each month's snapshot joined to the month before's.
 MRR_SELF_JOIN = "WITH" + _MONTHS + _SNAPSHOT + """, pairs AS (
   SELECT coalesce(c.month_start, p.month_start + INTERVAL 1 MONTH) AS month_start,
+         coalesce(c.customer_id, p.customer_id) AS customer_id,
          coalesce(p.mrr, 0) AS before, coalesce(c.mrr, 0) AS after
   FROM snap c FULL OUTER JOIN snap p
     ON c.customer_id = p.customer_id AND c.month_start = p.month_start + INTERVAL 1 MONTH
@@ -68,7 +88,7 @@ MRR_WINDOW = "WITH" + _MONTHS + _SNAPSHOT + """, dense AS (
     SELECT CAST(month_start + INTERVAL 1 MONTH AS DATE), customer_id, 0 FROM snap
   ) GROUP BY ALL
 ), pairs AS (
-  SELECT month_start, mrr AS after,
+  SELECT month_start, customer_id, mrr AS after,
          CASE WHEN lag(month_start) OVER w = month_start - INTERVAL 1 MONTH
               THEN lag(mrr) OVER w ELSE 0 END AS before
   FROM dense WINDOW w AS (PARTITION BY customer_id ORDER BY month_start)
@@ -99,6 +119,7 @@ snap AS (
   GROUP BY ALL
 ), pairs AS (
   SELECT coalesce(c.month_start, p.month_start + INTERVAL 1 MONTH) AS month_start,
+         coalesce(c.customer_id, p.customer_id) AS customer_id,
          coalesce(p.mrr, 0) AS before, coalesce(c.mrr, 0) AS after
   FROM snap c FULL OUTER JOIN snap p
     ON c.customer_id = p.customer_id AND c.month_start = p.month_start + INTERVAL 1 MONTH
@@ -120,6 +141,7 @@ MRR_RANGE_JOIN = "WITH" + _MONTHS + """, rate_on AS (
   GROUP BY ALL
 ), pairs AS (
   SELECT coalesce(c.month_start, p.month_start + INTERVAL 1 MONTH) AS month_start,
+         coalesce(c.customer_id, p.customer_id) AS customer_id,
          coalesce(p.mrr, 0) AS before, coalesce(c.mrr, 0) AS after
   FROM snap c FULL OUTER JOIN snap p
     ON c.customer_id = p.customer_id AND c.month_start = p.month_start + INTERVAL 1 MONTH
@@ -144,6 +166,8 @@ def mrr_pandas(subs: pd.DataFrame, rates: pd.DataFrame, first: date, last: date)
     subs = subs.assign(start_date=pd.to_datetime(subs.start_date),
                        end_date=pd.to_datetime(subs.end_date))
     rates = rates.assign(date=pd.to_datetime(rates.date))
+    subs = subs[subs.end_date.isna() | (subs.end_date > subs.start_date)]
+    first_paid = subs[subs.monthly > 0].groupby("customer_id").start_date.min()
     rows = []
     for month in months:
         day = month + pd.offsets.MonthEnd(0)
@@ -156,9 +180,13 @@ def mrr_pandas(subs: pd.DataFrame, rates: pd.DataFrame, first: date, last: date)
     wide = pd.concat(rows, axis=1).fillna(0.0)
     before = wide.shift(1, axis=1).fillna(0.0)
     delta = wide - before
+    first = first_paid.reindex(wide.index)
+    is_new = pd.DataFrame({m: first >= m for m in wide.columns})
+    gained = (before == 0) & (wide > 0)
     out = pd.DataFrame({
         "mrr": wide.sum(),
-        "gained": delta.where((before == 0) & (wide > 0)).sum(),
+        "new": wide.where(gained & is_new).sum(),
+        "reactivation": wide.where(gained & ~is_new).sum(),
         "expansion": delta.where((before > 0) & (delta > 0)).sum(),
         "contraction": (-delta).where((before > 0) & (delta < 0) & (wide > 0)).sum(),
         "churned": before.where((before > 0) & (wide == 0)).sum(),

@@ -310,3 +310,39 @@ def test_renewal_rate_of_annual_contracts():
                     as_of="2024-03-31")
     assert values(got, "renewal_rate") == [None, round(2 / 3, 6)]
     assert got.n.tolist() == [0, 3]
+
+
+def test_downgrade_rate_counts_contractions_that_change_the_main_plan():
+    with memory_warehouse() as warehouse:
+        subscriptions(warehouse, [
+            # A: pro 300 -> basic 100 on 10 Feb: a downgrade in February
+            ("A1", "A", "pro", 300, "month", "2024-01-01", "2024-02-10"),
+            ("A2", "A", "basic", 100, "month", "2024-02-10", None),
+            # B: pro 300 -> pro 200 (fewer seats): contraction, same plan, no downgrade
+            ("B1", "B", "pro", 300, "month", "2024-01-01", "2024-02-20"),
+            ("B2", "B", "pro", 200, "month", "2024-02-20", None),
+            # C: main line pro 300 plus add-on basic 50; drops the add-on: same main plan
+            ("C1", "C", "pro", 300, "month", "2024-01-01", None),
+            ("C2", "C", "basic", 50, "month", "2024-01-01", "2024-02-05"),
+            # D: basic 100 -> pro 300: an upgrade; E: pro 300, churns in February
+            ("D1", "D", "basic", 100, "month", "2024-01-01", "2024-02-01"),
+            ("D2", "D", "pro", 300, "month", "2024-02-01", None),
+            ("E1", "E", "pro", 300, "month", "2024-01-01", "2024-02-15"),
+            # F: joins in February on basic (not a starting customer)
+            ("F1", "F", "basic", 100, "month", "2024-02-01", None),
+        ])
+        warehouse.sql.execute("UPDATE customers SET region = CASE WHEN customer_id IN "
+                              "('A', 'B', 'C') THEN 'EU' ELSE 'US' END")
+        got = query(warehouse, ["downgrade_rate", "mrr_contraction"], start="2024-02-01",
+                    end="2024-03-31")
+        by_region = query(warehouse, "downgrade_rate", start="2024-02-01", end="2024-02-29",
+                          by="region")
+    # February: 5 customers at its start (A-E); A, B and C contracted, only A changed its
+    # main plan -> 1 / 5. March: nothing moves -> 0 of 5 starting customers (A-D, F).
+    assert values(got, "downgrade_rate") == [0.2, 0.0]
+    assert values(got, "mrr_contraction") == [200 + 100 + 50, 0]
+    assert list(got[got.metric == "downgrade_rate"].n) == [5, 5]
+    eu = by_region[by_region.region == "EU"].iloc[0]
+    us = by_region[by_region.region == "US"].iloc[0]
+    assert (eu.value, eu.n) == (pytest.approx(1 / 3), 3)
+    assert (us.value, us.n) == (0.0, 2)

@@ -127,18 +127,23 @@ def active_on(lines: ir.Table, days: ir.Table, day: str = "day") -> ir.Table:
     return days.join(lines, [lines.start <= days[day], lines.end.fill_null(OPEN_END) > days[day]])
 
 
-def customer_mrr_on(ctx: MetricContext, days: ir.Table) -> ir.Table:
-    """MRR per customer on each day of ``days`` (column ``day``): ``mrr`` (exact decimal),
-    ``plan`` (of its largest line) and ``lines`` (active subscriptions, free ones included)."""
+def amounts_on(ctx: MetricContext, days: ir.Table) -> ir.Table:
+    """Every subscription line giving service on a day of ``days`` (column ``day``; other
+    columns are kept), with ``monthly`` in the reporting currency as an exact decimal."""
     active = active_on(subscription_lines(ctx), days)
     if ctx.policy.currency_rate_at == "period_end":
         active = convert(ctx, active, "monthly", "day")
-    active = active.mutate(monthly=active.monthly.cast(MONEY))
+    return active.mutate(monthly=active.monthly.cast(MONEY))
+
+
+def customer_mrr_on(ctx: MetricContext, days: ir.Table, *, plan: bool = False) -> ir.Table:
+    """MRR per customer on each day of ``days`` (column ``day``): ``mrr`` (exact decimal),
+    ``lines`` (active subscriptions, free ones included) and, with ``plan``, the ``plan`` of
+    its largest line."""
+    active = amounts_on(ctx, days)
+    main = {"plan": largest_by(ctx.con, active.plan, active.monthly)} if plan else {}
     return active.group_by(["day", "customer_id"]).aggregate(
-        mrr=active.monthly.sum(),
-        plan=largest_by(ctx.con, active.plan, active.monthly),
-        lines=active.count(),
-    )
+        mrr=active.monthly.sum(), lines=active.count(), **main)
 
 
 def revenue_in_windows(ctx: MetricContext, windows: ir.Table) -> ir.Table:

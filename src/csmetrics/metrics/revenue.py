@@ -12,8 +12,15 @@ import ibis.expr.types as ir
 
 from csmetrics.metrics.context import MetricContext
 from csmetrics.metrics.definition import Direction, Section, Unit, metric
-from csmetrics.metrics.money import MONEY, customer_mrr_on, revenue_in_windows, subscription_lines
+from csmetrics.metrics.money import (
+    MONEY,
+    amounts_on,
+    customer_mrr_on,
+    revenue_in_windows,
+    subscription_lines,
+)
 from csmetrics.metrics.result import finish, ratio, reason_if
+from csmetrics.store.engines import largest_by
 
 ZERO = ibis.literal(0).cast(MONEY)
 NO_START_MRR = "no MRR at period start"
@@ -35,23 +42,15 @@ def changes_base(ctx: MetricContext) -> ir.Table:
 
 def _changes(ctx: MetricContext) -> ir.Table:
     p = ctx.periods
-    days = p.select(day=p.last_day).union(p.select(day=p.prev_last_day)).distinct()
-    snap = ctx.materialized("period-end-mrr", lambda: customer_mrr_on(ctx, days))
-    cur = p.join(snap, p.last_day == snap.day).select(
-        "period_index", "customer_id", mrr_cur=snap.mrr, plan_cur=snap.plan, lines_cur=snap.lines)
-    prev = p.join(snap, p.prev_last_day == snap.day).select(
-        __pi=p.period_index, __cid=snap.customer_id, mrr_prev=snap.mrr, plan_prev=snap.plan,
-        lines_prev=snap.lines)
-    both = cur.outer_join(
-        prev, [cur.period_index == prev.__pi, cur.customer_id == prev.__cid]
-    )
-    both = both.select(
-        period_index=ibis.coalesce(both.period_index, both.__pi),
-        customer_id=ibis.coalesce(both.customer_id, both.__cid),
-        mrr_prev=both.mrr_prev.fill_null(ZERO), mrr_cur=both.mrr_cur.fill_null(ZERO),
-        plan_prev=both.plan_prev, plan_cur=both.plan_cur,
-        lines_prev=both.lines_prev.fill_null(0), lines_cur=both.lines_cur.fill_null(0),
-    ).view()  # a fresh relation: Ibis cannot join onto computed columns of a join chain
+    # every period's two ends, so that one pass over the lines in force on them gives each
+    # customer's MRR at both ends (no snapshot joined with itself)
+    ends = p.select("period_index", day=p.prev_last_day, __end=ibis.literal(False)).union(
+        p.select("period_index", day=p.last_day, __end=ibis.literal(True)))
+    a = amounts_on(ctx, ends)
+    both = a.group_by(["period_index", "customer_id"]).aggregate(
+        mrr_prev=a.monthly.sum(where=~a.__end).fill_null(ZERO),
+        mrr_cur=a.monthly.sum(where=a.__end).fill_null(ZERO),
+        lines_prev=a.count(where=~a.__end), lines_cur=a.count(where=a.__end))
     pv = p.view()
     both = both.join(pv, both.period_index == pv.period_index).select(
         both, pv.period_start, pv.prev_last_day)
@@ -374,8 +373,25 @@ def downgrade_rate(ctx: MetricContext) -> ir.Table:
     """The share of starting customers that moved to a cheaper plan: contraction together
     with a change of their main plan."""
     c = customer_changes(ctx)
-    down = (c.movement == "contraction") & (c.plan_cur != c.plan_prev)
-    g = c.group_by(ctx.group_keys).aggregate(d=down.sum(), n=c.at_start.sum())
+    p = ctx.periods
+    shrunk = c.filter(c.movement == "contraction").join(p, "period_index")
+    ends = shrunk.select("customer_id", day=shrunk.prev_last_day).union(
+        shrunk.select("customer_id", day=shrunk.last_day)).distinct()
+    # the main plan (the largest line's) at both ends, for the customers that contracted
+    a = amounts_on(ctx, ends.select("day").distinct())
+    a = a.semi_join(ends, [a.day == ends.day, a.customer_id == ends.customer_id])
+    plans = a.group_by(["day", "customer_id"]).aggregate(
+        plan=largest_by(ctx.con, a.plan, a.monthly))
+    before = plans.select(_d0="day", _c0="customer_id", plan_prev="plan")
+    after = plans.view().select(_d1="day", _c1="customer_id", plan_cur="plan")
+    s = shrunk.left_join(before, [shrunk.prev_last_day == before._d0,
+                                  shrunk.customer_id == before._c0])
+    s = s.left_join(after, [s.last_day == after._d1, s.customer_id == after._c1])
+    s = s.select(*ctx.group_keys, down=(s.plan_cur != s.plan_prev).cast("int64"))
+    down = s.group_by(ctx.group_keys).aggregate(d=s.down.sum())
+    starts = c.group_by(ctx.group_keys).aggregate(n=c.at_start.sum())
+    g = starts.left_join(down, [starts[k] == down[k] for k in ctx.group_keys])
+    g = g.select(*[starts[k] for k in ctx.group_keys], starts.n, d=g.d.fill_null(0))
     return finish(ctx, g, value=ratio(g.d, g.n), n=g.n,
                   null_reason=reason_if(g.n == 0, NO_START_CUSTOMERS))
 

@@ -56,7 +56,7 @@ def paying_on(con: BaseBackend, settings: Settings, day: date) -> pd.DataFrame:
     ctx = _context(con, settings, day, as_of=day)
     try:
         days = ibis.memtable({"day": [day]})
-        snap = customer_mrr_on(ctx, days)
+        snap = customer_mrr_on(ctx, days, plan=True)
         snap = snap.filter(snap.mrr > 0)
         frame = con.execute(snap.select("customer_id", "mrr", "plan").order_by("customer_id"))
     finally:
