@@ -152,7 +152,7 @@ def revenue_in_windows(ctx: MetricContext, windows: ir.Table) -> ir.Table:
     plus paid one-time orders (refunded and failed orders earn nothing)."""
     lines = subscription_lines(ctx)
     overlap = windows.join(lines, [lines.start < windows.w_end,
-                                   lines.end.isnull() | (lines.end > windows.w_start)])
+                                   lines.end.fill_null(OPEN_END) > windows.w_start])
     first = ibis.greatest(overlap.start, overlap.w_start)
     last = ibis.ifelse(overlap.end.isnull(), overlap.w_end, ibis.least(overlap.end, overlap.w_end))
     days = last.delta(first, unit="day").cast("float64")

@@ -14,6 +14,7 @@ from csmetrics.metrics.context import MetricContext
 from csmetrics.metrics.definition import Direction, Section, Unit, metric
 from csmetrics.metrics.money import (
     MONEY,
+    OPEN_END,
     amounts_on,
     customer_mrr_on,
     revenue_in_windows,
@@ -28,8 +29,8 @@ NO_START_CUSTOMERS = "no customers at period start"
 
 
 def customer_changes(ctx: MetricContext) -> ir.Table:
-    """One row per (period, customer) with MRR at either end: ``mrr_prev``, ``mrr_cur``,
-    ``plan_prev``, ``plan_cur``, whether it was a customer at the start / end, and which
+    """One row per (period, customer) with service at either end: ``mrr_prev``, ``mrr_cur``,
+    ``lines_prev``, ``lines_cur``, whether it was a customer at the start / end, and which
     movement it made (``movement``: new, expansion, contraction, churned, reactivation or
     NULL), with the segment columns."""
     return ctx.cached("customer-changes", lambda: ctx.segment(changes_base(ctx)))
@@ -95,7 +96,7 @@ def within_period_churn(ctx: MetricContext) -> ir.Table:
         if not ctx.policy.free_plans_are_customers:
             lines = lines.filter(lines.monthly > 0)
         touched = p.join(lines, [lines.start <= p.last_day,
-                                 lines.end.isnull() | (lines.end > p.period_start)])
+                                 lines.end.fill_null(OPEN_END) > p.period_start])
         touched = touched.select("period_index", "period_start", "customer_id").distinct()
         changes = changes_base(ctx)
         present = changes.filter(changes.at_start | changes.at_end).select(

@@ -15,7 +15,7 @@ import ibis.expr.types as ir
 
 from csmetrics.metrics.context import MetricContext
 from csmetrics.metrics.definition import Direction, Section, Unit, metric
-from csmetrics.metrics.money import subscription_lines
+from csmetrics.metrics.money import OPEN_END, subscription_lines
 from csmetrics.metrics.result import Z95, finish, mean_interval, ratio, reason_if, wilson_interval
 from csmetrics.metrics.revenue import customer_changes
 from csmetrics.schema.tables import DEFAULT_SCALE_MAX
@@ -66,7 +66,7 @@ def active_customers(ctx: MetricContext) -> ir.Table:
         if not ctx.policy.free_plans_are_customers:
             lines = lines.filter(lines.monthly > 0)
         subs = p.join(lines, [lines.start < p.period_end,
-                              lines.end.isnull() | (lines.end > p.period_start)])
+                              lines.end.fill_null(OPEN_END) > p.period_start])
         subs = subs.select("period_start", "period_end", "customer_id")
         o = ctx.table("orders")
         o = o.filter(o.status.fill_null("paid") == "paid").select("customer_id", "ordered_at")
@@ -77,20 +77,21 @@ def active_customers(ctx: MetricContext) -> ir.Table:
 
 
 def _counts_per_active(ctx: MetricContext, events: ir.Table) -> ir.Table:
-    """Group ``events`` (rows with ``period_start``, ``customer_id`` and the segment columns)
-    and the active customers together: ``events``, ``actors`` (distinct customers with an
-    event) and ``active`` per period and segment, with a row wherever either is present."""
-    keys = ctx.group_keys
-    one, zero = ibis.literal(1, "int64"), ibis.literal(0, "int64")
-    ev = events.select(*keys, "customer_id", is_event=one, is_active=zero)
-    act = ctx.segment(active_customers(ctx))
-    act = act.select(*keys, "customer_id", is_event=zero, is_active=one)
-    both = ev.union(act)
-    return both.group_by(keys).aggregate(
-        events=both.is_event.sum(),
-        actors=both.customer_id.nunique(where=both.is_event == 1),
-        active=both.is_active.sum(),
-    )
+    """Count ``events`` (rows with ``period_start`` and ``customer_id``, not segmented) per
+    period and segment beside the active customers: ``events``, ``actors`` (customers with
+    an event) and ``active``, with a row wherever either is present. Counted per customer
+    first, then segmented (a customer is in one segment), so no distinct count runs over
+    the segmented rows."""
+    per = events.group_by(["period_start", "customer_id"]).aggregate(events=events.count())
+    act = active_customers(ctx)
+    act = act.select(_ps=act.period_start, _cid=act.customer_id)
+    j = per.outer_join(act, [per.period_start == act._ps, per.customer_id == act._cid])
+    j = j.select(period_start=ibis.coalesce(j.period_start, j._ps),
+                 customer_id=ibis.coalesce(j.customer_id, j._cid),
+                 events=j.events.fill_null(0), active=j._cid.notnull().cast("int64")).view()
+    j = ctx.segment(j)
+    return j.group_by(ctx.group_keys).aggregate(
+        events=j.events.sum(), actors=(j.events > 0).sum(), active=j.active.sum())
 
 
 # -- NPS, CSAT, CES ------------------------------------------------------------------------
@@ -326,8 +327,7 @@ def referrals(ctx: MetricContext) -> ir.Table:
     customers of the period (n; empty when there are none) and ``referrers`` counts the
     distinct customers who made them. The articles' "number of referrals" per customer: use
     --customer for one account."""
-    ev = ctx.segment(ctx.in_period(referral_events(ctx), "day"))
-    g = _counts_per_active(ctx, ev)
+    g = _counts_per_active(ctx, ctx.in_period(referral_events(ctx), "day"))
     return finish(ctx, g, value=g.events, n=g.active,
                   per_customer=ratio(g.events, g.active), referrers=g.actors)
 
@@ -475,7 +475,6 @@ def ideas_submitted(ctx: MetricContext) -> ir.Table:
     when there are none) and ``submitters`` counts the distinct customers who submitted."""
     f = ctx.table("feedback")
     f = f.filter(f.kind.isin(["idea", "feature_request"])).select("customer_id", "submitted_at")
-    f = ctx.segment(ctx.in_period(f, "submitted_at"))
-    g = _counts_per_active(ctx, f)
+    g = _counts_per_active(ctx, ctx.in_period(f, "submitted_at"))
     return finish(ctx, g, value=g.events, n=g.active,
                   per_customer=ratio(g.events, g.active), submitters=g.actors)

@@ -24,7 +24,7 @@ import ibis.expr.types as ir
 
 from csmetrics.metrics.context import MetricContext
 from csmetrics.metrics.definition import Direction, Section, Unit, metric
-from csmetrics.metrics.money import customer_mrr_on
+from csmetrics.metrics.money import OPEN_END, customer_mrr_on
 from csmetrics.metrics.periods import next_start
 from csmetrics.metrics.result import finish, ratio, reason_if, wilson_interval
 
@@ -336,7 +336,7 @@ def licensed_seats(ctx: MetricContext) -> ir.Table:
         p = period_days(ctx)
         p = p.select("period_index", "period_start", ref=shift(p.clip_end, ibis.interval(days=-1)))
         s = ctx.table("subscriptions")
-        on = p.join(s, [s.start_date <= p.ref, s.end_date.isnull() | (s.end_date > p.ref)])
+        on = p.join(s, [s.start_date <= p.ref, s.end_date.fill_null(OPEN_END) > p.ref])
         in_force = on.group_by(_pi="period_index", _cid="customer_id").aggregate(
             qty=on.quantity.fill_null(0).sum())
         ever = s.select(_eid=s.customer_id).distinct()
@@ -503,7 +503,7 @@ def purchased_units(ctx: MetricContext) -> ir.Table:
         s = s.filter(s.quantity.notnull() & (s.quantity > 0))
         p = period_days(ctx)
         j = p.join(s, [s.start_date < p.clip_end,
-                       s.end_date.isnull() | (s.end_date > p.period_start)])
+                       s.end_date.fill_null(OPEN_END) > p.period_start])
         last = ibis.ifelse(j.end_date.isnull(), j.clip_end, ibis.least(j.end_date, j.clip_end))
         days = last.delta(ibis.greatest(j.start_date, j.period_start), unit="day")
         j = j.mutate(weighted=j.quantity.cast("float64") * days / j.n_days, days=days)
