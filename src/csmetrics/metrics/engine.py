@@ -106,16 +106,19 @@ STACKED_BY = ("segment_by", "segment_value")
 
 
 def compute(
-    con: BaseBackend, settings: Settings, request: MetricRequest, *, stack: tuple[str, ...] = ()
+    con: BaseBackend, settings: Settings, request: MetricRequest, *, stack: tuple[str, ...] = (),
+    data_ends: date | None = None,
 ) -> pd.DataFrame:
     """Every requested metric for every period and segment, as one long table (see
     ``result.py`` for the columns), with targets and benchmarks.
 
     ``stack`` (used by refresh) computes several segmentations in one pass: the rows then
     carry ``segment_by`` ("" for the total) and ``segment_value`` instead of ``by``.
+    ``data_ends``: ``data_end(con)`` when the caller knows it already (refresh runs many
+    passes over the same data).
     """
     calendar = Calendar(settings.fiscal.week_start, settings.fiscal.year_start_month)
-    known_until = request.as_of or data_end(con)
+    known_until = request.as_of or data_ends or data_end(con)
     end = request.end or known_until
     start = request.start or _default_start(end, request.grain, calendar)
     starts = period_starts(start, end, request.grain, calendar)

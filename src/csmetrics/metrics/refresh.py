@@ -140,14 +140,14 @@ def _compute_grain(
         step(f"{grain} from {first}: {len(stackable)} metrics, total and "
              f"{len(segments)} segments")
         request = MetricRequest.create(stackable, period=grain, start=first, end=last)
-        stacked = compute(con, settings, request, stack=("", *segments))
+        stacked = compute(con, settings, request, stack=("", *segments), data_ends=last)
         frames.append(_long(stacked, grain, stacked["segment_by"], stacked["segment_value"]))
     for segment in ["", *segments] if separate else []:
         step(f"{grain} from {first}: cost-based metrics "
              f"{'in total' if not segment else 'by ' + segment}")
         request = MetricRequest.create(separate, period=grain, start=first, end=last,
                                        by=segment or None)
-        frame = compute(con, settings, request)
+        frame = compute(con, settings, request, data_ends=last)
         frames.append(_long(frame, grain, pd.Series(segment, index=frame.index),
                             frame[segment] if segment else pd.Series("", index=frame.index)))
     return frames
