@@ -37,6 +37,7 @@ from csmetrics.metrics.cohorts import cohort_context, cohort_table
 from csmetrics.metrics.engine import data_end
 from csmetrics.metrics.headline import Kpi, headline
 from csmetrics.metrics.refresh import DEFAULT_GRAINS, compute_all, data_start, plan_refresh
+from csmetrics.metrics.stored import stored_answer
 from csmetrics.schema import TABLES
 from csmetrics.store import Warehouse
 from csmetrics.store.materialize import read_metric_values, replace_metric_values
@@ -178,14 +179,22 @@ class Workspace:
         """The load ledger, newest first."""
         return list_batches(self.warehouse.sql, table)
 
-    def query(self, metrics: str | Sequence[str], **request: Any) -> pd.DataFrame:
+    def query(self, metrics: str | Sequence[str], *, stored: bool = False,
+              **request: Any) -> pd.DataFrame:
         """Compute metrics: one row per metric, period and segment (see ``MetricRequest``).
 
         ``request`` takes ``period`` (day, week, month, quarter, year), ``start``, ``end``,
         ``by`` (segment columns), ``customer``, ``where`` ({column: value}) and ``as_of``.
+        ``stored``: read the answer from the last refresh when it is current and holds it
+        (totals of a refreshed grain; see ``metrics.stored``), else compute it.
         """
-        return compute(self.warehouse.ibis, self.settings,
-                       MetricRequest.create(metrics, **request))
+        wanted = MetricRequest.create(metrics, **request)
+        if stored and self.warehouse.ibis.name == "duckdb":
+            answer = stored_answer(self.warehouse.sql, self.warehouse.ibis, self.settings,
+                                   wanted)
+            if answer is not None:
+                return answer
+        return compute(self.warehouse.ibis, self.settings, wanted)
 
     def cohorts(self, kind: str = "logo", start: date | str | None = None,
                 end: date | str | None = None) -> pd.DataFrame:

@@ -120,7 +120,7 @@ def compute(
     calendar = Calendar(settings.fiscal.week_start, settings.fiscal.year_start_month)
     known_until = request.as_of or data_ends or data_end(con)
     end = request.end or known_until
-    start = request.start or _default_start(end, request.grain, calendar)
+    start = request.start or default_start(end, request.grain, calendar)
     starts = period_starts(start, end, request.grain, calendar)
     check_segments(con, (*request.by, *(s for s in stack if s)), request.where)
     ctx = MetricContext(
@@ -204,7 +204,7 @@ def target_for(settings: Settings, metric: str, segment: dict[str, object]) -> f
     return None if default is None else float(default)
 
 
-def _default_start(end: date, grain: Grain, calendar: Calendar) -> date:
+def default_start(end: date, grain: Grain, calendar: Calendar) -> date:
     start = period_start(end, grain, calendar)
     for _ in range(DEFAULT_PERIODS - 1):
         start = period_start(start - pd.Timedelta(days=1), grain, calendar)

@@ -404,7 +404,7 @@ def _downloads(page: str, key: str, query: str) -> list[dict[str, str]]:
 def _frame(site: Site, metrics: tuple[str, ...], view: View) -> pd.DataFrame:
     with site.use() as ws:
         return ws.query(list(metrics), period=view.period, start=view.start, end=view.end,
-                        where=view.filters)
+                        where=view.filters, stored=True)
 
 
 def _page(request: Request, page: str, period: str, start: str | None, end: str | None,

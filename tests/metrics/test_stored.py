@@ -1,0 +1,111 @@
+"""Queries answered from the last refresh: the same rows as computing them, and only while
+the stored results are current and hold what is asked."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from csmetrics import Workspace
+from csmetrics.demo import write_company
+from csmetrics.metrics.definition import all_metrics
+from csmetrics.metrics.stored import stored_answer
+
+END = date(2026, 3, 31)
+FIRST = ("customers", "exchange_rates")
+
+
+@pytest.fixture(scope="module")
+def refreshed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small demo company, loaded and refreshed (month and quarter)."""
+    folder = tmp_path_factory.mktemp("stored")
+    write_company(folder / "files", customers=40, months=5, seed=5, end=END)
+    files = sorted((folder / "files").glob("*.parquet"))
+    root = folder / "ws"
+    Workspace.init(root, name="Stored Co").close()
+    config = root / "csmetrics.toml"
+    config.write_text(config.read_text().replace("snapshot_on_refresh = true",
+                                                 "snapshot_on_refresh = false"))
+    with Workspace.load(root) as ws:
+        tables = sorted({p.name.split(".")[0].split("-")[0] for p in files},
+                        key=lambda t: (t not in FIRST, t))
+        for table in tables:
+            ws.ingest(table, [p for p in files if p.name.split(".")[0].split("-")[0] == table],
+                      allow_orphans=True)
+        ws.refresh()
+    return root
+
+
+def _request(ws: Workspace, names: list[str], **request: object):
+    from csmetrics.metrics import MetricRequest
+
+    return stored_answer(ws.warehouse.sql, ws.warehouse.ibis, ws.settings,
+                         MetricRequest.create(names, **request))
+
+
+def _assert_same(stored: pd.DataFrame, live: pd.DataFrame) -> None:
+    """The rows of both, in the same order, with equal keys and values (floats to 1e-9;
+    stored extra counts come back as floats)."""
+    assert list(stored.metric) == list(live.metric)
+    assert list(stored.period_start) == list(live.period_start)
+    assert set(stored.columns) == set(live.columns)
+    for column in live.columns:
+        left, right = stored[column], live[column]
+        numeric = pd.api.types.is_numeric_dtype(right) or column in ("value", "target")
+        if numeric:
+            assert np.allclose(pd.to_numeric(left, errors="coerce").astype(float),
+                               pd.to_numeric(right, errors="coerce").astype(float),
+                               rtol=1e-9, equal_nan=True), column
+        else:
+            assert left.where(left.notna(), None).tolist() == \
+                right.where(right.notna(), None).tolist(), column
+
+
+@pytest.mark.parametrize("period", ["month", "quarter"])
+def test_every_metric_without_a_dimension_reads_back_as_computed(refreshed, period):
+    names = [m.name for m in all_metrics() if not m.dimension]
+    with Workspace.load(refreshed) as ws:
+        live = ws.query(names, period=period, start="2025-11-01", end=END)
+        stored = _request(ws, names, period=period, start="2025-11-01", end=END)
+        assert stored is not None
+        _assert_same(stored, live)
+        # the default range (the last periods up to the data end) too
+        _assert_same(ws.query(["mrr", "nps"], period=period, stored=True),
+                     ws.query(["mrr", "nps"], period=period))
+
+
+def test_what_was_not_stored_is_computed(refreshed):
+    with Workspace.load(refreshed) as ws:
+        customer = ws.warehouse.sql.execute("SELECT min(customer_id) FROM customers").fetchall()
+        for request in ({"by": "plan"}, {"customer": customer[0][0]},
+                        {"where": {"region": "EMEA"}}, {"as_of": "2026-01-31"},
+                        {"period": "week"}, {"start": "2019-01-01"}):
+            assert _request(ws, ["mrr"], **request) is None, request
+        assert _request(ws, ["feature_adoption"]) is None  # a dimension of its own
+        assert _request(ws, ["mrr"]) is not None
+
+
+def test_stored_results_stop_answering_once_the_data_or_settings_change(refreshed, tmp_path):
+    root = tmp_path / "ws"
+    shutil.copytree(refreshed, root)
+    with Workspace.load(root) as ws:
+        before = ws.query(["mrr"], stored=True)
+        changed = tmp_path / "subs.csv"
+        customer = ws.warehouse.sql.execute("SELECT min(customer_id) FROM customers").fetchall()
+        changed.write_text("subscription_id,customer_id,plan,amount,billing_interval,start_date\n"
+                           f"NEW-1,{customer[0][0]},pro,1000,month,2026-03-01\n")
+        ws.ingest("subscriptions", [changed])
+        assert _request(ws, ["mrr"]) is None
+        after = ws.query(["mrr"], stored=True)  # computed, with the new subscription
+        assert after.value.iloc[-1] == pytest.approx(before.value.iloc[-1] + 1000)
+        ws.refresh()
+        assert _request(ws, ["mrr"]) is not None
+    config = root / "csmetrics.toml"
+    config.write_text(config.read_text().replace('currency = "USD"', 'currency = "EUR"'))
+    with Workspace.load(root) as ws:
+        assert _request(ws, ["mrr"]) is None  # other settings: the stored rows are stale
