@@ -22,9 +22,9 @@ from ibis.backends import BaseBackend
 from csmetrics.config import Settings
 from csmetrics.metrics.definition import get_metric
 from csmetrics.metrics.engine import MetricRequest, default_start
-from csmetrics.metrics.result import STANDARD
 from csmetrics.metrics.periods import Calendar, period_starts
 from csmetrics.metrics.refresh import plan_refresh
+from csmetrics.metrics.result import STANDARD
 from csmetrics.store.materialize import REFRESHES_DDL, read_basis
 
 
