@@ -4,13 +4,12 @@ peak memory (the target is csmetrics' memory, and pandas holds every row in Pyth
     python bench/pandas_job.py mrr|stickiness FOLDER FIRST LAST END REPEAT
 
 reads the Parquet files the benchmark exported to FOLDER and prints one JSON object: the
-median seconds, the values per month by column, and this process's peak RSS in MB.
+median seconds and the values per month by column.
 """
 
 from __future__ import annotations
 
 import json
-import resource
 import sys
 from datetime import date
 from pathlib import Path
@@ -33,8 +32,7 @@ def main() -> None:
         events = pd.read_parquet(folder / "usage_events.parquet")
         seconds, result = timed(lambda: stickiness_pandas(events, first, end), repeat)
         values = {"stickiness": result.stickiness.tolist()}
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    sys.stdout.write(json.dumps({"seconds": seconds, "values": values, "rss_mb": rss}))
+    sys.stdout.write(json.dumps({"seconds": seconds, "values": values}))
 
 
 if __name__ == "__main__":

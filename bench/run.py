@@ -223,7 +223,6 @@ def pandas_baseline(kind: str, folder: Path, first: date, last: date, repeat: in
          last.isoformat(), END.isoformat(), str(repeat)],
         capture_output=True, text=True, check=True)
     out = json.loads(done.stdout)
-    sys.stderr.write(f"pandas {kind}: {out['seconds']:.2f} s, peak RSS {out['rss_mb']:,.0f} MB\n")
     return out["seconds"], out["values"]
 
 
