@@ -66,7 +66,7 @@ def stored_answer(sql: duckdb.DuckDBPyConnection, con: BaseBackend, settings: Se
     return pd.concat(frames, ignore_index=True)
 
 
-def _as_computed(rows: pd.DataFrame, benchmark: float | None, extra_columns: tuple[str, ...]
+def _as_computed(rows: pd.DataFrame, benchmark: str | None, extra_columns: tuple[str, ...]
                  ) -> pd.DataFrame:
     """Stored rows of one metric in ``compute``'s columns: the standard ones, its target
     and benchmark, then its extra columns (from the stored details, which leave out the
