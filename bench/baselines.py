@@ -66,19 +66,22 @@ WHERE month_start BETWEEN DATE '{first}' AND DATE '{last}'
 GROUP BY 1 ORDER BY 1
 """
 
+#: Each customer's MRR at the end of a month beside the month before, from ``snap``.
+_PAIRS = """, pairs AS (
+  SELECT coalesce(c.month_start, p.month_start + INTERVAL 1 MONTH) AS month_start,
+         coalesce(c.customer_id, p.customer_id) AS customer_id,
+         coalesce(p.mrr, 0) AS before, coalesce(c.mrr, 0) AS after
+  FROM snap c FULL OUTER JOIN snap p
+    ON c.customer_id = p.customer_id AND c.month_start = p.month_start + INTERVAL 1 MONTH
+)"""
+
 #: The movements every formulation returns, as csmetrics' metrics, each with its count.
 MOVEMENTS = {"mrr": "mrr", "paying": None, "new": "mrr_new",
              "reactivation": "mrr_reactivation", "expansion": "mrr_expansion",
              "contraction": "mrr_contraction", "churned": "mrr_churned"}
 
 #: Self-join: each month's snapshot joined to the month before's.
-MRR_SELF_JOIN = "WITH" + _MONTHS + _SNAPSHOT + """, pairs AS (
-  SELECT coalesce(c.month_start, p.month_start + INTERVAL 1 MONTH) AS month_start,
-         coalesce(c.customer_id, p.customer_id) AS customer_id,
-         coalesce(p.mrr, 0) AS before, coalesce(c.mrr, 0) AS after
-  FROM snap c FULL OUTER JOIN snap p
-    ON c.customer_id = p.customer_id AND c.month_start = p.month_start + INTERVAL 1 MONTH
-)""" + _MOVEMENTS
+MRR_SELF_JOIN = "WITH" + _MONTHS + _SNAPSHOT + _PAIRS + _MOVEMENTS
 
 #: Window: the snapshot plus a zero row the month after each, then lag() per customer.
 MRR_WINDOW = "WITH" + _MONTHS + _SNAPSHOT + """, dense AS (
@@ -117,13 +120,7 @@ snap AS (
   ASOF LEFT JOIN rates x ON k.currency = x.currency AND m.last_day >= x.date
   WHERE r.monthly > 0
   GROUP BY ALL
-), pairs AS (
-  SELECT coalesce(c.month_start, p.month_start + INTERVAL 1 MONTH) AS month_start,
-         coalesce(c.customer_id, p.customer_id) AS customer_id,
-         coalesce(p.mrr, 0) AS before, coalesce(c.mrr, 0) AS after
-  FROM snap c FULL OUTER JOIN snap p
-    ON c.customer_id = p.customer_id AND c.month_start = p.month_start + INTERVAL 1 MONTH
-)""" + _MOVEMENTS
+)""" + _PAIRS + _MOVEMENTS
 
 #: Range join: the lines in force on each month's last day found with plain inequalities
 #: (an open end as a far-future day, so the engine runs a range join, not a nested loop),
@@ -139,13 +136,7 @@ MRR_RANGE_JOIN = "WITH" + _MONTHS + """, rate_on AS (
                             AND coalesce(l.end_date, DATE '9999-12-31') > m.last_day
   LEFT JOIN rate_on r ON r.last_day = m.last_day AND r.currency = l.currency
   GROUP BY ALL
-), pairs AS (
-  SELECT coalesce(c.month_start, p.month_start + INTERVAL 1 MONTH) AS month_start,
-         coalesce(c.customer_id, p.customer_id) AS customer_id,
-         coalesce(p.mrr, 0) AS before, coalesce(c.mrr, 0) AS after
-  FROM snap c FULL OUTER JOIN snap p
-    ON c.customer_id = p.customer_id AND c.month_start = p.month_start + INTERVAL 1 MONTH
-)""" + _MOVEMENTS
+)""" + _PAIRS + _MOVEMENTS
 
 MRR_SQL = {"self-join": MRR_SELF_JOIN, "window (lag)": MRR_WINDOW,
            "pre-aggregated running total": MRR_PRE_AGGREGATED, "range join": MRR_RANGE_JOIN}

@@ -29,9 +29,10 @@ import numpy as np
 import pandas as pd
 from baselines import MOVEMENTS as MRR_COLUMNS
 from baselines import MRR_SQL, STICKINESS_SQL, mrr_sql, stickiness_sql
-from company import CUT, END, HERE, company, tables_in_order
+from company import CUT, END, HERE, company
 
 from csmetrics import Workspace
+from csmetrics.demo import files_by_table
 
 MOVEMENTS = ["mrr", "mrr_new", "mrr_expansion", "mrr_contraction", "mrr_churned",
              "mrr_reactivation"]
@@ -74,7 +75,7 @@ def workspace(root: Path, memory_limit: str) -> Workspace:
 def load(ws: Workspace, folder: Path, skip: tuple[str, ...] = ()) -> int:
     """Load every table's files from ``folder``; the rows read."""
     rows = 0
-    for table, paths in tables_in_order(folder):
+    for table, paths in files_by_table(folder):
         if table not in skip:
             rows += ws.ingest(table, paths, allow_orphans=True).rows_read
     return rows

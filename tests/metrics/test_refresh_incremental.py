@@ -9,20 +9,17 @@ import shutil
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
 from csmetrics import Workspace
-from csmetrics.demo import write_company
-from csmetrics.metrics.context import AS_OF
+from csmetrics.demo import files_by_table, write_as_of, write_company
 from csmetrics.metrics.refresh import LOOKS_AHEAD, looks_ahead, plan_refresh
 from tests.conftest import run_cli
 
 END = date(2026, 3, 31)
 CUT = date(2026, 2, 28)  # the data first ends here; March is "the month after"
-FIRST = ("customers", "exchange_rates")  # loaded first: other tables refer to them
 
 
 @pytest.fixture(scope="module")
@@ -30,28 +27,13 @@ def company(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small demo company as Parquet files, and the same company as it stood on ``CUT``."""
     folder = tmp_path_factory.mktemp("company")
     write_company(folder / "now", customers=40, months=4, seed=11, end=END)
-    (folder / "then").mkdir()
-    con = duckdb.connect()
-    for path in sorted((folder / "now").glob("*.parquet")):
-        known, revealed = AS_OF[_table(path)]
-        blanked = ", ".join(f"CASE WHEN CAST({c} AS DATE) <= $cut THEN {c} END AS {c}"
-                            for c in revealed)
-        select = f"* REPLACE ({blanked})" if revealed else "*"
-        con.execute(f"COPY (SELECT {select} FROM read_parquet($src) "
-                    f"WHERE CAST({known} AS DATE) <= $cut) TO '{folder / 'then' / path.name}'",
-                    {"src": str(path), "cut": CUT})
+    write_as_of(folder / "now", folder / "then", CUT)
     return folder
 
 
-def _table(path: Path) -> str:
-    return path.name.split(".")[0].split("-")[0]
-
-
 def _load(ws: Workspace, folder: Path) -> None:
-    files = sorted(folder.glob("*.parquet"))
-    tables = sorted({_table(p) for p in files}, key=lambda t: (t not in FIRST, t))
-    for table in tables:
-        ws.ingest(table, [p for p in files if _table(p) == table], allow_orphans=True)
+    for table, paths in files_by_table(folder):
+        ws.ingest(table, paths, allow_orphans=True)
 
 
 def _workspace(root: Path) -> Workspace:

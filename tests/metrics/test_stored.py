@@ -12,12 +12,11 @@ import pandas as pd
 import pytest
 
 from csmetrics import Workspace
-from csmetrics.demo import write_company
+from csmetrics.demo import files_by_table, write_company
 from csmetrics.metrics.definition import all_metrics
 from csmetrics.metrics.stored import stored_answer
 
 END = date(2026, 3, 31)
-FIRST = ("customers", "exchange_rates")
 
 
 @pytest.fixture(scope="module")
@@ -25,18 +24,14 @@ def refreshed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small demo company, loaded and refreshed (month and quarter)."""
     folder = tmp_path_factory.mktemp("stored")
     write_company(folder / "files", customers=40, months=5, seed=5, end=END)
-    files = sorted((folder / "files").glob("*.parquet"))
     root = folder / "ws"
     Workspace.init(root, name="Stored Co").close()
     config = root / "csmetrics.toml"
     config.write_text(config.read_text().replace("snapshot_on_refresh = true",
                                                  "snapshot_on_refresh = false"))
     with Workspace.load(root) as ws:
-        tables = sorted({p.name.split(".")[0].split("-")[0] for p in files},
-                        key=lambda t: (t not in FIRST, t))
-        for table in tables:
-            ws.ingest(table, [p for p in files if p.name.split(".")[0].split("-")[0] == table],
-                      allow_orphans=True)
+        for table, paths in files_by_table(folder / "files"):
+            ws.ingest(table, paths, allow_orphans=True)
         ws.refresh()
     return root
 
