@@ -13,7 +13,7 @@ import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
 from csmetrics.config import MetricsSection
-from csmetrics.metrics.periods import Grain, periods_table
+from csmetrics.metrics.periods import Grain, next_start, periods_table
 from csmetrics.metrics.policy import Policy
 from csmetrics.schema import TABLES
 from csmetrics.store.engines import create_temporary, drop_temporary
@@ -68,6 +68,11 @@ class MetricContext:
         """``period_index``, ``period_start``, ``period_end`` (exclusive), ``last_day``,
         ``prev_last_day`` for every period asked for."""
         return self.cached("periods", lambda: periods_table(self.starts, self.grain))
+
+    @property
+    def span(self) -> tuple[date, date]:
+        """The first day of the first period and the first day after the last one."""
+        return self.starts[0], next_start(self.starts[-1], self.grain)
 
     @property
     def group_keys(self) -> list[str]:

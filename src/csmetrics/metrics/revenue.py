@@ -467,8 +467,15 @@ def renewal_rate(ctx: MetricContext) -> ir.Table:
     lines = subscription_lines(ctx)
     lines = lines.filter(lines.billing_interval.isin(["quarter", "year"]) & (lines.monthly > 0))
     term = lines.billing_interval.cases(("quarter", 3), ("year", 12), else_=12)
+    # the k-th anniversary lands in the periods asked for only if its month does: only the
+    # k with a month inside them are tried (an integer range, not every k of every line)
+    first, end = ctx.span
+    start_month = lines.start.year() * 12 + lines.start.month()
+    lines = lines.mutate(
+        __k_lo=((first.year * 12 + first.month - start_month) / term).ceil(),
+        __k_hi=((end.year * 12 + end.month - start_month) / term).floor())
     k = ibis.memtable({"k": list(range(1, 121))})
-    terms = lines.cross_join(k)
+    terms = lines.join(k, [k.k >= lines.__k_lo, k.k <= lines.__k_hi]).drop("__k_lo", "__k_hi")
     terms = terms.mutate(term_end=terms.start + (terms.k * term).as_interval("M"))
     p = ctx.periods
     terms = terms.filter(terms.end.isnull() | (terms.term_end <= terms.end))
