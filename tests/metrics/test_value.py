@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from csmetrics import Workspace
 from csmetrics.metrics import get_metric
+from csmetrics.metrics.engine import MetricRequest, compute
 from tests.conftest import write_csv
 from tests.metrics.test_purchases import SHOP_CUSTOMERS, SHOP_ORDERS, Y, rows, values
 from tests.metrics.test_purchases import load as load_shop
@@ -235,6 +237,41 @@ def test_cac_per_channel_charges_channel_costs_and_shares_the_rest(channels):
     # the blended CAC counts every cost: (1,000 + 500 + 800) / 4
     total = rows(channels.query("cac", start="2024-01-01", end="2024-01-31"), "cac").iloc[0]
     assert total.value == pytest.approx(2_300 / 4)
+
+
+COST_METRICS = ["cac", "ltv_cac_ratio", "cac_payback_months", "customer_retention_cost"]
+
+
+@pytest.mark.parametrize("fixture", ["channels", "book"])
+def test_cost_metrics_stacked_as_refresh_does_equal_one_segmentation_at_a_time(fixture, request):
+    ws = request.getfixturevalue(fixture)
+    segments = ("", "acquisition_channel", "region")
+    asked = MetricRequest.create(COST_METRICS, start="2024-01-01", end="2024-02-29")
+    stacked = compute(ws.warehouse.ibis, ws.settings, asked, stack=segments)
+    for by in segments:
+        direct = ws.query(COST_METRICS, start="2024-01-01", end="2024-02-29", by=by or None)
+        direct["segment_value"] = direct[by] if by else ""
+        mine = stacked[stacked.segment_by == by]
+        keys = ["metric", "period_start", "segment_value"]
+        merged = mine.merge(direct, on=keys, how="outer", indicator=True,
+                            suffixes=("_stacked", "_direct"))
+        # a stacked pass makes no row for a metric without any data at all (the direct query
+        # fills every period in): such rows must be empty
+        only_direct = merged[merged._merge == "right_only"]
+        assert (only_direct.n_direct == 0).all() and only_direct.value_direct.isna().all(), by
+        assert only_direct.spend_direct.fillna(0).eq(0).all(), by
+        assert not (merged._merge == "left_only").any(), by
+        merged = merged[merged._merge == "both"]
+        assert (merged.n_stacked == merged.n_direct).all(), by
+        for column in ("value", "spend"):
+            assert np.allclose(merged[f"{column}_stacked"].astype(float),
+                               merged[f"{column}_direct"].astype(float), equal_nan=True), by
+        assert merged.null_reason_stacked.fillna("").eq(
+            merged.null_reason_direct.fillna("")).all(), by
+    # the channel that spent without acquiring anyone keeps its spend, stacked too
+    if fixture == "channels":
+        events = stacked[(stacked.metric == "cac") & (stacked.segment_value == "events")]
+        assert events.spend.max() == 500 and events.n.max() == 0
 
 
 def test_cac_filtered_to_a_channel_keeps_its_share_of_shared_costs(channels):

@@ -95,7 +95,8 @@ def compute_all(
     """Every metric x grain x (total + each default segment), as rows of ``_metric_values``.
 
     Metrics that allow it are computed for the total and every segment in one stacked pass;
-    the others (costs and traffic have no customers to segment) one segmentation at a time.
+    the others (conversion: visitors of the traffic table have no customer to segment)
+    one segmentation at a time.
 
     Incrementally (``since`` and the ``previous`` rows given): each metric is recomputed
     for the periods from ``recompute_from`` on (the one containing ``since`` for the metrics
@@ -143,7 +144,7 @@ def _compute_grain(
         stacked = compute(con, settings, request, stack=("", *segments), data_ends=last)
         frames.append(_long(stacked, grain, stacked["segment_by"], stacked["segment_value"]))
     for segment in ["", *segments] if separate else []:
-        step(f"{grain} from {first}: cost-based metrics "
+        step(f"{grain} from {first}: {', '.join(separate)} "
              f"{'in total' if not segment else 'by ' + segment}")
         request = MetricRequest.create(separate, period=grain, start=first, end=last,
                                        by=segment or None)

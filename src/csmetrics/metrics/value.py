@@ -36,7 +36,7 @@ from csmetrics.metrics.purchases import (
     purchase_frequency,
 )
 from csmetrics.metrics.result import finish, ratio, reason_if
-from csmetrics.metrics.revenue import arpa, customer_changes, customer_churn_rate
+from csmetrics.metrics.revenue import arpa, changes_base, customer_changes, customer_churn_rate
 
 ACQUISITION_CATEGORIES = ("sales", "marketing")
 RETENTION_CATEGORIES = ("customer_success", "support", "account_management",
@@ -188,63 +188,96 @@ def _unfiltered(ctx: MetricContext) -> MetricContext:
 
 
 def _by_channel(ctx: MetricContext) -> bool:
-    return CHANNEL in ctx.by or any(column == CHANNEL for column, _ in ctx.where)
+    return (CHANNEL in ctx.by or CHANNEL in ctx.stack
+            or any(column == CHANNEL for column, _ in ctx.where))
 
 
 def _allocate(ctx: MetricContext, members: ir.Table, everyone: ir.Table, costs: ir.Table,
               by_channel: bool) -> ir.Table:
     """Spend allocated to the groups of ``members`` (rows of period_index, period_start,
     channel and the segment columns, one per customer in the denominator): ``spend`` and
-    ``n`` per group. ``everyone`` (period_index, channel) is the whole population."""
+    ``n`` per group. ``everyone`` (period_index, channel) is the whole population.
+
+    Stacked (refresh), the rows of the acquisition_channel segmentation are charged as by
+    channel and every other segmentation's rows the blended share."""
     n_all = everyone.group_by("period_index").aggregate(n_all=everyone.count())
+    total = costs.group_by("period_index").aggregate(total=costs.amount.sum())
+    blended = n_all.left_join(total, "period_index").drop("period_index_right")
+    blended = blended.select(_b_pi=blended.period_index,
+                             blended=blended.total.fill_null(0.0) / blended.n_all).view()
+    m = members.join(blended, members.period_index == blended._b_pi)
+    share = m.blended
     if by_channel:
-        n_ch = everyone.group_by(["period_index", "channel"]).aggregate(n_ch=everyone.count())
-        own = costs.filter(costs.channel.notnull())
-        own = own.group_by(["period_index", "channel"]).aggregate(own=own.amount.sum())
-        shared = costs.filter(costs.channel.isnull())
-        shared = shared.group_by("period_index").aggregate(shared=shared.amount.sum())
-        s = n_ch.left_join(n_all, "period_index").drop("period_index_right").view()
-        s = s.left_join(own, ["period_index", "channel"]).drop(
-            "period_index_right", "channel_right").view()
-        s = s.left_join(shared, "period_index").drop("period_index_right")
-        s = s.select("period_index", "channel",
-                     share=s.own.fill_null(0.0) / s.n_ch + s.shared.fill_null(0.0) / s.n_all)
-        keys = ["period_index", "channel"]
-    else:
-        total = costs.group_by("period_index").aggregate(total=costs.amount.sum())
-        s = n_all.left_join(total, "period_index").drop("period_index_right")
-        s = s.select("period_index", share=s.total.fill_null(0.0) / s.n_all)
-        keys = ["period_index"]
-    m = members.join(s.view(), keys)
+        s = _channel_shares(everyone, n_all, costs)
+        m = m.left_join(s, [m.period_index == s._c_pi, m.channel == s._c_channel])
+        share = (m.channel_share if not ctx.stack
+                 else ibis.ifelse(m.segment_by == CHANNEL, m.channel_share, m.blended))
+    m = m.mutate(share=share)
     g = m.group_by(ctx.group_keys).aggregate(spend=m.share.sum(), n=m.count())
     if ctx.where or ctx.customer is not None:
         return g
-    # spend nobody could carry: a period (or a channel, by channel) without any customer
-    if ctx.by == (CHANNEL,) and by_channel:
+    g = g.select(*ctx.group_keys, spend=g.spend, n=g.n.cast("int64"))
+    uncarried = _uncarried(ctx, everyone, costs, by_channel)
+    return g if uncarried is None else g.union(uncarried)
+
+
+def _channel_shares(everyone: ir.Table, n_all: ir.Table, costs: ir.Table) -> ir.Table:
+    """Per period and channel, what each of its new customers carries: the channel's own
+    costs over its new customers plus the costs without a channel over all new customers
+    (``_c_pi``, ``_c_channel``, ``channel_share``)."""
+    n_ch = everyone.group_by(["period_index", "channel"]).aggregate(n_ch=everyone.count())
+    own = costs.filter(costs.channel.notnull())
+    own = own.group_by(["period_index", "channel"]).aggregate(own=own.amount.sum())
+    shared = costs.filter(costs.channel.isnull())
+    shared = shared.group_by("period_index").aggregate(shared=shared.amount.sum())
+    s = n_ch.left_join(n_all, "period_index").drop("period_index_right").view()
+    s = s.left_join(own, ["period_index", "channel"]).drop(
+        "period_index_right", "channel_right").view()
+    s = s.left_join(shared, "period_index").drop("period_index_right")
+    return s.select(_c_pi=s.period_index, _c_channel=s.channel,
+                    channel_share=s.own.fill_null(0.0) / s.n_ch
+                    + s.shared.fill_null(0.0) / s.n_all).view()
+
+
+def _uncarried(ctx: MetricContext, everyone: ir.Table, costs: ir.Table, by_channel: bool
+               ) -> ir.Table | None:
+    """Spend nobody could carry, as rows with n = 0: in the total, a period without any
+    customer; by channel, a channel's own costs in a period without its customers."""
+    parts = []
+    by = list(ctx.stack) if ctx.stack else [""] if not ctx.by else \
+        [CHANNEL] if ctx.by == (CHANNEL,) else []
+    if "" in by:
+        left = costs.group_by("period_index").aggregate(spend=costs.amount.sum())
+        left = left.anti_join(everyone, "period_index")
+        parts.append(left.mutate(channel=ibis.literal(""), _by=ibis.literal("")))
+    if CHANNEL in by and by_channel:
         left = costs.filter(costs.channel.notnull())
         left = left.group_by(["period_index", "channel"]).aggregate(spend=left.amount.sum())
         left = left.anti_join(everyone, ["period_index", "channel"])
-    elif not ctx.by:
-        left = costs.group_by("period_index").aggregate(spend=costs.amount.sum())
-        left = left.anti_join(everyone, "period_index")
-    else:
-        return g
+        parts.append(left.select("period_index", "spend", "channel",
+                                 _by=ibis.literal(CHANNEL)))
+    if not parts:
+        return None
+    left = parts[0] if len(parts) == 1 else parts[0].union(parts[1])
     left = left.join(ctx.periods.view(), "period_index")
-    extra = {CHANNEL: left.channel} if ctx.by else {}
-    left = left.select(left.period_start, **extra, spend=left.spend,
+    if ctx.stack:
+        labels = {"segment_by": left._by, "segment_value": left.channel}
+    else:
+        labels = {CHANNEL: left.channel} if ctx.by else {}
+    return left.select(left.period_start, **labels, spend=left.spend,
                        n=ibis.literal(0).cast("int64"))
-    return g.select(*ctx.group_keys, spend=g.spend, n=g.n.cast("int64")).union(left)
 
 
-def new_customers(ctx: MetricContext) -> ir.Table:
+def new_customers(ctx: MetricContext, *, segmented: bool = True) -> ir.Table:
     """Customers acquired in each period (``started_at`` in it): ``period_index``,
-    ``period_start``, ``customer_id``, ``channel`` (their acquisition channel), segments."""
+    ``period_start``, ``customer_id``, ``channel`` (their acquisition channel) and, when
+    ``segmented``, the segments."""
     def build() -> ir.Table:
         c = ctx.in_period(ctx.customers(), "started_at")
-        c = c.select("period_index", "period_start", "customer_id",
-                     channel=customer_attribute(c, CHANNEL).fill_null(NONE_SEGMENT))
-        return ctx.segment(c)
-    return ctx.cached("new-customers", build)
+        return c.select("period_index", "period_start", "customer_id",
+                        channel=customer_attribute(c, CHANNEL).fill_null(NONE_SEGMENT))
+    acquired = ctx.cached("new-customers", build)
+    return ctx.segment(acquired) if segmented else acquired
 
 
 # -- CAC ------------------------------------------------------------------------------------
@@ -260,8 +293,7 @@ def new_customers(ctx: MetricContext) -> ir.Table:
         "By acquisition_channel, a channel's own costs go to its new customers and costs "
         "without a channel are shared by all new customers; other segments get the blended "
         "CAC. Null with a reason when there are no new customers.",
-        customer_level=False, empty_reason=NO_NEW_CUSTOMERS, extra_columns=("spend",),
-        stackable=False)
+        customer_level=False, empty_reason=NO_NEW_CUSTOMERS, extra_columns=("spend",))
 def cac(ctx: MetricContext) -> ir.Table:
     """Customer acquisition cost: what winning one new customer cost in the period, the sales
     and marketing spend of the period divided by the customers acquired in it (customers
@@ -273,7 +305,8 @@ def cac(ctx: MetricContext) -> ir.Table:
     that spent without acquiring anyone shows its ``spend`` and no CAC. Segments that costs
     do not carry (region, plan...) get their new customers' share of the spend, i.e. the
     blended CAC. n is the number of new customers; ``spend`` the spend charged to them."""
-    everyone = new_customers(_unfiltered(ctx)).select("period_index", "channel")
+    everyone = new_customers(_unfiltered(ctx), segmented=False).select("period_index",
+                                                                       "channel")
     g = _allocate(ctx, new_customers(ctx), everyone, spend(ctx, ACQUISITION_CATEGORIES),
                   _by_channel(ctx))
     return finish(ctx, g, value=ratio(g.spend, g.n), n=g.n,
@@ -286,8 +319,7 @@ def cac(ctx: MetricContext) -> ir.Table:
         benchmark="at least 3 : 1",
         edge_cases="Null when either side is null (see clv and cac) or when the period had "
         "no acquisition spend.", customer_level=False, empty_reason=NO_NEW_CUSTOMERS,
-        extra_columns=("clv", "cac"),
-        stackable=False)
+        extra_columns=("clv", "cac"))
 def ltv_cac_ratio(ctx: MetricContext) -> ir.Table:
     """How many times a customer's lifetime value covers what it cost to acquire it: the
     period's CLV (with the configured method) over its CAC, for the same segment. The
@@ -305,8 +337,7 @@ def ltv_cac_ratio(ctx: MetricContext) -> ir.Table:
         tables=("customers", "subscriptions", "costs", "exchange_rates"),
         edge_cases="ARPA is the MRR per customer at the period's end (all customers, not "
         "only the new ones). Null when there is no CAC or no customer at the period's end.",
-        customer_level=False, empty_reason=NO_NEW_CUSTOMERS, extra_columns=("cac", "arpa"),
-        stackable=False)
+        customer_level=False, empty_reason=NO_NEW_CUSTOMERS, extra_columns=("cac", "arpa"))
 def cac_payback_months(ctx: MetricContext) -> ir.Table:
     """Months of gross profit needed to earn back the cost of acquiring a customer: CAC
     divided by ARPA (MRR per customer at the period's end) times the gross margin
@@ -321,8 +352,8 @@ def cac_payback_months(ctx: MetricContext) -> ir.Table:
 # -- CRC ------------------------------------------------------------------------------------
 
 
-def _retention_members(ctx: MetricContext) -> ir.Table:
-    c = customer_changes(ctx)
+def _retention_members(ctx: MetricContext, *, segmented: bool = True) -> ir.Table:
+    c = customer_changes(ctx) if segmented else changes_base(ctx)
     keep = (c.at_start | c.at_end) if ctx.options.retention_cost_per == "all" else (
         c.at_start & c.at_end)
     return c.filter(keep).mutate(channel=ibis.null("string"))
@@ -338,8 +369,7 @@ def _retention_members(ctx: MetricContext) -> ir.Table:
         "customer at both the start and the end of the period; 'all' = a customer at either. "
         "Retention costs are company-wide (their channel is ignored): every segment gets the "
         "same cost per customer.", customer_level=False,
-        empty_reason="no customers retained in the period", extra_columns=("spend",),
-        stackable=False)
+        empty_reason="no customers retained in the period", extra_columns=("spend",))
 def customer_retention_cost(ctx: MetricContext) -> ir.Table:
     """What keeping one customer cost in the period: the retention spend (customer success,
     support, account management, retention discounts and campaigns, loyalty programmes)
@@ -348,7 +378,8 @@ def customer_retention_cost(ctx: MetricContext) -> ir.Table:
     "all"`` it is divided by every customer of the period instead (at its start or its end),
     the per-total-customers variant of the other two articles. n is that denominator;
     ``spend`` the spend charged to it."""
-    everyone = _retention_members(_unfiltered(ctx)).select("period_index", "channel")
+    everyone = _retention_members(_unfiltered(ctx), segmented=False).select(
+        "period_index", "channel")
     g = _allocate(ctx, _retention_members(ctx), everyone,
                   spend(ctx, RETENTION_CATEGORIES), by_channel=False)
     reason = ("no customers in the period" if ctx.options.retention_cost_per == "all"
