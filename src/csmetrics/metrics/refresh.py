@@ -10,7 +10,7 @@ import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -347,7 +347,11 @@ def plan_refresh(
     if last < basis["known_until"]:
         return full("the data now ends earlier")
     if last != basis["known_until"]:
-        since = basis["known_until"] if since is None else min(since, basis["known_until"])
+        # the data now runs past the old end: what changed starts the day after it (a period
+        # that ended on the old end keeps the values of the metrics that only look back; the
+        # ones that look ahead reach back from here)
+        after = basis["known_until"] + timedelta(days=1)
+        since = after if since is None else min(since, after)
     if since is None:
         return RefreshPlan(False, "nothing changed since the last refresh", None, newest,
                            config)
