@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from csmetrics import Workspace
+from csmetrics.metrics.engine import MetricRequest, compute
 from tests.conftest import write_csv
 from tests.metrics.test_purchases import rows, values
 from tests.metrics.test_value import with_metrics
@@ -116,3 +117,31 @@ def test_conversion_rate_on_an_empty_workspace_is_null(ws):
     got = rows(ws.query("conversion_rate", start="2024-01-01", end="2024-01-31"),
                "conversion_rate").iloc[0]
     assert pd.isna(got.value) and got.n == 0 and got.null_reason
+
+
+@pytest.mark.parametrize("denominator", ["leads", "visitors"])
+def test_conversion_stacked_as_refresh_does_equals_one_segmentation_at_a_time(funnel,
+                                                                               denominator):
+    with_metrics(funnel, conversion_denominator=denominator)
+    segments = ("", "channel", "region")
+    asked = MetricRequest.create("conversion_rate", start="2024-01-01", end="2024-03-31")
+    stacked = compute(funnel.warehouse.ibis, funnel.settings, asked, stack=segments)
+    columns = ["value", "n", "conversions", "leads", "visitors", "cohort_rate", "null_reason"]
+    for by in segments:
+        direct = funnel.query("conversion_rate", start="2024-01-01", end="2024-03-31",
+                              by=by or None)
+        direct["segment_value"] = direct[by] if by else ""
+        mine = stacked[stacked.segment_by == by]
+        keys = ["period_start", "segment_value"]
+        merged = mine.merge(direct, on=keys, how="outer", indicator=True,
+                            suffixes=("_stacked", "_direct"))
+        assert (merged._merge == "both").all(), (by, merged[keys + ["_merge"]])
+        for column in columns:
+            left = merged[f"{column}_stacked"].astype(object).where(
+                merged[f"{column}_stacked"].notna(), None)
+            right = merged[f"{column}_direct"].astype(object).where(
+                merged[f"{column}_direct"].notna(), None)
+            assert left.tolist() == right.tolist(), (by, column)
+    # visitors for the total and by channel only
+    assert stacked[stacked.segment_by == "region"].visitors.isna().all()
+    assert stacked[stacked.segment_by == "channel"].visitors.notna().any()

@@ -21,9 +21,23 @@ NO_VISITORS = "no visitors in the period"
 
 
 def _visitors_available(ctx: MetricContext) -> bool:
-    """Visitors carry a day and a channel only: other segments and filters can't split them."""
-    return (ctx.customer is None and all(b in TRAFFIC_SEGMENTS for b in ctx.by)
-            and all(column in TRAFFIC_SEGMENTS for column, _ in ctx.where))
+    """Whether visitors can be counted: they carry a day and a channel only, so other
+    segments and filters can't split them (stacked, see ``_with_visitors``)."""
+    if ctx.customer is not None or any(c not in TRAFFIC_SEGMENTS for c, _ in ctx.where):
+        return False
+    return bool(ctx.stack) or all(b in TRAFFIC_SEGMENTS for b in ctx.by)
+
+
+def _visitor_segmentations(ctx: MetricContext) -> list[str]:
+    """Stacked: the segmentations visitors can be split by ("" is the total)."""
+    return [b for b in ctx.stack if not b or b in TRAFFIC_SEGMENTS]
+
+
+def _with_visitors(ctx: MetricContext, g: ir.Table) -> ir.BooleanValue:
+    """Whether a row of the aggregated funnel has visitors."""
+    if not ctx.stack or not _visitors_available(ctx):
+        return ibis.literal(_visitors_available(ctx))
+    return g.segment_by.isin(_visitor_segmentations(ctx))
 
 
 def _counts(ctx: MetricContext, t: ir.Table, **measures: ir.Value) -> ir.Table:
@@ -46,8 +60,7 @@ def _counts(ctx: MetricContext, t: ir.Table, **measures: ir.Value) -> ir.Table:
         "empty. Segments by customer attributes only know converted leads; the others are "
         "'(none)'.", empty_reason="no leads or visitors in the period",
         extra_columns=("conversions", "leads", "visitors", "lead_rate", "visitor_rate",
-                       "cohort_rate"),
-        stackable=False)
+                       "cohort_rate"))
 def conversion_rate(ctx: MetricContext) -> ir.Table:
     """How effectively prospects become customers: the leads that converted in the period
     divided by the leads created in it (per channel with ``--by channel``). With
@@ -62,9 +75,10 @@ def conversion_rate(ctx: MetricContext) -> ir.Table:
                      cohort=created.converted_at.notnull().cast("int64"))]
     won = ctx.segment(ctx.in_period(leads.filter(leads.converted_at.notnull()), "converted_at"))
     parts.append(_counts(ctx, won, converted=ibis.literal(1)))
-    with_visitors = _visitors_available(ctx)
-    if with_visitors:
+    if _visitors_available(ctx):
         traffic = ctx.segment(ctx.in_period(ctx.table("traffic"), "date"))
+        if ctx.stack:
+            traffic = traffic.filter(traffic.segment_by.isin(_visitor_segmentations(ctx)))
         parts.append(_counts(ctx, traffic, visitors=traffic.visitors))
     rows = parts[0].union(parts[1])
     for part in parts[2:]:
@@ -72,12 +86,13 @@ def conversion_rate(ctx: MetricContext) -> ir.Table:
     g = rows.group_by(ctx.group_keys).aggregate(
         leads=rows.created.sum(), conversions=rows.converted.sum(),
         cohort=rows.cohort.sum(), visitors=rows.visitors.sum())
-    visitors = g.visitors if with_visitors else ibis.null("int64")
+    with_visitors = _with_visitors(ctx, g)
+    visitors = ibis.ifelse(with_visitors, g.visitors, ibis.null("int64"))
     lead_rate = ratio(g.conversions, g.leads)
     visitor_rate = ratio(g.conversions, visitors)
     if ctx.options.conversion_denominator == "visitors":
         value, n = visitor_rate, visitors
-        reason = (reason_if(visitors == 0, NO_VISITORS) if with_visitors else ibis.literal(
+        reason = ibis.ifelse(with_visitors, reason_if(visitors == 0, NO_VISITORS), ibis.literal(
             "visitors can only be split by channel (the traffic table has no other segment)"))
     else:
         value, n, reason = lead_rate, g.leads, reason_if(g.leads == 0, NO_LEADS)

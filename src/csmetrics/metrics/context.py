@@ -152,18 +152,28 @@ class MetricContext:
         segment's name, "" for the total) and ``segment_value``: one query then computes a
         metric for the total and every segment at once."""
         names = [n for n in self.stack if n]
-        c = self.customers()
-        attrs = c.select(_seg_cid=c.customer_id,
-                         **{f"_seg_{n}": customer_attribute(c, n) for n in names})
+        # as in ``segment``: a column of ``t`` itself, else the customer's attribute
+        t = t.mutate(**{f"_seg_{n}": t[n].cast("string") for n in names if n in t.columns})
+        needed = [n for n in names if n not in t.columns]
         stack = ibis.memtable({"segment_by": list(self.stack)}, schema={"segment_by": "string"})
-        joined = t.left_join(attrs, t.customer_id == attrs._seg_cid).cross_join(stack)
+        if needed and "customer_id" not in t.columns:
+            # rows of no customer (visitors of a day): no customer attribute
+            t = t.mutate(**{f"_seg_{n}": ibis.null("string") for n in needed})
+            needed = []
+        if needed:
+            c = self.customers()
+            attrs = c.select(_seg_cid=c.customer_id,
+                             **{f"_seg_{n}": customer_attribute(c, n) for n in needed})
+            joined = t.left_join(attrs, t.customer_id == attrs._seg_cid).cross_join(stack)
+            joined = joined.drop("_seg_cid")
+        else:
+            joined = t.cross_join(stack)
         value = ibis.cases(
             *[(joined.segment_by == n, joined[f"_seg_{n}"].fill_null(NONE_SEGMENT))
               for n in names],
             else_=ibis.literal(""),
         ) if names else ibis.literal("")
-        return joined.mutate(segment_value=value).drop(
-            "_seg_cid", *[f"_seg_{n}" for n in names])
+        return joined.mutate(segment_value=value).drop(*[f"_seg_{n}" for n in names])
 
     def cached(self, key: str, build: Any) -> Any:
         """Build an intermediate once per computation and share it between metrics."""

@@ -7,8 +7,10 @@ dashboard all come through ``compute``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from typing import Any
 
 import pandas as pd
 from ibis.backends import BaseBackend
@@ -22,6 +24,7 @@ from csmetrics.metrics.periods import Calendar, Grain, period_start, period_star
 from csmetrics.metrics.policy import Policy
 from csmetrics.metrics.result import STANDARD
 from csmetrics.schema import TABLES
+from csmetrics.store.engines import compile_ahead, run_compiled
 
 DEFAULT_PERIODS = 12
 
@@ -133,21 +136,61 @@ def compute(
     definitions = [get_metric(name) for name in request.metrics]
     check_rates(ctx, tuple({t for d in definitions for t in d.tables}))
     try:
-        frames = [_run(ctx, d, settings) for d in definitions]
+        frames = _run_all(ctx, definitions, settings)
     finally:
         ctx.close()
     return pd.concat(frames, ignore_index=True)
 
 
-def _run(ctx: MetricContext, definition: MetricDefinition, settings: Settings) -> pd.DataFrame:
-    if definition.dimension and definition.dimension not in ctx.by:
-        # its own context (and cache): shared intermediates carry the segment columns
-        own = replace(ctx, by=(*ctx.by, definition.dimension), _cache={}, _temporary=[])
+@dataclass
+class _Prepared:
+    """A metric ready to run: the context it runs in (``own``: made for it, closed after
+    it), its expression, and its SQL being compiled."""
+
+    ctx: MetricContext
+    own: bool
+    definition: MetricDefinition
+    expr: Any
+    sql: Future[str | None]
+
+
+def _run_all(ctx: MetricContext, definitions: Sequence[MetricDefinition], settings: Settings
+             ) -> list[pd.DataFrame]:
+    """Each definition's rows, in order. Each metric is built, then compiled in a second
+    thread while the engine runs the metric before it: compiling is Python, running is
+    the engine's, so the two overlap."""
+    frames: list[pd.DataFrame] = []
+    with ThreadPoolExecutor(max_workers=1) as compiler:
+        pending: _Prepared | None = None
         try:
-            return _run(own, definition, settings)
+            for definition in [*definitions, None]:
+                ready = pending
+                pending = None if definition is None else _prepare(ctx, definition, compiler)
+                if ready is not None:
+                    frames.append(_run(ready, settings))
         finally:
-            own.close()
-    frame = ctx.con.execute(definition.build(ctx))
+            if pending is not None and pending.own:
+                pending.ctx.close()
+    return frames
+
+
+def _prepare(ctx: MetricContext, definition: MetricDefinition, compiler: ThreadPoolExecutor
+             ) -> _Prepared:
+    own = bool(definition.dimension) and definition.dimension not in ctx.by
+    if own:
+        # its own context (and cache): shared intermediates carry the segment columns
+        ctx = replace(ctx, by=(*ctx.by, definition.dimension), _cache={}, _temporary=[])
+    expr = definition.build(ctx)
+    return _Prepared(ctx, own, definition, expr, compiler.submit(compile_ahead, ctx.con, expr))
+
+
+def _run(prepared: _Prepared, settings: Settings) -> pd.DataFrame:
+    ctx, definition = prepared.ctx, prepared.definition
+    try:
+        frame = run_compiled(ctx.con, prepared.expr, prepared.sql.result())
+    finally:
+        if prepared.own:
+            ctx.close()
     frame = _complete(frame, ctx, definition)
     frame.insert(0, "metric", definition.name)
     frame["target"] = _targets(settings, definition.name, frame, ctx.by)

@@ -94,9 +94,8 @@ def compute_all(
 ) -> tuple[pd.DataFrame, dict[str, object]]:
     """Every metric x grain x (total + each default segment), as rows of ``_metric_values``.
 
-    Metrics that allow it are computed for the total and every segment in one stacked pass;
-    the others (conversion: visitors of the traffic table have no customer to segment)
-    one segmentation at a time.
+    Each metric is computed for the total and every segment in one stacked pass (one marked
+    not ``stackable``: one segmentation at a time).
 
     Incrementally (``since`` and the ``previous`` rows given): each metric is recomputed
     for the periods from ``recompute_from`` on (the one containing ``since`` for the metrics

@@ -10,7 +10,10 @@ engines lives here, each with a fallback for engines not named:
   back to recomputing the intermediate in every query that reads it;
 - the value at a group's largest key (``largest_by``): the engine's own ``max_by`` /
   ``arg_max`` aggregate on DuckDB and Spark (Ibis spells it as an ordered ``first``, which
-  DuckDB runs several times slower), Ibis's ``argmax`` elsewhere.
+  DuckDB runs several times slower), Ibis's ``argmax`` elsewhere;
+- running a query compiled beforehand (``compile_ahead`` / ``run_compiled``), so that the
+  next metric compiles (Python) while the engine runs this one: DuckDB runs the SQL; other
+  engines compile at execution as usual.
 
 URL forms for Spark (local mode or a cluster, through ``ibis.pyspark``):
 
@@ -41,17 +44,20 @@ from csmetrics.errors import UserInputError
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
+    import pandas as pd
     from ibis.backends import BaseBackend
 
 __all__ = [
     "DUCKDB",
     "QUERY_ONLY_SCHEMES",
     "SparkUrl",
+    "compile_ahead",
     "connect",
     "create_temporary",
     "drop_temporary",
     "largest_by",
     "parse_spark_url",
+    "run_compiled",
     "scheme_of",
 ]
 
@@ -197,6 +203,34 @@ def largest_by(con: BaseBackend, value: ir.Column, key: ir.Column) -> ir.Scalar:
         ...
 
     return max_by(value, key)
+
+
+def compile_ahead(con: BaseBackend, expr: ir.Table) -> str | None:
+    """The SQL ``run_compiled`` will run for ``expr`` (safe to call from another thread: it
+    only reads the expression), or None on engines that compile at execution."""
+    return con.compile(expr) if con.name == DUCKDB else None
+
+
+def run_compiled(con: BaseBackend, expr: ir.Table, sql: str | None) -> pd.DataFrame:
+    """The rows of ``expr`` as ``con.execute(expr)`` gives them, from the SQL
+    ``compile_ahead`` made of it."""
+    if sql is None:
+        return con.execute(expr)
+    import pandas as pd
+    import pyarrow.types as pat
+    from ibis.backends.duckdb.converter import DuckDBPandasData
+
+    # Ibis 12's DuckDB ``execute`` after its compile step: register the in-memory tables,
+    # run, and convert the columns to the expression's types
+    con._run_pre_execute_hooks(expr)
+    table = con.con.sql(sql).to_arrow_table()
+    frame = pd.DataFrame({
+        name: column.to_pylist()
+        if pat.is_nested(column.type) or pat.is_dictionary(column.type) or column.null_count
+        else column.to_pandas()
+        for name, column in zip(table.column_names, table.columns, strict=True)
+    })
+    return DuckDBPandasData.convert_table(frame, expr.schema())
 
 
 def drop_temporary(con: BaseBackend, table: ir.Table) -> None:
