@@ -261,6 +261,7 @@ def bench_serving(ws: Workspace, repeat: int, rows: list[Row]) -> None:
             capture_output=True, text=True, check=True).stdout) for _ in range(repeat)]
         warm, _ = timed(lambda h=how: ws.query(list(OVERVIEW), period="month",
                                                stored=h == "stored"), repeat)
+        ws.close()  # the next cold process opens the workspace's database file
         report(rows, (f"dashboard overview data (7 metrics, 12 months), {how}",
                      f"cold {statistics.median(colds):.2f} s, warm {warm:.2f} s",
                      "cold: a new process (opening the workspace included); stored: read "

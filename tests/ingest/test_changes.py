@@ -47,6 +47,21 @@ def test_inserts_and_updates_record_the_earliest_day_they_touch(loaded, tmp_path
     assert change(loaded, priced) == (date(2024, 3, 1), False)
 
 
+def test_a_ticket_answered_later_touches_the_day_it_was_opened(loaded, tmp_path):
+    header = ["ticket_id", "customer_id", "opened_at", "first_response_at", "resolved_at"]
+
+    def tickets(name: str, row: list[str]) -> int:
+        return loaded.ingest("tickets", [write_csv(tmp_path / name, header, [row])]).batch_id
+
+    opened = tickets("t1.csv", ["T1", "C1", "2024-03-31 23:00:00", "", ""])
+    assert change(loaded, opened) == (date(2024, 3, 31), False)
+    # the first response and resolution come in April; time to first response and to
+    # resolution count the ticket in March, the month it was opened
+    answered = tickets("t2.csv", ["T1", "C1", "2024-03-31 23:00:00", "2024-04-01 09:00:00",
+                                  "2024-04-02 10:00:00"])
+    assert change(loaded, answered) == (date(2024, 3, 31), False)
+
+
 def test_a_replace_or_a_changed_customer_attribute_touches_every_day(loaded, tmp_path):
     first = load(loaded, tmp_path / "a.csv", [["S1", "C1", "pro", "100", "month", "2024-03-01",
                                                ""]])

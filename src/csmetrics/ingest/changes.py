@@ -4,7 +4,8 @@ Incremental refresh (``metrics/refresh.py``) recomputes only the periods from th
 A row counts from its earliest date (a subscription from its start, a ticket from its
 opening): an inserted row affects days from its own earliest date; an updated row from the
 earliest date of its old and new versions, or, when only dates changed (a subscription that
-gets its end date), from the earliest of the changed dates. A whole-table replacement, and
+gets its end date), from the earliest of the changed dates -- but for tickets and leads, whose
+later dates count in the period they were opened or created. A whole-table replacement, and
 a change to a customer's other columns (its segments apply to every period), are recorded as
 "recompute everything".
 """
@@ -49,6 +50,10 @@ def _least(columns: list[str], alias: str) -> str:
 #: Tables whose non-date columns describe every period (a customer's plan or region is a
 #: segment of all its history).
 WHOLE_HISTORY = ("customers",)
+#: Tables whose later facts (a ticket's first response or resolution, a lead's conversion)
+#: count in the period of the row's own start: a change to them affects from that start,
+#: even when only those dates changed.
+COUNTED_FROM_START = ("tickets", "leads")
 
 
 def earliest_change(
@@ -69,6 +74,8 @@ def earliest_change(
         f"CAST(t.{c} AS DATE)) END" for c in dates
     )
     only_dates = f"least({changed_dates})" if len(dates) > 1 else changed_dates
+    if table.name in COUNTED_FROM_START:
+        only_dates = f"least({_least(dates, 'i')}, {_least(dates, 't')})"
     sql = f"""
         SELECT least(
           (SELECT min({_least(dates, 'i')}) FROM {classified} i WHERE __action = 'insert'),
