@@ -244,8 +244,12 @@ def _uncarried(ctx: MetricContext, everyone: ir.Table, costs: ir.Table, by_chann
     """Spend nobody could carry, as rows with n = 0: in the total, a period without any
     customer; by channel, a channel's own costs in a period without its customers."""
     parts = []
-    by = list(ctx.stack) if ctx.stack else [""] if not ctx.by else \
-        [CHANNEL] if ctx.by == (CHANNEL,) else []
+    if ctx.stack:
+        by = list(ctx.stack)
+    elif not ctx.by:
+        by = [""]
+    else:
+        by = [CHANNEL] if ctx.by == (CHANNEL,) else []
     if "" in by:
         left = costs.group_by("period_index").aggregate(spend=costs.amount.sum())
         left = left.anti_join(everyone, "period_index")
