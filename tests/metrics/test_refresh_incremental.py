@@ -3,6 +3,7 @@ the table a full refresh gives (the whole ``_metric_values``)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import shutil
@@ -105,8 +106,11 @@ def test_a_new_month_then_an_old_change_refresh_incrementally_to_the_full_result
         _load(ws, company / "now")
         run = ws.refresh(grains=["month"])
     assert run["mode"] == "incremental", run["reason"]
-    # tickets opened before CUT and answered after it change the month they were opened in
+    # tickets opened before CUT and answered after it change the month they were opened in;
+    # the metrics that read no tickets (nor leads) start the day after the old end
     assert run["incremental_from"] is not None and run["incremental_from"] <= CUT
+    assert run["metric_since"]["time_to_first_response"] <= CUT
+    assert run["metric_since"]["mrr"] == run["metric_since"]["dau"] == date(2026, 3, 1)
     incremental = _stored(root)
     assert incremental.period_start.max() == pd.Timestamp(2026, 3, 1)
     _assert_same(incremental, _full_copy(root, tmp_path / "full"))
@@ -124,7 +128,8 @@ def test_a_new_month_then_an_old_change_refresh_incrementally_to_the_full_result
         ws.ingest("subscriptions", [changed])
         run = ws.refresh(grains=["month"])
     assert run["mode"] == "incremental"
-    assert run["incremental_from"] == row[5]
+    assert run["incremental_from"] == run["metric_since"]["mrr"] == row[5]
+    assert "time_to_first_response" not in run["metric_since"]  # reads no subscriptions
     _assert_same(_stored(root), _full_copy(root, tmp_path / "full-2"))
 
 
@@ -189,3 +194,57 @@ def test_metrics_that_look_ahead_are_the_ones_whose_past_values_move_with_new_da
     moved = merged[~np.isclose(merged.value_now.astype(float), merged.value_then.astype(float),
                                rtol=1e-9, equal_nan=True) | (merged.n_now != merged.n_then)]
     assert moved.empty, sorted(set(moved.metric))
+
+
+def test_every_metric_declares_the_tables_it_reads(company, tmp_path):
+    """An incremental refresh recomputes a metric only when a table it declares changed
+    (``RefreshPlan.metric_since``), so each metric declares every table it reads: directly,
+    through a shared intermediate, or through the text sentiment scored from them), under
+    each choice of the settings that change what a metric reads."""
+    import ibis.expr.operations as ops
+
+    from csmetrics.insights.sentiment import SENTIMENT_TABLE, SOURCES, score_texts
+    from csmetrics.metrics.context import MetricContext
+    from csmetrics.metrics.definition import all_metrics
+    from csmetrics.metrics.engine import STACKED_BY
+    from csmetrics.metrics.periods import Grain
+    from csmetrics.metrics.policy import Policy
+    from csmetrics.metrics.refresh import READ_BY_EVERY_METRIC
+
+    derived = {SENTIMENT_TABLE: {s.table for s in SOURCES},
+               "_survival_summary": set()}  # 'csmetrics survival', not loaded data
+    root = tmp_path / "ws"
+    with _workspace(root) as ws:
+        _load(ws, company / "now")
+        score_texts(ws.warehouse.sql)
+        undeclared = {}
+        default = ws.settings.metrics
+        other = default.model_copy(update={
+            "clv_method": 3 - default.clv_method,
+            "lifespan_source": {"observed": "survival", "survival": "observed"}[
+                default.lifespan_source],
+            "conversion_denominator": {"leads": "visitors", "visitors": "leads"}[
+                default.conversion_denominator],
+            "retention_cost_per": {"retained": "all", "all": "retained"}[
+                default.retention_cost_per]})
+        for m, options, stack in itertools.product(all_metrics(), (default, other),
+                                                   ((), ("", "plan"))):
+            by = (*(STACKED_BY if stack else ()), *([m.dimension] if m.dimension else []))
+            ctx = MetricContext(
+                con=ws.warehouse.ibis, grain=Grain.MONTH, by=by, stack=stack,
+                starts=[date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)],
+                policy=Policy.from_settings(ws.settings.policy), options=options,
+                known_until=END)
+            try:
+                expr = m.build(ctx)
+            finally:
+                ctx.close()
+            read = set(ctx.read)
+            for op in expr.op().find(ops.DatabaseTable):
+                if not op.name.startswith("_cs_"):  # shared intermediates: in ctx.read
+                    read |= derived.get(op.name, {op.name})
+            missing = read - set(m.tables) - set(READ_BY_EVERY_METRIC)
+            if missing:
+                undeclared[m.name] = sorted(missing)
+            assert read, m.name  # the record works
+    assert not undeclared, json.dumps(undeclared)

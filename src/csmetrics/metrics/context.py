@@ -58,6 +58,9 @@ class MetricContext:
     #: Segmentations computed together (refresh): "" is the total; when set, ``by`` is
     #: ("segment_by", "segment_value").
     stack: tuple[str, ...] = ()
+    #: The canonical tables this computation read (each metric declares the tables it
+    #: reads, and incremental refresh relies on it).
+    read: set[str] = field(default_factory=set, repr=False)
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
     _temporary: list[ir.Table] = field(default_factory=list, repr=False)
 
@@ -94,6 +97,7 @@ class MetricContext:
         return self.cached(f"table:{name}", lambda: self._filtered(name))
 
     def _filtered(self, name: str) -> ir.Table:
+        self.read.add(name)
         t = self.con.table(name)
         if self.as_of is not None:
             known, revealed = AS_OF[name]

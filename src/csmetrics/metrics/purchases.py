@@ -75,7 +75,7 @@ def _order_counts(ctx: MetricContext) -> ir.Table:
         unit=Unit.RATE, direction=Direction.UP,
         formula="customers with more than one paid order / customers with at least one paid "
         "order, counting every order up to the period's end",
-        tables=("orders",),
+        tables=("orders", "exchange_rates"),
         edge_cases="Cumulative: a customer's orders are counted from its first order to the "
         "period's last day, so the tiers describe the customer base. The in-period variant "
         "(both counts over the period's orders only) is the extra column in_period. Refunded "
@@ -134,7 +134,7 @@ def average_purchase_value(ctx: MetricContext) -> ir.Table:
 @metric("purchase_frequency", title="Purchase frequency", section=Section.PURCHASES,
         unit=Unit.COUNT, direction=Direction.UP,
         formula="paid orders in the 12 months ending with the period / customers who placed "
-        "them", tables=("orders",),
+        "them", tables=("orders", "exchange_rates"),
         edge_cases="Measured over the twelve months that end with the period, whatever the "
         "grain, so it is a true yearly figure (a month's orders x 12 would overstate it for "
         "customers who buy once a year). Null when nobody ordered in those months.",
@@ -202,7 +202,7 @@ def _relationships(ctx: MetricContext) -> ir.Table:
         unit=Unit.YEARS, direction=Direction.UP,
         formula="mean over customers of (end of relationship - start), in years; still-active "
         "customers count up to the period's end",
-        tables=("customers", "subscriptions", "orders"),
+        tables=("customers", "subscriptions", "orders", "exchange_rates"),
         edge_cases="Observed (censored) lifespan: customers still paying at the period's end "
         "count up to that end, so the mean understates the eventual lifespan; the survival "
         "curve in predict/ corrects for that. Gaps between subscriptions are part of the "

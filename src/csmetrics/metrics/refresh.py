@@ -8,8 +8,8 @@ import hashlib
 import json
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -53,20 +53,25 @@ def looks_ahead(settings: Settings) -> dict[str, pd.DateOffset | None]:
 
 
 def recompute_from(settings: Settings, grain: Grain, calendar: Calendar, first: date,
-                   since: date | None) -> dict[str, date]:
-    """The first period of ``grain`` each metric is recomputed from: the one containing
-    ``since`` (the earliest day the new data changed), earlier for the metrics that look
-    ahead, the first period of the data for everything in a full refresh."""
+                   since: Mapping[str, date] | None) -> dict[str, date]:
+    """The first period of ``grain`` each metric is recomputed from: the one containing its
+    ``since`` day (the earliest day the new data changed in what it reads), earlier for the
+    metrics that look ahead; the first period of the data for every metric in a full
+    refresh (``since`` None). A metric missing from ``since`` is not recomputed."""
     start = period_start(first, grain, calendar)
     if since is None:
         return {m.name: start for m in all_metrics()}
     reach = looks_ahead(settings)
     starts = {}
     for m in all_metrics():
+        if m.name not in since:
+            continue
         if m.name in reach and reach[m.name] is None:
             starts[m.name] = start
         else:
-            day = (pd.Timestamp(since) - reach[m.name]).date() if m.name in reach else since
+            day = since[m.name]
+            if m.name in reach:
+                day = (pd.Timestamp(day) - reach[m.name]).date()
             starts[m.name] = max(start, period_start(day, grain, calendar))
     return starts
 
@@ -89,7 +94,7 @@ def compute_all(
     grains: Sequence[str] = DEFAULT_GRAINS,
     segments: Sequence[str] | None = None,
     on_step: Callable[[str], None] | None = None,
-    since: date | None = None,
+    since: Mapping[str, date] | None = None,
     previous: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, dict[str, object]]:
     """Every metric x grain x (total + each default segment), as rows of ``_metric_values``.
@@ -97,9 +102,10 @@ def compute_all(
     Each metric is computed for the total and every segment in one stacked pass (one marked
     not ``stackable``: one segmentation at a time).
 
-    Incrementally (``since`` and the ``previous`` rows given): each metric is recomputed
-    for the periods from ``recompute_from`` on (the one containing ``since`` for the metrics
-    that only look back) and keeps its earlier rows.
+    Incrementally (``since``, each metric's earliest changed day, and the ``previous`` rows
+    given): each metric is recomputed for the periods from ``recompute_from`` on (the one
+    containing its day for the metrics that only look back) and keeps its earlier rows; a
+    metric without a day keeps all its rows.
     """
     started = time.perf_counter()
     step = on_step or (lambda _m: None)
@@ -111,11 +117,12 @@ def compute_all(
         starts = recompute_from(settings, Grain(grain), calendar, first, since)
         computed = []
         for start in sorted(set(starts.values())):
-            metrics = [m for m in all_metrics() if starts[m.name] == start]
+            metrics = [m for m in all_metrics() if starts.get(m.name) == start]
             computed += _compute_grain(con, settings, grain, metrics, start, last, segments,
                                        step)
         beginning = period_start(first, Grain(grain), calendar)
-        later = {name: start for name, start in starts.items() if start > beginning}
+        later = {m.name: starts.get(m.name, date.max) for m in all_metrics()
+                 if starts.get(m.name, date.max) > beginning}
         if later and previous is not None:
             computed = _with_earlier(previous, computed, grain, later,
                                      period_starts(first, last, Grain(grain), calendar))
@@ -123,7 +130,8 @@ def compute_all(
     rows = pd.concat(frames, ignore_index=True)
     run = {"grains": list(grains), "segments": segments, "first": first, "last": last,
            "rows": len(rows), "seconds": time.perf_counter() - started,
-           "incremental_from": since}
+           "incremental_from": min(since.values(), default=None) if since else None,
+           "metric_since": dict(since or {})}
     return rows, run
 
 
@@ -273,16 +281,39 @@ def _clean(value: object) -> object:
     return float(value) if isinstance(value, int | float) else value
 
 
+#: Tables every metric reads, whatever it declares: segments are customer attributes.
+READ_BY_EVERY_METRIC = ("customers",)
+
+
 @dataclass(frozen=True)
 class RefreshPlan:
     """What a refresh must do: everything (``full``, with the ``reason``), nothing (neither
-    ``full`` nor ``since``), or the periods from the one containing ``since`` on."""
+    ``full`` nor ``since``), or, for each metric, the periods from the one containing the
+    earliest day changed in the tables it reads (``tables``), or since the day after the
+    old data end when the data now runs past it (``past_end``); ``since`` is the earliest
+    of them all."""
 
     full: bool
     reason: str
     since: date | None = None
     last_batch: int = 0
     config: str = ""
+    tables: Mapping[str, date] = field(default_factory=dict)
+    past_end: date | None = None
+
+    def metric_since(self) -> dict[str, date]:
+        """Each metric's earliest changed day: the earliest change among the tables it
+        declares (and ``READ_BY_EVERY_METRIC``) and ``past_end``; a metric whose tables
+        did not change, with the data ending where it did, is missing."""
+        since = {}
+        for m in all_metrics():
+            days = [self.tables[t] for t in (*m.tables, *READ_BY_EVERY_METRIC)
+                    if t in self.tables]
+            if self.past_end is not None:
+                days.append(self.past_end)
+            if days:
+                since[m.name] = min(days)
+        return since
 
 
 def config_fingerprint(settings: Settings, grains: Sequence[str], segments: Sequence[str]
@@ -331,7 +362,7 @@ def plan_refresh(
         "SELECT b.batch_id, b.table_name, c.batch_id IS NOT NULL, c.earliest, c.everything "
         "FROM _batches b LEFT JOIN _batch_changes c USING (batch_id) WHERE b.batch_id > ? "
         "ORDER BY b.batch_id", [basis["last_batch"]]).fetchall()
-    since: date | None = None
+    tables: dict[str, date] = {}
     for batch_id, table, recorded, earliest, everything in batches:
         if not recorded:
             return full(f"batch {batch_id} ({table}) predates change tracking")
@@ -339,19 +370,22 @@ def plan_refresh(
             return full(f"batch {batch_id} changed {table} in a way every period depends on")
         if earliest is None:
             continue
-        since = earliest if since is None else min(since, earliest)
+        tables[table] = min(tables.get(table, earliest), earliest)
     first, last = data_start(con), data_end(con)
     if first != basis["first_day"]:
         return full("the data now starts on another day")
     if last < basis["known_until"]:
         return full("the data now ends earlier")
-    if last != basis["known_until"]:
-        # the data now runs past the old end: what changed starts the day after it (a period
-        # that ended on the old end keeps the values of the metrics that only look back; the
-        # ones that look ahead reach back from here)
-        after = basis["known_until"] + timedelta(days=1)
-        since = after if since is None else min(since, after)
+    # the data now runs past the old end: every metric changes from the day after it (a
+    # period that ended on the old end keeps the values of the metrics that only look back;
+    # the ones that look ahead reach back from here)
+    past_end = basis["known_until"] + timedelta(days=1) if last != basis["known_until"] \
+        else None
+    since = min([*tables.values(), *([past_end] if past_end else [])], default=None)
     if since is None:
         return RefreshPlan(False, "nothing changed since the last refresh", None, newest,
                            config)
-    return RefreshPlan(False, f"data changed from {since} on", since, newest, config)
+    where = [f"{table} from {day}" for table, day in sorted(tables.items())]
+    where += [f"new days from {past_end}"] if past_end else []
+    return RefreshPlan(False, f"data changed from {since} on ({', '.join(where)})", since,
+                       newest, config, tables, past_end)

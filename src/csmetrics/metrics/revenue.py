@@ -293,7 +293,7 @@ def net_mrr_churn_rate(ctx: MetricContext) -> ir.Table:
 @metric("customer_churn_rate", title="Customer churn rate", section=Section.REVENUE,
         unit=Unit.RATE, direction=Direction.DOWN,
         formula="customers at start who are not customers at the end / customers at start",
-        tables=("subscriptions",),
+        tables=("subscriptions", "exchange_rates"),
         benchmark="annual 5-7 % is acceptable for SaaS, 1-2 % for enterprise",
         edge_cases="Customers who join and leave inside the period are reported in "
         "churned_within_period, not in the rate (policy within_period_churn). annualised = "
@@ -322,7 +322,7 @@ def customer_churn_rate(ctx: MetricContext) -> ir.Table:
 @metric("customer_retention_rate", title="Customer retention rate", section=Section.REVENUE,
         unit=Unit.RATE, direction=Direction.UP,
         formula="(CE - CN) / CS: customers at end minus new customers, over customers at start",
-        tables=("subscriptions",), benchmark="80 % or more is good",
+        tables=("subscriptions", "exchange_rates"), benchmark="80 % or more is good",
         edge_cases="CN counts everyone who was not a customer at the start: new and returning "
         "customers.", empty_reason=NO_START_CUSTOMERS,
         extra_columns=("customers_start", "customers_end", "customers_new"))
@@ -369,7 +369,7 @@ def arpa(ctx: MetricContext) -> ir.Table:
 @metric("downgrade_rate", title="Downgrade rate", section=Section.REVENUE, unit=Unit.RATE,
         direction=Direction.DOWN,
         formula="customers whose MRR fell with a change of plan / customers at start",
-        tables=("subscriptions",), empty_reason=NO_START_CUSTOMERS)
+        tables=("subscriptions", "exchange_rates"), empty_reason=NO_START_CUSTOMERS)
 def downgrade_rate(ctx: MetricContext) -> ir.Table:
     """The share of starting customers that moved to a cheaper plan: contraction together
     with a change of their main plan."""
