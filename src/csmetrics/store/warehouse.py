@@ -113,6 +113,8 @@ class Warehouse:
         if self._ibis is None:
             if self._sql is not None:
                 self._ibis = ibis.duckdb.from_connection(self._sql)
+                # Ibis sets the session's zone to UTC; loads read offsets in the workspace's
+                self._sql.execute(f"SET TimeZone = {quote_literal(self.timezone)}")
             else:
                 self._ibis = self._connect_query_only()
         return self._ibis
