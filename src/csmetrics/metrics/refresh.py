@@ -7,11 +7,14 @@ import functools
 import hashlib
 import json
 import math
+import queue
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import numpy as np
@@ -24,9 +27,11 @@ from csmetrics.metrics.definition import MetricDefinition, all_metrics
 from csmetrics.metrics.engine import MetricRequest, compute, data_end
 from csmetrics.metrics.periods import Calendar, Grain, period_start, period_starts
 from csmetrics.metrics.result import STANDARD
+from csmetrics.store.engines import side_connection
 from csmetrics.store.materialize import read_basis
 
 DEFAULT_GRAINS = ("month", "quarter")
+T = TypeVar("T")
 
 #: Metrics whose value for a period can change with data dated after the period (outcomes
 #: known later, windows after the period): an incremental refresh recomputes them further
@@ -100,7 +105,8 @@ def compute_all(
     """Every metric x grain x (total + each default segment), as rows of ``_metric_values``.
 
     Each metric is computed for the total and every segment in one stacked pass (one marked
-    not ``stackable``: one segmentation at a time).
+    not ``stackable``: one segmentation at a time); the passes (one per grain and first
+    period) run two at a time where the engine allows it.
 
     Incrementally (``since``, each metric's earliest changed day, and the ``previous`` rows
     given): each metric is recomputed for the periods from ``recompute_from`` on (the one
@@ -112,21 +118,25 @@ def compute_all(
     segments = list(settings.metrics.default_segments if segments is None else segments)
     calendar = Calendar(settings.fiscal.week_start, settings.fiscal.year_start_month)
     first, last = data_start(con), data_end(con)
+    starts = {grain: recompute_from(settings, Grain(grain), calendar, first, since)
+              for grain in grains}
+    passes = [(grain, start, [m for m in all_metrics() if starts[grain].get(m.name) == start])
+              for grain in grains for start in sorted(set(starts[grain].values()))]
+    computed = _side_by_side(con, [
+        functools.partial(_compute_grain, settings=settings, grain=grain, metrics=metrics,
+                          first=start, last=last, segments=segments, step=step)
+        for grain, start, metrics in passes], sizes=[len(p[2]) for p in passes])
     frames = []
     for grain in grains:
-        starts = recompute_from(settings, Grain(grain), calendar, first, since)
-        computed = []
-        for start in sorted(set(starts.values())):
-            metrics = [m for m in all_metrics() if starts.get(m.name) == start]
-            computed += _compute_grain(con, settings, grain, metrics, start, last, segments,
-                                       step)
+        mine = [frame for (g, _, _), result in zip(passes, computed, strict=True)
+                if g == grain for frame in result]
         beginning = period_start(first, Grain(grain), calendar)
-        later = {m.name: starts.get(m.name, date.max) for m in all_metrics()
-                 if starts.get(m.name, date.max) > beginning}
+        later = {m.name: starts[grain].get(m.name, date.max) for m in all_metrics()
+                 if starts[grain].get(m.name, date.max) > beginning}
         if later and previous is not None:
-            computed = _with_earlier(previous, computed, grain, later,
-                                     period_starts(first, last, Grain(grain), calendar))
-        frames += computed
+            mine = _with_earlier(previous, mine, grain, later,
+                                 period_starts(first, last, Grain(grain), calendar))
+        frames += mine
     rows = pd.concat(frames, ignore_index=True)
     run = {"grains": list(grains), "segments": segments, "first": first, "last": last,
            "rows": len(rows), "seconds": time.perf_counter() - started,
@@ -135,8 +145,38 @@ def compute_all(
     return rows, run
 
 
+def _side_by_side(con: BaseBackend, jobs: Sequence[Callable[[BaseBackend], T]],
+                  sizes: Sequence[int]) -> list[T]:
+    """Each job's result, in order. Two jobs run at a time, the largest (``sizes``) first,
+    each on a connection of its own, when the engine offers a second one
+    (``side_connection``); else one after another on ``con``. A refresh pass is many small
+    queries with Python building and compiling between them: two passes side by side keep
+    both the engine and Python busy."""
+    side = side_connection(con) if len(jobs) > 1 else None
+    if side is None:
+        return [job(con) for job in jobs]
+    free: queue.SimpleQueue[BaseBackend] = queue.SimpleQueue()
+    free.put(con)
+    free.put(side)
+
+    def run(job: Callable[[BaseBackend], T]) -> T:
+        mine = free.get()
+        try:
+            return job(mine)
+        finally:
+            free.put(mine)
+
+    order = sorted(range(len(jobs)), key=lambda i: -sizes[i])
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            done = dict(zip(order, pool.map(run, [jobs[i] for i in order]), strict=True))
+    finally:
+        side.disconnect()
+    return [done[i] for i in range(len(jobs))]
+
+
 def _compute_grain(
-    con: BaseBackend, settings: Settings, grain: str, metrics: Sequence[MetricDefinition],
+    con: BaseBackend, *, settings: Settings, grain: str, metrics: Sequence[MetricDefinition],
     first: date, last: date, segments: Sequence[str], step: Callable[[str], None],
 ) -> list[pd.DataFrame]:
     """``metrics`` for the periods of ``grain`` from ``first`` to ``last``, for the total

@@ -13,7 +13,9 @@ engines lives here, each with a fallback for engines not named:
   DuckDB runs several times slower), Ibis's ``argmax`` elsewhere;
 - running a query compiled beforehand (``compile_ahead`` / ``run_compiled``), so that the
   next metric compiles (Python) while the engine runs this one: DuckDB runs the SQL; other
-  engines compile at execution as usual.
+  engines compile at execution as usual;
+- a second connection to run queries side by side (``side_connection``): a DuckDB cursor;
+  none elsewhere, so the caller runs one thing at a time.
 
 URL forms for Spark (local mode or a cluster, through ``ibis.pyspark``):
 
@@ -41,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from csmetrics.errors import UserInputError
+from csmetrics.store.sql import quote_literal
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -231,6 +234,23 @@ def run_compiled(con: BaseBackend, expr: ir.Table, sql: str | None) -> pd.DataFr
         for name, column in zip(table.column_names, table.columns, strict=True)
     })
     return DuckDBPandasData.convert_table(frame, expr.schema())
+
+
+def side_connection(con: BaseBackend) -> BaseBackend | None:
+    """A second connection to ``con``'s database that can run queries while ``con`` runs
+    others, in the same session time zone, with temporary tables of its own; None on
+    engines where csmetrics runs one thing at a time (Spark and the rest, which parallelise
+    inside each query). Close it with ``disconnect()``.
+
+    DuckDB: a cursor (DuckDB runs queries of several connections side by side)."""
+    if con.name != DUCKDB:
+        return None
+    import ibis
+
+    zone = con.con.execute("SELECT current_setting('TimeZone')").fetchall()[0][0]
+    side = ibis.duckdb.from_connection(con.con.cursor())
+    side.con.execute(f"SET TimeZone = {quote_literal(zone)}")  # Ibis set UTC
+    return side
 
 
 def drop_temporary(con: BaseBackend, table: ir.Table) -> None:
