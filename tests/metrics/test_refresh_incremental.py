@@ -15,8 +15,10 @@ import pandas as pd
 import pytest
 
 from csmetrics import Workspace
+from csmetrics.config import Settings
 from csmetrics.demo import files_by_table, write_as_of, write_company
-from csmetrics.metrics.refresh import LOOKS_AHEAD, looks_ahead, plan_refresh
+from csmetrics.metrics.periods import Calendar, Grain
+from csmetrics.metrics.refresh import LOOKS_AHEAD, looks_ahead, plan_refresh, recompute_periods
 from tests.conftest import run_cli
 
 END = date(2026, 3, 31)
@@ -44,6 +46,10 @@ def _workspace(root: Path) -> Workspace:
     text = text.replace('default_segments = ["plan", "region", "size_tier", "owner", '
                         '"acquisition_channel"]', 'default_segments = ["plan"]')
     text = text.replace("snapshot_on_refresh = true", "snapshot_on_refresh = false")
+    # a one-month window, so that value unlock has windows that close with the month after
+    assert "renewal_grace_days = 30" in text
+    text = text.replace("renewal_grace_days = 30",
+                        "renewal_grace_days = 30\nvalue_unlock_window_months = 1")
     config.write_text(text)
     ws.close()
     return Workspace.load(root)
@@ -247,3 +253,23 @@ def test_every_metric_declares_the_tables_it_reads(company, tmp_path):
                 undeclared[m.name] = sorted(missing)
             assert read, m.name  # the record works
     assert not undeclared, json.dumps(undeclared)
+
+
+def test_the_periods_recomputed_after_a_month_past_the_old_end():
+    """Worked by hand, for data that ran to 2025-11-30 and now runs to 2025-12-31 (the
+    defaults: 6-month value unlock window, 30 renewal grace days)."""
+    settings = Settings()
+    months = recompute_periods(settings, Grain.MONTH, Calendar(), date(2024, 1, 1),
+                               date(2025, 12, 31), {name: date(2025, 12, 1) for name in
+                                                    ("mrr", "value_unlock", "renewal_rate",
+                                                     "time_to_value")})
+    assert months["mrr"] == (date(2025, 12, 1),)
+    # June's window (July to December) closes on the new end; July's to November's still run
+    # past it, and their rows rest on their own months
+    assert months["value_unlock"] == (date(2025, 6, 1), date(2025, 12, 1))
+    assert months["renewal_rate"] == (date(2025, 11, 1), date(2025, 12, 1))
+    assert len(months["time_to_value"]) == 24  # every month: first value comes any time later
+    assert "nps" not in months  # nothing it reads changed
+    quarters = recompute_periods(settings, Grain.QUARTER, Calendar(), date(2024, 1, 1),
+                                 date(2025, 12, 31), {"value_unlock": date(2025, 12, 1)})
+    assert quarters["value_unlock"] == (date(2025, 4, 1), date(2025, 10, 1))

@@ -107,7 +107,7 @@ def _filters(where: dict[str, str] | Iterable[str] | None) -> tuple[tuple[str, s
 
 def compute(
     con: BaseBackend, settings: Settings, request: MetricRequest, *, stack: tuple[str, ...] = (),
-    data_ends: date | None = None,
+    data_ends: date | None = None, periods: Sequence[date] | None = None,
 ) -> pd.DataFrame:
     """Every requested metric for every period and segment, as one long table (see
     ``result.py`` for the columns), with targets and benchmarks.
@@ -115,13 +115,15 @@ def compute(
     ``stack`` (used by refresh) computes several segmentations in one pass: the rows then
     carry ``segment_by`` ("" for the total) and ``segment_value`` instead of ``by``.
     ``data_ends``: ``data_end(con)`` when the caller knows it already (refresh runs many
-    passes over the same data).
+    passes over the same data). ``periods``: the starts of the periods to compute, in
+    order, instead of the request's range (refresh recomputes only the periods that new
+    data changed).
     """
     calendar = Calendar(settings.fiscal.week_start, settings.fiscal.year_start_month)
     known_until = request.as_of or data_ends or data_end(con)
     end = request.end or known_until
     start = request.start or default_start(end, request.grain, calendar)
-    starts = period_starts(start, end, request.grain, calendar)
+    starts = list(periods) if periods else period_starts(start, end, request.grain, calendar)
     check_segments(con, (*request.by, *(s for s in stack if s)), request.where)
     ctx = MetricContext(
         con=con, grain=request.grain, starts=starts, by=STACKED_BY if stack else request.by,

@@ -25,7 +25,7 @@ from csmetrics.config import Settings
 from csmetrics.ingest.changes import CHANGES_DDL
 from csmetrics.metrics.definition import MetricDefinition, all_metrics
 from csmetrics.metrics.engine import MetricRequest, compute, data_end
-from csmetrics.metrics.periods import Calendar, Grain, period_start, period_starts
+from csmetrics.metrics.periods import Calendar, Grain, next_start, period_start, period_starts
 from csmetrics.metrics.result import STANDARD
 from csmetrics.store.engines import side_connection
 from csmetrics.store.materialize import read_basis
@@ -57,28 +57,44 @@ def looks_ahead(settings: Settings) -> dict[str, pd.DateOffset | None]:
     return reach
 
 
-def recompute_from(settings: Settings, grain: Grain, calendar: Calendar, first: date,
-                   since: Mapping[str, date] | None) -> dict[str, date]:
-    """The first period of ``grain`` each metric is recomputed from: the one containing its
-    ``since`` day (the earliest day the new data changed in what it reads), earlier for the
-    metrics that look ahead; the first period of the data for every metric in a full
-    refresh (``since`` None). A metric missing from ``since`` is not recomputed."""
-    start = period_start(first, grain, calendar)
+#: Look-ahead metrics whose row for a period moves with later data only once the period's
+#: window has closed (ended by the data end): while it runs past the end, the row rests on
+#: the period's own data (value unlock's cohort and adopters; retention is left empty).
+CLOSING_WINDOWS = frozenset({"value_unlock"})
+
+
+def recompute_periods(settings: Settings, grain: Grain, calendar: Calendar, first: date,
+                      last: date, since: Mapping[str, date] | None
+                      ) -> dict[str, tuple[date, ...]]:
+    """The periods of ``grain`` (their starts) each metric is recomputed for: every one in a
+    full refresh (``since`` None); else those from the one containing the metric's ``since``
+    day (the earliest day the new data changed in what it reads) on, and for the metrics
+    that look ahead every period, or the ones whose window after the period reaches that
+    day (for ``CLOSING_WINDOWS``, only windows that end by ``last``). A metric missing from
+    ``since`` is not recomputed."""
+    starts = period_starts(first, last, grain, calendar)
     if since is None:
-        return {m.name: start for m in all_metrics()}
+        return {m.name: tuple(starts) for m in all_metrics()}
     reach = looks_ahead(settings)
-    starts = {}
+    chosen = {}
     for m in all_metrics():
         if m.name not in since:
             continue
+        day = since[m.name]
         if m.name in reach and reach[m.name] is None:
-            starts[m.name] = start
-        else:
-            day = since[m.name]
-            if m.name in reach:
-                day = (pd.Timestamp(day) - reach[m.name]).date()
-            starts[m.name] = max(start, period_start(day, grain, calendar))
-    return starts
+            chosen[m.name] = tuple(starts)
+            continue
+        picked = {s for s in starts if s >= period_start(day, grain, calendar)}
+        if m.name in CLOSING_WINDOWS:
+            def window_end(start: date, name: str = m.name) -> date:
+                after = pd.Timestamp(next_start(start, grain)) + reach[name]
+                return after.date() - timedelta(days=1)
+            picked |= {s for s in starts if day <= window_end(s) <= last}
+        elif m.name in reach:
+            back = period_start((pd.Timestamp(day) - reach[m.name]).date(), grain, calendar)
+            picked |= {s for s in starts if s >= back}
+        chosen[m.name] = tuple(sorted(picked))
+    return chosen
 
 
 def data_start(con: BaseBackend) -> date:
@@ -109,33 +125,32 @@ def compute_all(
     period) run two at a time where the engine allows it.
 
     Incrementally (``since``, each metric's earliest changed day, and the ``previous`` rows
-    given): each metric is recomputed for the periods from ``recompute_from`` on (the one
-    containing its day for the metrics that only look back) and keeps its earlier rows; a
-    metric without a day keeps all its rows.
+    given): each metric is recomputed for the periods ``recompute_periods`` gives (from the
+    one containing its day on, for the metrics that only look back) and keeps its other
+    rows; a metric without a day keeps all its rows.
     """
     started = time.perf_counter()
     step = on_step or (lambda _m: None)
     segments = list(settings.metrics.default_segments if segments is None else segments)
     calendar = Calendar(settings.fiscal.week_start, settings.fiscal.year_start_month)
     first, last = data_start(con), data_end(con)
-    starts = {grain: recompute_from(settings, Grain(grain), calendar, first, since)
+    chosen = {grain: recompute_periods(settings, Grain(grain), calendar, first, last, since)
               for grain in grains}
-    passes = [(grain, start, [m for m in all_metrics() if starts[grain].get(m.name) == start])
-              for grain in grains for start in sorted(set(starts[grain].values()))]
+    passes = [(grain, periods, [m for m in all_metrics() if chosen[grain].get(m.name) == periods])
+              for grain in grains for periods in sorted(set(chosen[grain].values()))]
     computed = _side_by_side(con, [
         functools.partial(_compute_grain, settings=settings, grain=grain, metrics=metrics,
-                          first=start, last=last, segments=segments, step=step)
-        for grain, start, metrics in passes], sizes=[len(p[2]) for p in passes])
+                          periods=periods, last=last, segments=segments, step=step)
+        for grain, periods, metrics in passes], sizes=[len(p[2]) for p in passes])
     frames = []
     for grain in grains:
         mine = [frame for (g, _, _), result in zip(passes, computed, strict=True)
                 if g == grain for frame in result]
-        beginning = period_start(first, Grain(grain), calendar)
-        later = {m.name: starts[grain].get(m.name, date.max) for m in all_metrics()
-                 if starts[grain].get(m.name, date.max) > beginning}
-        if later and previous is not None:
-            mine = _with_earlier(previous, mine, grain, later,
-                                 period_starts(first, last, Grain(grain), calendar))
+        every = period_starts(first, last, Grain(grain), calendar)
+        partly = {m.name: chosen[grain].get(m.name, ()) for m in all_metrics()
+                  if len(chosen[grain].get(m.name, ())) < len(every)}
+        if partly and previous is not None:
+            mine = _with_earlier(previous, mine, grain, partly, every)
         frames += mine
     rows = pd.concat(frames, ignore_index=True)
     run = {"grains": list(grains), "segments": segments, "first": first, "last": last,
@@ -177,25 +192,24 @@ def _side_by_side(con: BaseBackend, jobs: Sequence[Callable[[BaseBackend], T]],
 
 def _compute_grain(
     con: BaseBackend, *, settings: Settings, grain: str, metrics: Sequence[MetricDefinition],
-    first: date, last: date, segments: Sequence[str], step: Callable[[str], None],
+    periods: Sequence[date], last: date, segments: Sequence[str], step: Callable[[str], None],
 ) -> list[pd.DataFrame]:
-    """``metrics`` for the periods of ``grain`` from ``first`` to ``last``, for the total
+    """``metrics`` for the ``periods`` of ``grain`` (data until ``last``), for the total
     and every segment, as ``_metric_values`` rows."""
     frames = []
     stackable = [m.name for m in metrics if m.stackable]
     separate = [m.name for m in metrics if not m.stackable]
+    which = f"{grain}, {len(periods)} period{'s' * (len(periods) != 1)} from {periods[0]}"
     if stackable:
-        step(f"{grain} from {first}: {len(stackable)} metrics, total and "
-             f"{len(segments)} segments")
-        request = MetricRequest.create(stackable, period=grain, start=first, end=last)
-        stacked = compute(con, settings, request, stack=("", *segments), data_ends=last)
+        step(f"{which}: {len(stackable)} metrics, total and {len(segments)} segments")
+        request = MetricRequest.create(stackable, period=grain)
+        stacked = compute(con, settings, request, stack=("", *segments), data_ends=last,
+                          periods=periods)
         frames.append(_long(stacked, grain, stacked["segment_by"], stacked["segment_value"]))
     for segment in ["", *segments] if separate else []:
-        step(f"{grain} from {first}: {', '.join(separate)} "
-             f"{'in total' if not segment else 'by ' + segment}")
-        request = MetricRequest.create(separate, period=grain, start=first, end=last,
-                                       by=segment or None)
-        frame = compute(con, settings, request, data_ends=last)
+        step(f"{which}: {', '.join(separate)} {'in total' if not segment else 'by ' + segment}")
+        request = MetricRequest.create(separate, period=grain, by=segment or None)
+        frame = compute(con, settings, request, data_ends=last, periods=periods)
         frames.append(_long(frame, grain, pd.Series(segment, index=frame.index),
                             frame[segment] if segment else pd.Series("", index=frame.index)))
     return frames
@@ -205,17 +219,20 @@ KEY = ["metric", "segment_by", "segment"]
 
 
 def _with_earlier(
-    previous: pd.DataFrame, computed: list[pd.DataFrame], grain: str, cutoffs: dict[str, date],
-    starts: list[date],
+    previous: pd.DataFrame, computed: list[pd.DataFrame], grain: str,
+    recomputed: dict[str, tuple[date, ...]], starts: list[date],
 ) -> list[pd.DataFrame]:
-    """The recomputed rows of one grain, plus the stored rows of each metric recomputed from
-    a later period (``cutoffs``) for the periods before it, plus the empty rows a full
+    """The recomputed rows of one grain, plus the stored rows of each metric recomputed for
+    only some periods (``recomputed``) for its other periods, plus the empty rows a full
     refresh would have made: every metric and segment seen in any period gets a row in every
     period (see ``_complete``)."""
-    kept = previous[(previous["grain"] == grain) & previous["metric"].isin(cutoffs)].copy()
+    kept = previous[(previous["grain"] == grain) & previous["metric"].isin(recomputed)].copy()
     kept["period_start"] = pd.to_datetime(kept["period_start"]).dt.date
-    kept = kept[kept["period_start"] < kept["metric"].map(cutoffs)]
-    local = set(cutoffs)
+    done = pd.DataFrame([(name, day) for name, days in recomputed.items() for day in days],
+                        columns=["metric", "period_start"], dtype=object)
+    kept = kept.merge(done.assign(_done=True), on=["metric", "period_start"], how="left")
+    kept = kept[kept["_done"].isna()].drop(columns="_done")
+    local = set(recomputed)
     rows = pd.concat([kept, *computed], ignore_index=True)
     mine = rows[rows["metric"].isin(local)]
     keys = mine[[*KEY, "target"]].groupby(KEY, sort=False, dropna=False)["target"].first()
