@@ -86,15 +86,18 @@ def recompute_periods(settings: Settings, grain: Grain, calendar: Calendar, firs
             continue
         picked = {s for s in starts if s >= period_start(day, grain, calendar)}
         if m.name in CLOSING_WINDOWS:
-            def window_end(start: date, name: str = m.name) -> date:
-                after = pd.Timestamp(next_start(start, grain)) + reach[name]
-                return after.date() - timedelta(days=1)
-            picked |= {s for s in starts if day <= window_end(s) <= last}
+            picked |= {s for s in starts
+                       if day <= _window_end(s, grain, reach[m.name]) <= last}
         elif m.name in reach:
             back = period_start((pd.Timestamp(day) - reach[m.name]).date(), grain, calendar)
             picked |= {s for s in starts if s >= back}
         chosen[m.name] = tuple(sorted(picked))
     return chosen
+
+
+def _window_end(start: date, grain: Grain, window: pd.DateOffset) -> date:
+    """The last day of the ``window`` after the period of ``grain`` starting on ``start``."""
+    return (pd.Timestamp(next_start(start, grain)) + window).date() - timedelta(days=1)
 
 
 def data_start(con: BaseBackend) -> date:
@@ -121,8 +124,8 @@ def compute_all(
     """Every metric x grain x (total + each default segment), as rows of ``_metric_values``.
 
     Each metric is computed for the total and every segment in one stacked pass (one marked
-    not ``stackable``: one segmentation at a time); the passes (one per grain and first
-    period) run two at a time where the engine allows it.
+    not ``stackable``: one segmentation at a time); the passes (one per grain and set of
+    periods) run two at a time where the engine allows it.
 
     Incrementally (``since``, each metric's earliest changed day, and the ``previous`` rows
     given): each metric is recomputed for the periods ``recompute_periods`` gives (from the
