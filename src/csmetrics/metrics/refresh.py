@@ -124,8 +124,8 @@ def compute_all(
     """Every metric x grain x (total + each default segment), as rows of ``_metric_values``.
 
     Each metric is computed for the total and every segment in one stacked pass (one marked
-    not ``stackable``: one segmentation at a time); the passes (one per grain and set of
-    periods) run two at a time where the engine allows it.
+    not ``stackable``: one segmentation at a time), one pass per grain and set of periods;
+    an incremental refresh runs its passes two at a time where the engine allows it.
 
     Incrementally (``since``, each metric's earliest changed day, and the ``previous`` rows
     given): each metric is recomputed for the periods ``recompute_periods`` gives (from the
@@ -141,10 +141,13 @@ def compute_all(
               for grain in grains}
     passes = [(grain, periods, [m for m in all_metrics() if chosen[grain].get(m.name) == periods])
               for grain in grains for periods in sorted(set(chosen[grain].values()))]
-    computed = _side_by_side(con, [
-        functools.partial(_compute_grain, settings=settings, grain=grain, metrics=metrics,
-                          periods=periods, last=last, segments=segments, step=step)
-        for grain, periods, metrics in passes], sizes=[len(p[2]) for p in passes])
+    jobs = [functools.partial(_compute_grain, settings=settings, grain=grain, metrics=metrics,
+                              periods=periods, last=last, segments=segments, step=step)
+            for grain, periods, metrics in passes]
+    # a full refresh's passes each run the heaviest queries over all the history: two side
+    # by side ran out of DuckDB's memory limit at the benchmark's scale
+    computed = (_side_by_side(con, jobs, sizes=[len(p[2]) for p in passes]) if since is not None
+                else [job(con) for job in jobs])
     frames = []
     for grain in grains:
         mine = [frame for (g, _, _), result in zip(passes, computed, strict=True)
@@ -167,9 +170,9 @@ def _side_by_side(con: BaseBackend, jobs: Sequence[Callable[[BaseBackend], T]],
                   sizes: Sequence[int]) -> list[T]:
     """Each job's result, in order. Two jobs run at a time, the largest (``sizes``) first,
     each on a connection of its own, when the engine offers a second one
-    (``side_connection``); else one after another on ``con``. A refresh pass is many small
-    queries with Python building and compiling between them: two passes side by side keep
-    both the engine and Python busy."""
+    (``side_connection``); else one after another on ``con``. An incremental refresh's pass
+    is many small queries with Python building and compiling between them: two passes side
+    by side keep both the engine and Python busy."""
     side = side_connection(con) if len(jobs) > 1 else None
     if side is None:
         return [job(con) for job in jobs]
