@@ -4,8 +4,7 @@ policy and options in force. Builders only read from here, so a query is reprodu
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -181,25 +180,6 @@ class MetricContext:
             else_=ibis.literal(""),
         ) if names else ibis.literal("")
         return joined.mutate(segment_value=value).drop(*[f"_seg_{n}" for n in names])
-
-    def segment_sums(self, t: ir.Table, keys: Sequence[str] = (), **sums: str) -> ir.Table:
-        """``segment(t)`` grouped by ``group_keys`` (and ``keys``, columns of ``t``), with
-        the sum of each named column: what ``segment`` then ``aggregate`` give. Stacked,
-        the rows are first summed per combination of segment values, so a table of many
-        rows per segment is not repeated once per segmentation."""
-        if not self.stack:
-            t = self.segment(t)
-            return t.group_by([*self.group_keys, *keys]).aggregate(
-                **{name: t[column].sum() for name, column in sums.items()})
-        own = [k for k in self.group_keys if k not in STACKED_BY]
-        names = [n for n in self.stack if n]
-        flat = replace(self, by=tuple(names), stack=(), _cache={})
-        t = flat.segment(t)
-        t = t.group_by([*own, *keys, *names]).aggregate(
-            **{name: t[column].sum() for name, column in sums.items()})
-        t = self.segment(t)
-        return t.group_by([*self.group_keys, *keys]).aggregate(
-            **{name: t[name].sum() for name in sums})
 
     def cached(self, key: str, build: Any) -> Any:
         """Build an intermediate once per computation and share it between metrics."""

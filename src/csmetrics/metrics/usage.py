@@ -158,14 +158,7 @@ def _customer_segment(ctx: MetricContext, t: ir.Table) -> ir.Table:
     customer segments only (the event dimension is added by the feature table)."""
     if EVENT not in ctx.by or EVENT in t.columns:
         return ctx.segment(t)
-    return _customers_only(ctx).segment(t)
-
-
-def _customers_only(ctx: MetricContext) -> MetricContext:
-    """``ctx`` without the event dimension: the customer segments only."""
-    if EVENT not in ctx.by:
-        return ctx
-    return replace(ctx, by=tuple(k for k in ctx.by if k != EVENT), _cache={})
+    return replace(ctx, by=tuple(k for k in ctx.by if k != EVENT), _cache={}).segment(t)
 
 
 def _customer_keys(ctx: MetricContext) -> list[str]:
@@ -612,11 +605,13 @@ def value_unlock(ctx: MetricContext) -> ir.Table:
                            retained=later._cid.notnull()).view()
     f = f.select("period_index", "customer_id", "event").distinct()
     adopters = cohort.join(f, ["period_index", "customer_id"])
-    adopters = adopters.mutate(one=1, kept=adopters.retained.cast("int64"))
-    by_event = ctx.segment_sums(adopters, adopters="one", adopters_kept="kept")
+    adopters = ctx.segment(adopters)
+    by_event = adopters.group_by(ctx.group_keys).aggregate(
+        adopters=adopters.count(), adopters_kept=adopters.retained.sum())
     keys = _customer_keys(ctx)
-    base = cohort.mutate(one=1, kept=cohort.retained.cast("int64"))
-    base = _customers_only(ctx).segment_sums(base, ["window_end"], cohort="one", kept="kept")
+    base = _customer_segment(ctx, cohort)
+    base = base.group_by([*keys, "window_end"]).aggregate(
+        cohort=base.count(), kept=base.retained.sum())
     base = base.select(*[base[k].name(f"_b_{k}") for k in keys], "window_end", "cohort", "kept")
     j = by_event.join(base, [by_event[k] == base[f"_b_{k}"] for k in keys])
     others = j.cohort - j.adopters
