@@ -210,8 +210,9 @@ def test_every_metric_declares_the_tables_it_reads(company, tmp_path):
     import ibis.expr.operations as ops
 
     from csmetrics.insights.sentiment import SENTIMENT_TABLE, SOURCES, score_texts
-    from csmetrics.metrics.context import STACKED_BY, MetricContext
+    from csmetrics.metrics.context import MetricContext
     from csmetrics.metrics.definition import all_metrics
+    from csmetrics.metrics.engine import STACKED_BY
     from csmetrics.metrics.periods import Grain
     from csmetrics.metrics.policy import Policy
     from csmetrics.metrics.refresh import READ_BY_EVERY_METRIC

@@ -19,8 +19,6 @@ from csmetrics.schema import TABLES
 from csmetrics.store.engines import create_temporary, drop_temporary
 
 NONE_SEGMENT = "(none)"
-#: The columns of a stacked computation's segments (see ``_stacked_segments``).
-STACKED_BY = ("segment_by", "segment_value")
 
 #: The column that says when a row became known, and columns that reveal later facts: as of a
 #: date, rows after it are ignored and later facts are blanked (no peeking at the future).

@@ -17,7 +17,7 @@ from ibis.backends import BaseBackend
 
 from csmetrics.config import Settings
 from csmetrics.errors import UnknownNameError, UserInputError, closest
-from csmetrics.metrics.context import STACKED_BY, MetricContext
+from csmetrics.metrics.context import MetricContext
 from csmetrics.metrics.definition import MetricDefinition, all_metrics, get_metric
 from csmetrics.metrics.money import check_rates
 from csmetrics.metrics.periods import Calendar, Grain, period_start, period_starts
@@ -103,6 +103,9 @@ def _filters(where: dict[str, str] | Iterable[str] | None) -> tuple[tuple[str, s
             raise UserInputError(f"--where {item!r} must look like COLUMN=VALUE, e.g. region=EMEA.")
         pairs.append((column.strip(), value.strip()))
     return tuple(pairs)
+
+
+STACKED_BY = ("segment_by", "segment_value")
 
 
 def compute(
