@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import pytest
 
 from csmetrics.config import Settings
+from csmetrics.metrics.engine import data_end
 from tests.metrics.revenue_fixtures import (
     insert,
     memory_warehouse,
@@ -346,3 +349,27 @@ def test_downgrade_rate_counts_contractions_that_change_the_main_plan():
     us = by_region[by_region.region == "US"].iloc[0]
     assert (eu.value, eu.n) == (pytest.approx(1 / 3), 3)
     assert (us.value, us.n) == (0.0, 2)
+
+
+def test_the_data_end_is_the_latest_day_up_to_today():
+    """A renewal booked for next year does not move the default end past today; a table whose
+    every row lies ahead counts for nothing; timestamps count by their calendar day."""
+    today = date.today()
+    ahead = (today + timedelta(days=400)).isoformat()
+    with memory_warehouse() as warehouse:
+        subscriptions(warehouse, [
+            ("S1", "A", "pro", 100, "month", "2024-01-01", None),
+            ("S2", "A", "pro", 100, "month", "2024-03-02", None),
+            ("S3", "A", "pro", 100, "month", ahead, None),
+        ])
+        insert(warehouse, "tickets", ("ticket_id", "customer_id", "opened_at"),
+               [("T1", "A", f"{ahead} 10:00:00")])
+        assert data_end(warehouse.ibis) == date(2024, 3, 2)
+        insert(warehouse, "tickets", ("ticket_id", "customer_id", "opened_at"),
+               [("T2", "A", "2024-05-06 23:30:00")])
+        assert data_end(warehouse.ibis) == date(2024, 5, 6)
+
+
+def test_the_data_end_of_an_empty_warehouse_is_today():
+    with memory_warehouse() as warehouse:
+        assert data_end(warehouse.ibis) == date.today()

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
+import ibis
 import pandas as pd
 from ibis.backends import BaseBackend
 
@@ -266,13 +267,30 @@ DATA_DATES = (
 def data_end(con: BaseBackend) -> date:
     """The last day the data covers (never after today): the default end of a query."""
     today = date.today()
-    latest: list[date] = []
-    for table, column in DATA_DATES:
+    latest = _latest_days(con, DATA_DATES)
+    # a date in the future (a renewal already booked): the latest day up to today instead
+    future = [key for key, day in latest.items() if day > today]
+    for key in future:
+        del latest[key]
+    latest.update(_latest_days(con, future, until=today))
+    return max(latest.values(), default=today)
+
+
+def _latest_days(con: BaseBackend, columns: Sequence[tuple[str, str]], until: date | None = None
+                 ) -> dict[tuple[str, str], date]:
+    """The latest day in each (table, column) that has one (up to ``until``), in one query.
+    Without ``until`` the engine can answer from its statistics, without a scan."""
+    if not columns:
+        return {}
+    ends = []
+    for table, column in columns:
         t = con.table(table)
-        value = con.execute(t[column].cast("date").max(where=t[column].cast("date") <= today))
-        if value is not None and not pd.isna(value):
-            latest.append(pd.Timestamp(value).date())
-    return max(latest) if latest else today
+        day = t[column].cast("date") if until else t[column]
+        ends.append(t.aggregate(source=ibis.literal(table), column=ibis.literal(column),
+                                latest=day.max(where=day <= until) if until else day.max()))
+    frame = con.execute(ibis.union(*(e.mutate(latest=e.latest.cast("date")) for e in ends)))
+    return {(r.source, r.column): pd.Timestamp(r.latest).date()
+            for r in frame.itertuples() if r.latest is not None and not pd.isna(r.latest)}
 
 
 def check_segments(con: BaseBackend, by: Sequence[str], where: Sequence[tuple[str, str]]) -> None:

@@ -33,13 +33,18 @@ def rates(ctx: MetricContext) -> ir.Table:
     return ctx.cached("rates", build)
 
 
-def convert(ctx: MetricContext, t: ir.Table, amount: str, day: str) -> ir.Table:
+def convert(ctx: MetricContext, t: ir.Table, amount: str, day: str, *,
+            pairs: ir.Table | None = None) -> ir.Table:
     """``t`` with ``amount`` converted to the reporting currency at the rate in force on ``day``
-    (rows without a currency, or in the reporting currency, are left as they are)."""
+    (rows without a currency, or in the reporting currency, are left as they are).
+
+    ``pairs``: every (``__kon`` day, ``__kcur`` currency) that ``t`` can hold, when the caller
+    has a small table of them; by default they are read from ``t`` itself, which costs a
+    pass over it."""
     r = rates(ctx)
-    t = t.mutate(__on=t[day].cast("date") if t[day].type().is_timestamp() else t[day])
+    t = t.mutate(__on=_as_day(t[day]))
     # the rate of each (day, currency) that occurs, found once; then an equality join
-    wanted = t.select(__kon=t.__on, __kcur=t.currency).distinct()
+    wanted = t.select(__kon=t.__on, __kcur=t.currency).distinct() if pairs is None else pairs
     found = wanted.join(r, [wanted.__kcur == r.__cur, wanted.__kon >= r.__from,
                             wanted.__kon < r.__to.fill_null(OPEN_END)])
     found = found.select(found.__kon, found.__kcur, found.__rate)
@@ -47,6 +52,11 @@ def convert(ctx: MetricContext, t: ir.Table, amount: str, day: str) -> ir.Table:
     return joined.mutate(
         **{amount: joined[amount].cast("float64") * joined.__rate.fill_null(1.0)}
     ).drop("__on", "__kon", "__kcur", "__rate")
+
+
+def _as_day(value: ir.Value) -> ir.DateValue:
+    """A date or a timestamp's calendar day."""
+    return value.cast("date") if value.type().is_timestamp() else value
 
 
 def check_rates(ctx: MetricContext, tables: tuple[str, ...]) -> None:
@@ -130,9 +140,14 @@ def active_on(lines: ir.Table, days: ir.Table, day: str = "day") -> ir.Table:
 def amounts_on(ctx: MetricContext, days: ir.Table) -> ir.Table:
     """Every subscription line giving service on a day of ``days`` (column ``day``; other
     columns are kept), with ``monthly`` in the reporting currency as an exact decimal."""
-    active = active_on(subscription_lines(ctx), days)
+    lines = subscription_lines(ctx)
+    active = active_on(lines, days)
     if ctx.policy.currency_rate_at == "period_end":
-        active = convert(ctx, active, "monthly", "day")
+        # the rates wanted: every day of ``days`` in every currency of the lines (a few
+        # hundred pairs), not the pairs read back from the (much larger) active lines
+        on = days.select(__kon=_as_day(days.day)).distinct()
+        pairs = on.cross_join(lines.select(__kcur=lines.currency).distinct())
+        active = convert(ctx, active, "monthly", "day", pairs=pairs)
     return active.mutate(monthly=active.monthly.cast(MONEY))
 
 
