@@ -12,9 +12,18 @@ HEADER = ["subscription_id", "customer_id", "plan", "amount", "billing_interval"
 
 
 def change(ws: Workspace, batch_id: int) -> tuple[date | None, bool]:
+    """The batch's earliest day and whether it changes every day; without later facts (a
+    ticket's answer, a lead's conversion) in the table, its earliest day beyond them is the
+    same."""
+    earliest, everything, beyond = recorded(ws, batch_id)
+    assert beyond == earliest
+    return earliest, everything
+
+
+def recorded(ws: Workspace, batch_id: int) -> tuple[date | None, bool, date | None]:
     rows = ws.warehouse.sql.execute(
-        "SELECT earliest, everything FROM _batch_changes WHERE batch_id = ?", [batch_id]
-    ).fetchall()
+        "SELECT earliest, everything, earliest_beyond_facts FROM _batch_changes "
+        "WHERE batch_id = ?", [batch_id]).fetchall()
     assert len(rows) == 1
     return rows[0]
 
@@ -48,18 +57,29 @@ def test_inserts_and_updates_record_the_earliest_day_they_touch(loaded, tmp_path
 
 
 def test_a_ticket_answered_later_touches_the_day_it_was_opened(loaded, tmp_path):
-    header = ["ticket_id", "customer_id", "opened_at", "first_response_at", "resolved_at"]
+    header = ["ticket_id", "customer_id", "opened_at", "first_response_at", "resolved_at",
+              "agent"]
 
-    def tickets(name: str, row: list[str]) -> int:
-        return loaded.ingest("tickets", [write_csv(tmp_path / name, header, [row])]).batch_id
+    def tickets(name: str, *rows: list[str]) -> int:
+        return loaded.ingest("tickets", [write_csv(tmp_path / name, header, rows)]).batch_id
 
-    opened = tickets("t1.csv", ["T1", "C1", "2024-03-31 23:00:00", "", ""])
-    assert change(loaded, opened) == (date(2024, 3, 31), False)
+    opened = tickets("t1.csv", ["T1", "C1", "2024-03-31 23:00:00", "", "", "ann"],
+                     ["T2", "C2", "2024-05-02 10:00:00", "", "", "bob"])
+    assert recorded(loaded, opened) == (date(2024, 3, 31), False, date(2024, 3, 31))
     # the first response and resolution come in April; time to first response and to
-    # resolution count the ticket in March, the month it was opened
+    # resolution count the ticket in March, the month it was opened; beyond these later
+    # facts, nothing changed
     answered = tickets("t2.csv", ["T1", "C1", "2024-03-31 23:00:00", "2024-04-01 09:00:00",
-                                  "2024-04-02 10:00:00"])
-    assert change(loaded, answered) == (date(2024, 3, 31), False)
+                                  "2024-04-02 10:00:00", "ann"],
+                       ["T2", "C2", "2024-05-02 10:00:00", "", "", "bob"])
+    assert recorded(loaded, answered) == (date(2024, 3, 31), False, None)
+    # answered and handed to another agent (a segment): beyond the facts, from its opening;
+    # a new ticket from its own
+    moved = tickets("t3.csv", ["T1", "C1", "2024-03-31 23:00:00", "2024-04-01 09:00:00",
+                               "2024-04-03 10:00:00", "ann"],
+                    ["T2", "C2", "2024-05-02 10:00:00", "2024-05-02 11:00:00", "", "cy"],
+                    ["T3", "C1", "2024-06-01 08:00:00", "", "", "ann"])
+    assert recorded(loaded, moved) == (date(2024, 3, 31), False, date(2024, 5, 2))
 
 
 def test_a_replace_or_a_changed_customer_attribute_touches_every_day(loaded, tmp_path):
@@ -89,3 +109,24 @@ def test_a_key_with_an_empty_optional_column_loads_once(ws, tmp_path):
     assert (first.inserted, again.inserted, again.unchanged) == (2, 0, 2)
     assert ws.warehouse.sql.execute("SELECT count(*) FROM costs").fetchall() == [(2,)]
     assert change(ws, again.batch_id) == (None, False)
+
+
+def test_changes_recorded_by_an_earlier_version_count_beyond_later_facts(ws):
+    """A workspace from before later facts were told apart: its batches keep their earliest
+    day for every metric, and new batches record both."""
+    from csmetrics.ingest.changes import ensure_changes_table
+
+    sql = ws.warehouse.sql
+    sql.execute("DROP TABLE IF EXISTS _batch_changes")
+    sql.execute("CREATE TABLE _batch_changes (batch_id BIGINT, table_name VARCHAR, "
+                "earliest DATE, everything BOOLEAN)")
+    sql.execute("INSERT INTO _batch_changes VALUES (1, 'tickets', DATE '2024-03-31', false), "
+                "(2, 'tickets', NULL, false)")
+    ensure_changes_table(sql)
+    # a batch that only answered tickets, recorded now: a later call leaves it alone
+    sql.execute("INSERT INTO _batch_changes VALUES (3, 'tickets', DATE '2024-03-31', false, "
+                "NULL)")
+    ensure_changes_table(sql)
+    rows = sql.execute("SELECT batch_id, earliest_beyond_facts FROM _batch_changes "
+                       "ORDER BY 1").fetchall()
+    assert rows == [(1, date(2024, 3, 31)), (2, None), (3, None)]

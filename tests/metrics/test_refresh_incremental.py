@@ -117,6 +117,11 @@ def test_a_new_month_then_an_old_change_refresh_incrementally_to_the_full_result
     assert run["incremental_from"] is not None and run["incremental_from"] <= CUT
     assert run["metric_since"]["time_to_first_response"] <= CUT
     assert run["metric_since"]["mrr"] == run["metric_since"]["dau"] == date(2026, 3, 1)
+    # ... and so do the ones that read tickets and leads but not what was learned about
+    # them later (the answers, the conversions)
+    assert run["metric_since"]["tickets_per_customer"] == date(2026, 3, 1)
+    assert run["metric_since"]["referrals"] == date(2026, 3, 1)
+    assert "besides later facts" in run["reason"]
     incremental = _stored(root)
     assert incremental.period_start.max() == pd.Timestamp(2026, 3, 1)
     _assert_same(incremental, _full_copy(root, tmp_path / "full"))
@@ -254,6 +259,38 @@ def test_every_metric_declares_the_tables_it_reads(company, tmp_path):
                 undeclared[m.name] = sorted(missing)
             assert read, m.name  # the record works
     assert not undeclared, json.dumps(undeclared)
+
+
+def test_metrics_that_ignore_later_facts_do_not_move_with_them(company, tmp_path):
+    """A metric declaring ``ignores_later_facts`` for a table is not recomputed after a batch
+    that only brought such facts (tickets answered, leads converted): every one of its
+    values, by every segment it is stacked by, stays the same when they all change, while
+    the metrics that read them move."""
+    from csmetrics.ingest.changes import LATER_FACTS
+    from csmetrics.metrics.definition import all_metrics
+
+    ignoring = [m.name for m in all_metrics() if m.ignores_later_facts]
+    assert {"tickets_per_customer", "referrals", "introducer_share"} <= set(ignoring)
+    readers = ["time_to_first_response", "time_to_resolution", "conversion_rate"]
+    request = {"period": "month", "start": date(2025, 12, 1), "end": END}
+
+    def computed(ws: Workspace, metrics: list[str]) -> pd.DataFrame:
+        frames = [ws.query(metrics, **request), ws.query(metrics, by=["plan"], **request),
+                  ws.query(metrics, by=["agent"], **request)]
+        return pd.concat(frames).astype(str).reset_index(drop=True)
+
+    with _workspace(tmp_path / "ws") as ws:
+        _load(ws, company / "now")
+        before, read_before = computed(ws, ignoring), computed(ws, readers)
+        sql = ws.warehouse.sql
+        starts = {"tickets": "opened_at", "leads": "created_at"}
+        for table, facts in LATER_FACTS.items():
+            # every known fact forgotten, every unknown one learned a day and an hour on
+            swapped = ", ".join(f"{c} = CASE WHEN {c} IS NULL THEN {starts[table]} + "
+                                "INTERVAL 25 HOUR END" for c in facts)
+            sql.execute(f"UPDATE {table} SET {swapped}")
+        assert computed(ws, ignoring).equals(before)
+        assert not computed(ws, readers).equals(read_before)
 
 
 def test_the_periods_recomputed_after_a_month_past_the_old_end():

@@ -5,14 +5,19 @@ A row counts from its earliest date (a subscription from its start, a ticket fro
 opening): an inserted row affects days from its own earliest date; an updated row from the
 earliest date of its old and new versions, or, when only dates changed (a subscription that
 gets its end date), from the earliest of the changed dates -- but for tickets and leads, whose
-later dates count in the period they were opened or created. A whole-table replacement, and
+later facts count in the period they were opened or created. A whole-table replacement, and
 a change to a customer's other columns (its segments apply to every period), are recorded as
 "recompute everything".
+
+Each batch also records the earliest day it changed leaving out updates that only brought
+later facts (a ticket answered, a lead converted): metrics that never read those facts
+(``MetricDefinition.ignores_later_facts``) start from that day.
 """
 
 from __future__ import annotations
 
 from datetime import date
+from typing import NamedTuple
 
 import duckdb
 
@@ -24,9 +29,32 @@ CREATE TABLE IF NOT EXISTS _batch_changes (
   batch_id BIGINT,
   table_name VARCHAR,
   earliest DATE,            -- the first day the batch can affect (NULL: nothing changed)
-  everything BOOLEAN        -- true: the batch may affect any day (a replace)
+  everything BOOLEAN,       -- true: the batch may affect any day (a replace)
+  earliest_beyond_facts DATE  -- the same, leaving out updates of later facts only
 )
 """
+
+
+def ensure_changes_table(con: duckdb.DuckDBPyConnection) -> None:
+    """Create ``_batch_changes``, or bring one from an earlier version up to date: its
+    batches, recorded before later facts were told apart, count as changing more."""
+    con.execute(CHANGES_DDL)
+    columns = {r[0] for r in con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE table_name = '_batch_changes'"
+    ).fetchall()}
+    if "earliest_beyond_facts" not in columns:
+        con.execute("ALTER TABLE _batch_changes ADD COLUMN earliest_beyond_facts DATE")
+        con.execute("UPDATE _batch_changes SET earliest_beyond_facts = earliest")
+
+
+class Change(NamedTuple):
+    """What a batch changed: the first day it can affect (None: nothing dated changed),
+    the same leaving out updates that only brought later facts (``LATER_FACTS``), and
+    whether it may affect every day."""
+
+    earliest: date | None
+    beyond_facts: date | None
+    everything: bool
 
 
 def date_columns(table: Table) -> list[str]:
@@ -50,46 +78,56 @@ def _least(columns: list[str], alias: str) -> str:
 #: Tables whose non-date columns describe every period (a customer's plan or region is a
 #: segment of all its history).
 WHOLE_HISTORY = ("customers",)
-#: Tables whose later facts (a ticket's first response or resolution, a lead's conversion)
-#: count in the period of the row's own start: a change to them affects from that start,
-#: even when only those dates changed.
-COUNTED_FROM_START = ("tickets", "leads")
+#: Later facts: what is learned about a row after it starts (a ticket's first response or
+#: resolution, a lead's conversion). They count in the period of the row's own start: a
+#: change to them affects from that start, even when only those dates changed.
+LATER_FACTS = {
+    "tickets": ("first_response_at", "resolved_at", "reopened_at"),
+    "leads": ("converted_at",),
+}
 
 
-def earliest_change(
-    con: duckdb.DuckDBPyConnection, table: Table, classified: str
-) -> tuple[date | None, bool]:
-    """The earliest day affected by the rows of ``classified`` (the batch, each row with its
-    ``__action``: insert, update or same) against the table's current content (None when
-    the batch changes nothing dated), and whether it may affect every day; call it before
-    the updates are applied."""
+def earliest_change(con: duckdb.DuckDBPyConnection, table: Table, classified: str) -> Change:
+    """What the rows of ``classified`` (the batch, each row with its ``__action``: insert,
+    update or same) change against the table's current content; call it before the updates
+    are applied."""
     dates = date_columns(table)
     if not dates:
-        return None, True
-    others = [c for c in [*table.column_names, "attributes"] if c not in dates]
+        return Change(None, None, True)
+    names = [*table.column_names, "attributes"]
+    others = [c for c in names if c not in dates]
     match = key_match(table)
-    same_others = " AND ".join(f"i.{c} IS NOT DISTINCT FROM t.{c}" for c in others) or "true"
+
+    def same(columns: list[str]) -> str:
+        return " AND ".join(f"i.{c} IS NOT DISTINCT FROM t.{c}" for c in columns) or "true"
+
     changed_dates = ", ".join(
         f"CASE WHEN i.{c} IS DISTINCT FROM t.{c} THEN least(CAST(i.{c} AS DATE), "
         f"CAST(t.{c} AS DATE)) END" for c in dates
     )
     only_dates = f"least({changed_dates})" if len(dates) > 1 else changed_dates
-    if table.name in COUNTED_FROM_START:
+    if table.name in LATER_FACTS:
         only_dates = f"least({_least(dates, 'i')}, {_least(dates, 't')})"
+    updated = (f"CASE WHEN {same(others)} THEN {only_dates} "
+               f"ELSE least({_least(dates, 'i')}, {_least(dates, 't')}) END")
+    facts = LATER_FACTS.get(table.name, ())
+    beyond = (f"CASE WHEN {same([c for c in names if c not in facts])} THEN NULL "
+              f"ELSE {updated} END") if facts else updated
     sql = f"""
-        SELECT least(
-          (SELECT min({_least(dates, 'i')}) FROM {classified} i WHERE __action = 'insert'),
-          (SELECT min(CASE WHEN {same_others} THEN {only_dates}
-                      ELSE least({_least(dates, 'i')}, {_least(dates, 't')}) END)
-           FROM {classified} i JOIN {table.name} t ON {match}
-           WHERE i.__action = 'update')),
-          (SELECT count(*) FROM {classified} i JOIN {table.name} t ON {match}
-           WHERE i.__action = 'update' AND NOT ({same_others}))
+        WITH inserted AS (SELECT min({_least(dates, 'i')}) AS day FROM {classified} i
+                          WHERE __action = 'insert'),
+        updated AS (SELECT min({updated}) AS day, min({beyond}) AS beyond,
+                           count(*) FILTER (WHERE NOT ({same(others)})) AS others
+                    FROM {classified} i JOIN {table.name} t ON {match}
+                    WHERE i.__action = 'update')
+        SELECT least(inserted.day, updated.day), least(inserted.day, updated.beyond),
+               updated.others
+        FROM inserted, updated
     """
     row = first(con.execute(sql))
     if row is None:
-        return None, False
-    return row[0], bool(row[1]) and table.name in WHOLE_HISTORY
+        return Change(None, None, False)
+    return Change(row[0], row[1], bool(row[2]) and table.name in WHOLE_HISTORY)
 
 
 def earliest_in(con: duckdb.DuckDBPyConnection, table: Table) -> date | None:
@@ -98,11 +136,10 @@ def earliest_in(con: duckdb.DuckDBPyConnection, table: Table) -> date | None:
     return None if row is None else row[0]
 
 
-def record_change(
-    con: duckdb.DuckDBPyConnection, batch_id: int, table: str, earliest: date | None,
-    everything: bool,
-) -> None:
+def record_change(con: duckdb.DuckDBPyConnection, batch_id: int, table: str, change: Change
+                  ) -> None:
     """Note what batch ``batch_id`` changed (inside the load's transaction)."""
-    con.execute(CHANGES_DDL)
-    con.execute("INSERT INTO _batch_changes VALUES (?, ?, ?, ?)",
-                [batch_id, table, earliest, everything])
+    ensure_changes_table(con)
+    con.execute("INSERT INTO _batch_changes (batch_id, table_name, earliest, everything, "
+                "earliest_beyond_facts) VALUES (?, ?, ?, ?, ?)",
+                [batch_id, table, change.earliest, change.everything, change.beyond_facts])

@@ -21,7 +21,13 @@ import duckdb
 
 from csmetrics.errors import Issue, UserInputError, ValidationError
 from csmetrics.ingest import ledger
-from csmetrics.ingest.changes import earliest_change, earliest_in, key_match, record_change
+from csmetrics.ingest.changes import (
+    Change,
+    earliest_change,
+    earliest_in,
+    key_match,
+    record_change,
+)
 from csmetrics.ingest.mapping import Mapping
 from csmetrics.ingest.readers import file_columns, stage_file
 from csmetrics.ingest.validate import (
@@ -237,7 +243,8 @@ def _write(
             sql = f"INSERT INTO {table.name} BY NAME {select}"
             con.execute(sql, params.used_by(sql))
             counts = {"inserted": rows, "updated": 0, "unchanged": 0, "deleted": existing}
-            earliest, everything = (None, True) if existing else (earliest_in(con, table), False)
+            start = None if existing else earliest_in(con, table)
+            change = Change(start, start, bool(existing))
         else:
             sql = (
                 "CREATE OR REPLACE TEMP TABLE __classified AS SELECT i.*, CASE "
@@ -246,7 +253,7 @@ def _write(
                 f"LEFT JOIN {table.name} t ON {match}"
             )
             con.execute(sql, params.used_by(sql))
-            earliest, everything = earliest_change(con, table, "__classified")
+            change = earliest_change(con, table, "__classified")
             key_cols = ", ".join(table.key)
             con.execute(
                 f"DELETE FROM {table.name} t USING (SELECT {key_cols} FROM __classified "
@@ -267,7 +274,7 @@ def _write(
             }
         rows_read = sum(counts[k] for k in ("inserted", "updated", "unchanged"))
         batch_id = ledger.record(con, {**batch, **counts, "rows_read": rows_read})
-        record_change(con, batch_id, table.name, earliest, everything)
+        record_change(con, batch_id, table.name, change)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

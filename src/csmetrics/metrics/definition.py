@@ -85,6 +85,10 @@ class MetricDefinition:
     #: Whether refresh may compute the total and all segments in one stacked query; False
     #: for metrics whose denominators come from tables without customers (costs, traffic).
     stackable: bool = True
+    #: Tables among ``tables`` whose later facts (``ingest.changes.LATER_FACTS``: a ticket's
+    #: response or resolution, a lead's conversion) the metric never reads: a batch that only
+    #: brought such facts leaves it as it was.
+    ignores_later_facts: tuple[str, ...] = ()
 
 
 REGISTRY: dict[str, MetricDefinition] = {}
@@ -107,6 +111,7 @@ def metric(
     empty_reason: str = "no data in the period",
     dimension: str | None = None,
     stackable: bool = True,
+    ignores_later_facts: tuple[str, ...] = (),
 ) -> Callable[[Builder], Builder]:
     """Register the decorated builder as metric ``name``; its docstring is the description."""
 
@@ -116,12 +121,15 @@ def metric(
         description = " ".join((build.__doc__ or "").split())
         if not description:
             raise InternalError(f"Metric {name!r} needs a docstring: its description.")
+        if not set(ignores_later_facts) <= set(tables):
+            raise InternalError(f"Metric {name!r}: ignores_later_facts names a table it "
+                                "does not declare in tables.")
         REGISTRY[name] = MetricDefinition(
             name=name, title=title, section=section, unit=unit, direction=direction,
             description=description, formula=formula, tables=tables, build=build,
             benchmark=benchmark, edge_cases=edge_cases, customer_level=customer_level,
             extra_columns=extra_columns, empty_value=empty_value, empty_reason=empty_reason,
-            dimension=dimension, stackable=stackable,
+            dimension=dimension, stackable=stackable, ignores_later_facts=ignores_later_facts,
         )
         return build
 

@@ -22,7 +22,7 @@ import pandas as pd
 from ibis.backends import BaseBackend
 
 from csmetrics.config import Settings
-from csmetrics.ingest.changes import CHANGES_DDL
+from csmetrics.ingest.changes import ensure_changes_table
 from csmetrics.metrics.definition import MetricDefinition, all_metrics
 from csmetrics.metrics.engine import MetricRequest, compute, data_end
 from csmetrics.metrics.periods import Calendar, Grain, next_start, period_start, period_starts
@@ -352,7 +352,8 @@ READ_BY_EVERY_METRIC = ("customers",)
 class RefreshPlan:
     """What a refresh must do: everything (``full``, with the ``reason``), nothing (neither
     ``full`` nor ``since``), or, for each metric, the periods from the one containing the
-    earliest day changed in the tables it reads (``tables``), or since the day after the
+    earliest day changed in the tables it reads (``tables``; ``beyond_facts`` leaves out
+    updates of later facts only, see ``ingest/changes.py``), or since the day after the
     old data end when the data now runs past it (``past_end``); ``since`` is the earliest
     of them all."""
 
@@ -363,15 +364,19 @@ class RefreshPlan:
     config: str = ""
     tables: Mapping[str, date] = field(default_factory=dict)
     past_end: date | None = None
+    beyond_facts: Mapping[str, date] = field(default_factory=dict)
 
     def metric_since(self) -> dict[str, date]:
         """Each metric's earliest changed day: the earliest change among the tables it
-        declares (and ``READ_BY_EVERY_METRIC``) and ``past_end``; a metric whose tables
-        did not change, with the data ending where it did, is missing."""
+        declares (and ``READ_BY_EVERY_METRIC``; of the tables whose later facts it ignores,
+        the earliest change beyond them) and ``past_end``; a metric whose tables did not
+        change, with the data ending where it did, is missing."""
         since = {}
         for m in all_metrics():
-            days = [self.tables[t] for t in (*m.tables, *READ_BY_EVERY_METRIC)
-                    if t in self.tables]
+            changes = [self.beyond_facts if t in m.ignores_later_facts else self.tables
+                       for t in (*m.tables, *READ_BY_EVERY_METRIC)]
+            days = [c[t] for c, t in zip(changes, (*m.tables, *READ_BY_EVERY_METRIC),
+                                         strict=True) if t in c]
             if self.past_end is not None:
                 days.append(self.past_end)
             if days:
@@ -410,7 +415,7 @@ def plan_refresh(
     """Compare the data and settings with what the stored results rest on (the ingest
     ledger's batches since the last refresh, and the earliest day each of them changed)."""
     config = config_fingerprint(settings, grains, segments)
-    sql.execute(CHANGES_DDL)
+    ensure_changes_table(sql)
     newest = sql.execute("SELECT coalesce(max(batch_id), 0) FROM _batches").fetchall()[0][0]
 
     def full(reason: str) -> RefreshPlan:
@@ -422,18 +427,20 @@ def plan_refresh(
     if basis["config"] != config:
         return full("the settings, grains, segments or metric definitions changed")
     batches = sql.execute(
-        "SELECT b.batch_id, b.table_name, c.batch_id IS NOT NULL, c.earliest, c.everything "
-        "FROM _batches b LEFT JOIN _batch_changes c USING (batch_id) WHERE b.batch_id > ? "
-        "ORDER BY b.batch_id", [basis["last_batch"]]).fetchall()
+        "SELECT b.batch_id, b.table_name, c.batch_id IS NOT NULL, c.earliest, c.everything, "
+        "c.earliest_beyond_facts FROM _batches b LEFT JOIN _batch_changes c USING (batch_id) "
+        "WHERE b.batch_id > ? ORDER BY b.batch_id", [basis["last_batch"]]).fetchall()
     tables: dict[str, date] = {}
-    for batch_id, table, recorded, earliest, everything in batches:
+    beyond_facts: dict[str, date] = {}
+    for batch_id, table, recorded, earliest, everything, beyond in batches:
         if not recorded:
             return full(f"batch {batch_id} ({table}) predates change tracking")
         if everything:
             return full(f"batch {batch_id} changed {table} in a way every period depends on")
-        if earliest is None:
-            continue
-        tables[table] = min(tables.get(table, earliest), earliest)
+        if earliest is not None:
+            tables[table] = min(tables.get(table, earliest), earliest)
+        if beyond is not None:
+            beyond_facts[table] = min(beyond_facts.get(table, beyond), beyond)
     first, last = data_start(con), data_end(con)
     if first != basis["first_day"]:
         return full("the data now starts on another day")
@@ -448,7 +455,9 @@ def plan_refresh(
     if since is None:
         return RefreshPlan(False, "nothing changed since the last refresh", None, newest,
                            config)
-    where = [f"{table} from {day}" for table, day in sorted(tables.items())]
+    where = [f"{table} from {day}" + (
+        f" (from {beyond_facts[table]} besides later facts)"
+        if beyond_facts.get(table, day) != day else "") for table, day in sorted(tables.items())]
     where += [f"new days from {past_end}"] if past_end else []
     return RefreshPlan(False, f"data changed from {since} on ({', '.join(where)})", since,
-                       newest, config, tables, past_end)
+                       newest, config, tables, past_end, beyond_facts)

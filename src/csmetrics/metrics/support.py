@@ -64,7 +64,7 @@ def first_contact_resolution_rate(ctx: MetricContext) -> ir.Table:
 @metric("tickets_per_customer", title="Tickets per customer", section=Section.SUPPORT,
         unit=Unit.RATIO, direction=Direction.DOWN,
         formula="tickets opened in the period / customers active in the period",
-        tables=("tickets", "subscriptions", "orders"),
+        tables=("tickets", "subscriptions", "orders"), ignores_later_facts=("tickets",),
         edge_cases="Active = service on at least one day of the period or a paid order in it. "
         "Tickets from customers not active in the period still count. By (or filtered on) a "
         "ticket column (agent, channel...) the denominator is all active customers of the "

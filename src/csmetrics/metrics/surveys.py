@@ -315,7 +315,7 @@ def referral_events(ctx: MetricContext) -> ir.Table:
         direction=Direction.UP,
         formula="introductions made by customers in the period; per_customer = that count / "
         "active customers",
-        tables=("customers", "leads", "subscriptions", "orders"),
+        tables=("customers", "leads", "subscriptions", "orders"), ignores_later_facts=("leads",),
         edge_cases="An introduction is dated by the referred customer's start "
         "(customers.started_at) or the lead's creation (leads.created_at); a lead and the "
         "customer it became count once. Segments are the referrer's.",
@@ -336,7 +336,7 @@ def referrals(ctx: MetricContext) -> ir.Table:
         unit=Unit.RATE, direction=Direction.UP,
         formula="active customers who have introduced at least one customer or lead (up to "
         "the period's end) / active customers",
-        tables=("customers", "leads", "subscriptions", "orders"),
+        tables=("customers", "leads", "subscriptions", "orders"), ignores_later_facts=("leads",),
         edge_cases="Cumulative: an introduction in any earlier period counts; in_period_share "
         "counts only introductions made in the period.",
         extra_columns=("in_period_share",), empty_reason=NO_ACTIVE)
