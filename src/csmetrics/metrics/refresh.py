@@ -241,9 +241,12 @@ def _with_earlier(
     local = set(recomputed)
     rows = pd.concat([kept, *computed], ignore_index=True)
     mine = rows[rows["metric"].isin(local)]
-    keys = mine[[*KEY, "target"]].groupby(KEY, sort=False, dropna=False)["target"].first()
-    grid = keys.reset_index().merge(pd.DataFrame({"period_start": starts}), how="cross")
-    have = mine[[*KEY, "period_start"]].assign(_have=True)
+    keys = mine[[*KEY, "target"]].groupby(KEY, sort=False, dropna=False)["target"].agg(
+        ["first", "size"]).reset_index().rename(columns={"first": "target"})
+    # a (metric, segment) with a row in every period needs nothing
+    keys = keys[keys.pop("size") < len(starts)]
+    grid = keys.merge(pd.DataFrame({"period_start": starts}), how="cross")
+    have = mine[[*KEY, "period_start"]].merge(keys[KEY], on=KEY).assign(_have=True)
     grid = grid.merge(have, on=[*KEY, "period_start"], how="left")
     missing = grid[grid["_have"].isna()].drop(columns="_have")
     if missing.empty:
