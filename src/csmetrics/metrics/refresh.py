@@ -376,10 +376,11 @@ class RefreshPlan:
         change, with the data ending where it did, is missing."""
         since = {}
         for m in all_metrics():
-            changes = [self.beyond_facts if t in m.ignores_later_facts else self.tables
-                       for t in (*m.tables, *READ_BY_EVERY_METRIC)]
-            days = [c[t] for c, t in zip(changes, (*m.tables, *READ_BY_EVERY_METRIC),
-                                         strict=True) if t in c]
+            days = []
+            for table in (*m.tables, *READ_BY_EVERY_METRIC):
+                changed = self.beyond_facts if table in m.ignores_later_facts else self.tables
+                if table in changed:
+                    days.append(changed[table])
             if self.past_end is not None:
                 days.append(self.past_end)
             if days:
