@@ -264,8 +264,8 @@ def test_every_metric_declares_the_tables_it_reads(company, tmp_path):
 def test_metrics_that_ignore_later_facts_do_not_move_with_them(company, tmp_path):
     """A metric declaring ``ignores_later_facts`` for a table is not recomputed after a batch
     that only brought such facts (tickets answered, leads converted): every one of its
-    values, by every segment it is stacked by, stays the same when they all change, while
-    the metrics that read them move."""
+    values, in total, by a customer segment and by a ticket segment, stays the same when they
+    all change, while the metrics that read them move."""
     from csmetrics.ingest.changes import LATER_FACTS
     from csmetrics.metrics.definition import all_metrics
 
