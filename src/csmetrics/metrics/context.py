@@ -84,7 +84,7 @@ class MetricContext:
 
     def in_period(self, t: ir.Table, column: str) -> ir.Table:
         """Rows of ``t`` with the period their ``column`` (a date or timestamp) falls in."""
-        day = t[column].cast("date") if t[column].type().is_timestamp() else t[column]
+        day = calendar_day(t[column])
         t = t.mutate(_in_day=day)
         p = self.periods
         joined = t.join(p, [t._in_day >= p.period_start, t._in_day < p.period_end])
@@ -102,10 +102,10 @@ class MetricContext:
         if self.as_of is not None:
             known, revealed = AS_OF[name]
             limit = ibis.literal(self.as_of)
-            known_day = t[known].cast("date") if t[known].type().is_timestamp() else t[known]
+            known_day = calendar_day(t[known])
             t = t.filter(known_day <= limit)
             t = t.mutate(**{
-                c: ibis.ifelse(_day(t[c]) <= limit, t[c], ibis.null(t[c].type()))
+                c: ibis.ifelse(calendar_day(t[c]) <= limit, t[c], ibis.null(t[c].type()))
                 for c in revealed
             })
         if "customer_id" in t.columns and self.customer is not None:
@@ -217,5 +217,6 @@ def customer_attribute(customers: ir.Table, name: str) -> ir.StringValue:
     return customers.attributes.get(name)
 
 
-def _day(value: ir.Value) -> ir.Value:
+def calendar_day(value: ir.Value) -> ir.Value:
+    """A date, or a timestamp's calendar day (in the session's time zone)."""
     return value.cast("date") if value.type().is_timestamp() else value

@@ -11,7 +11,7 @@ import ibis
 import ibis.expr.types as ir
 
 from csmetrics.errors import UserInputError
-from csmetrics.metrics.context import MetricContext
+from csmetrics.metrics.context import MetricContext, calendar_day
 from csmetrics.store.engines import largest_by
 
 #: Months per billing interval: MRR = amount / months (a week is 12/52 of a month).
@@ -42,7 +42,7 @@ def convert(ctx: MetricContext, t: ir.Table, amount: str, day: str, *,
     has a small table of them; by default they are read from ``t`` itself, which costs a
     pass over it."""
     r = rates(ctx)
-    t = t.mutate(__on=_as_day(t[day]))
+    t = t.mutate(__on=calendar_day(t[day]))
     # the rate of each (day, currency) that occurs, found once; then an equality join
     wanted = t.select(__kon=t.__on, __kcur=t.currency).distinct() if pairs is None else pairs
     found = wanted.join(r, [wanted.__kcur == r.__cur, wanted.__kon >= r.__from,
@@ -52,11 +52,6 @@ def convert(ctx: MetricContext, t: ir.Table, amount: str, day: str, *,
     return joined.mutate(
         **{amount: joined[amount].cast("float64") * joined.__rate.fill_null(1.0)}
     ).drop("__on", "__kon", "__kcur", "__rate")
-
-
-def _as_day(value: ir.Value) -> ir.DateValue:
-    """A date or a timestamp's calendar day."""
-    return value.cast("date") if value.type().is_timestamp() else value
 
 
 def check_rates(ctx: MetricContext, tables: tuple[str, ...]) -> None:
@@ -145,7 +140,7 @@ def amounts_on(ctx: MetricContext, days: ir.Table) -> ir.Table:
     if ctx.policy.currency_rate_at == "period_end":
         # the rates wanted: every day of ``days`` in every currency of the lines (a few
         # hundred pairs), not the pairs read back from the (much larger) active lines
-        on = days.select(__kon=_as_day(days.day)).distinct()
+        on = days.select(__kon=calendar_day(days.day)).distinct()
         pairs = on.cross_join(lines.select(__kcur=lines.currency).distinct())
         active = convert(ctx, active, "monthly", "day", pairs=pairs)
     return active.mutate(monthly=active.monthly.cast(MONEY))
