@@ -238,12 +238,13 @@ class Workspace:
             run: dict[str, object] = {
                 "grains": grains, "segments": segments, "rows": len(self.metric_values()),
                 "seconds": 0.0, "first": data_start(con), "last": data_end(con),
-                "incremental_from": None, "metric_since": {}}
+                "incremental_from": None, "metric_since": {}, "metric_days": {}}
         else:
             previous = None if plan.full else self.metric_values()
             rows, run = compute_all(self.warehouse.ibis, self.settings, grains=grains,
                                     segments=segments, on_step=on_step,
                                     since=None if plan.full else plan.metric_since(),
+                                    days=None if plan.full else plan.metric_days(),
                                     previous=previous)
             replace_metric_values(self.warehouse.sql, rows, run, {
                 "config": plan.config, "last_batch": plan.last_batch, "first_day": run["first"],

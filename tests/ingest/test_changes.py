@@ -14,15 +14,18 @@ HEADER = ["subscription_id", "customer_id", "plan", "amount", "billing_interval"
 def change(ws: Workspace, batch_id: int) -> tuple[date | None, bool]:
     """The batch's earliest day and whether it changes every day; without later facts (a
     ticket's answer, a lead's conversion) in the table, its earliest day beyond them is the
-    same."""
-    earliest, everything, beyond = recorded(ws, batch_id)
-    assert beyond == earliest
+    same, and no row has only later facts changed."""
+    earliest, everything, beyond, fact_days = recorded(ws, batch_id)
+    assert beyond == earliest and fact_days is None
     return earliest, everything
 
 
-def recorded(ws: Workspace, batch_id: int) -> tuple[date | None, bool, date | None]:
+def recorded(ws: Workspace, batch_id: int
+             ) -> tuple[date | None, bool, date | None, list[date] | None]:
+    """The batch's earliest day, whether it changes every day, its earliest day beyond later
+    facts, and the days of the rows whose later facts alone changed."""
     rows = ws.warehouse.sql.execute(
-        "SELECT earliest, everything, earliest_beyond_facts FROM _batch_changes "
+        "SELECT earliest, everything, earliest_beyond_facts, fact_days FROM _batch_changes "
         "WHERE batch_id = ?", [batch_id]).fetchall()
     assert len(rows) == 1
     return rows[0]
@@ -65,21 +68,23 @@ def test_a_ticket_answered_later_touches_the_day_it_was_opened(loaded, tmp_path)
 
     opened = tickets("t1.csv", ["T1", "C1", "2024-03-31 23:00:00", "", "", "ann"],
                      ["T2", "C2", "2024-05-02 10:00:00", "", "", "bob"])
-    assert recorded(loaded, opened) == (date(2024, 3, 31), False, date(2024, 3, 31))
-    # the first response and resolution come in April; time to first response and to
-    # resolution count the ticket in March, the month it was opened; beyond these later
-    # facts, nothing changed
+    assert recorded(loaded, opened) == (date(2024, 3, 31), False, date(2024, 3, 31), None)
+    # the first response and resolution come in April; time to first response counts the
+    # ticket in March, the month it was opened, time to resolution in April; beyond these
+    # later facts, nothing changed, and the days of the answered ticket are recorded
     answered = tickets("t2.csv", ["T1", "C1", "2024-03-31 23:00:00", "2024-04-01 09:00:00",
                                   "2024-04-02 10:00:00", "ann"],
                        ["T2", "C2", "2024-05-02 10:00:00", "", "", "bob"])
-    assert recorded(loaded, answered) == (date(2024, 3, 31), False, None)
-    # answered and handed to another agent (a segment): beyond the facts, from its opening;
-    # a new ticket from its own
+    assert recorded(loaded, answered) == (date(2024, 3, 31), False, None, [
+        date(2024, 3, 31), date(2024, 4, 1), date(2024, 4, 2)])
+    # T1 resolved a day later: its days, old and new; T2 answered and handed to another agent
+    # (a segment): beyond the facts, from its opening; a new ticket from its own
     moved = tickets("t3.csv", ["T1", "C1", "2024-03-31 23:00:00", "2024-04-01 09:00:00",
                                "2024-04-03 10:00:00", "ann"],
                     ["T2", "C2", "2024-05-02 10:00:00", "2024-05-02 11:00:00", "", "cy"],
                     ["T3", "C1", "2024-06-01 08:00:00", "", "", "ann"])
-    assert recorded(loaded, moved) == (date(2024, 3, 31), False, date(2024, 5, 2))
+    assert recorded(loaded, moved) == (date(2024, 3, 31), False, date(2024, 5, 2), [
+        date(2024, 3, 31), date(2024, 4, 1), date(2024, 4, 2), date(2024, 4, 3)])
 
 
 def test_a_replace_or_a_changed_customer_attribute_touches_every_day(loaded, tmp_path):
@@ -112,8 +117,9 @@ def test_a_key_with_an_empty_optional_column_loads_once(ws, tmp_path):
 
 
 def test_changes_recorded_by_an_earlier_version_count_beyond_later_facts(ws):
-    """A workspace from before later facts were told apart: its batches keep their earliest
-    day for every metric, and new batches record both."""
+    """A workspace from before later facts were told apart, or before the days of the rows
+    they touched were recorded: its batches keep their earliest day for every metric, and
+    new batches record all three."""
     from csmetrics.ingest.changes import ensure_changes_table
 
     sql = ws.warehouse.sql
@@ -125,8 +131,19 @@ def test_changes_recorded_by_an_earlier_version_count_beyond_later_facts(ws):
     ensure_changes_table(sql)
     # a batch that only answered tickets, recorded now: a later call leaves it alone
     sql.execute("INSERT INTO _batch_changes VALUES (3, 'tickets', DATE '2024-03-31', false, "
+                "NULL, [DATE '2024-03-31'])")
+    ensure_changes_table(sql)
+    rows = sql.execute("SELECT batch_id, earliest_beyond_facts, fact_days FROM _batch_changes "
+                       "ORDER BY 1").fetchall()
+    assert rows == [(1, date(2024, 3, 31), None), (2, None, None),
+                    (3, None, [date(2024, 3, 31)])]
+    # the version between: later facts told apart, without their days
+    sql.execute("DROP TABLE _batch_changes")
+    sql.execute("CREATE TABLE _batch_changes (batch_id BIGINT, table_name VARCHAR, "
+                "earliest DATE, everything BOOLEAN, earliest_beyond_facts DATE)")
+    sql.execute("INSERT INTO _batch_changes VALUES (4, 'tickets', DATE '2024-03-31', false, "
                 "NULL)")
     ensure_changes_table(sql)
-    rows = sql.execute("SELECT batch_id, earliest_beyond_facts FROM _batch_changes "
-                       "ORDER BY 1").fetchall()
-    assert rows == [(1, date(2024, 3, 31)), (2, None), (3, None)]
+    rows = sql.execute("SELECT batch_id, earliest_beyond_facts, fact_days FROM _batch_changes "
+                       "").fetchall()
+    assert rows == [(4, date(2024, 3, 31), None)]

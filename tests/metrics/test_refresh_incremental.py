@@ -112,10 +112,13 @@ def test_a_new_month_then_an_old_change_refresh_incrementally_to_the_full_result
         _load(ws, company / "now")
         run = ws.refresh(grains=["month"])
     assert run["mode"] == "incremental", run["reason"]
-    # tickets opened before CUT and answered after it change the month they were opened in;
-    # the metrics that read no tickets (nor leads) start the day after the old end
+    # tickets opened before CUT and answered after it change the months of their days: the
+    # metrics that count each ticket in its own period recompute those months (and the new
+    # one); the metrics that read no tickets (nor leads) start the day after the old end
     assert run["incremental_from"] is not None and run["incremental_from"] <= CUT
-    assert run["metric_since"]["time_to_first_response"] <= CUT
+    assert run["metric_since"]["time_to_first_response"] == date(2026, 3, 1)
+    answered = run["metric_days"]["time_to_first_response"]
+    assert min(answered) <= CUT < max(answered)
     assert run["metric_since"]["mrr"] == run["metric_since"]["dau"] == date(2026, 3, 1)
     # ... and so do the ones that read tickets and leads but not what was learned about
     # them later (the answers, the conversions)
@@ -293,6 +296,45 @@ def test_metrics_that_ignore_later_facts_do_not_move_with_them(company, tmp_path
         assert not computed(ws, readers).equals(read_before)
 
 
+def test_period_local_metrics_move_only_in_the_periods_of_the_rows_changed(company, tmp_path):
+    """A metric declared ``period_local`` counts each row on its own in the period of one of
+    the row's dates: when the later facts of a few tickets change (answered an hour later,
+    resolved six weeks later), its values move, in total, by a customer segment and by a
+    ticket segment, only in the months of those tickets' days, old and new."""
+    from csmetrics.metrics.definition import all_metrics
+
+    local = [m.name for m in all_metrics() if m.period_local]
+    assert {"time_to_first_response", "time_to_resolution",
+            "first_contact_resolution_rate"} <= set(local)
+    assert not set(local) & LOOKS_AHEAD
+    request = {"period": "month", "start": date(2025, 12, 1), "end": END}
+
+    def computed(ws: Workspace) -> pd.DataFrame:
+        frames = [ws.query(local, **request), ws.query(local, by=["plan"], **request),
+                  ws.query(local, by=["agent"], **request)]
+        return pd.concat(frames).astype(str).reset_index(drop=True)
+
+    dates = "opened_at, first_response_at, resolved_at, reopened_at"
+    with _workspace(tmp_path / "ws") as ws:
+        _load(ws, company / "now")
+        before = computed(ws)
+        sql = ws.warehouse.sql
+        chosen = "ticket_id IN (SELECT ticket_id FROM tickets WHERE resolved_at < DATE " \
+                 "'2026-01-01' AND first_response_at IS NOT NULL ORDER BY ticket_id LIMIT 2)"
+        old = sql.execute(f"SELECT ticket_id, {dates} FROM tickets WHERE {chosen}").fetchall()
+        assert len(old) == 2
+        sql.execute("UPDATE tickets SET first_response_at = first_response_at + INTERVAL 1 "
+                    f"HOUR, resolved_at = resolved_at + INTERVAL 45 DAY WHERE {chosen}")
+        new = sql.execute(f"SELECT ticket_id, {dates} FROM tickets WHERE ticket_id IN ?",
+                          [[row[0] for row in old]]).fetchall()
+        after = computed(ws)
+    months = {str(pd.Timestamp(day).to_period("M").start_time.date())
+              for row in [*old, *new] for day in row[1:] if day is not None}
+    moved = before["period_start"][(before != after).any(axis=1)]
+    assert not moved.empty
+    assert set(moved.str[:10]) <= months
+
+
 def test_the_periods_recomputed_after_a_month_past_the_old_end():
     """Worked by hand, for data that ran to 2025-11-30 and now runs to 2025-12-31 (the
     defaults: 6-month value unlock window, 30 renewal grace days)."""
@@ -311,3 +353,16 @@ def test_the_periods_recomputed_after_a_month_past_the_old_end():
     quarters = recompute_periods(settings, Grain.QUARTER, Calendar(), date(2024, 1, 1),
                                  date(2025, 12, 31), {"value_unlock": date(2025, 12, 1)})
     assert quarters["value_unlock"] == (date(2025, 4, 1), date(2025, 10, 1))
+    # tickets opened on 31 March and resolved on 2 April 2025 were reopened: the months of
+    # their days, besides those from the metric's day on; a day before the data is no period
+    answered = [date(2025, 3, 31), date(2025, 4, 2), date(2023, 6, 1)]
+    months = recompute_periods(settings, Grain.MONTH, Calendar(), date(2024, 1, 1),
+                               date(2025, 12, 31), {"time_to_resolution": date(2025, 12, 1)},
+                               {"time_to_resolution": answered, "time_to_first_response":
+                                answered})
+    assert months["time_to_resolution"] == (date(2025, 3, 1), date(2025, 4, 1),
+                                            date(2025, 12, 1))
+    assert months["time_to_first_response"] == (date(2025, 3, 1), date(2025, 4, 1))
+    quarters = recompute_periods(settings, Grain.QUARTER, Calendar(), date(2024, 1, 1),
+                                 date(2025, 12, 31), {}, {"time_to_resolution": answered})
+    assert quarters == {"time_to_resolution": (date(2025, 1, 1), date(2025, 4, 1))}

@@ -11,7 +11,10 @@ a change to a customer's other columns (its segments apply to every period), are
 
 Each batch also records the earliest day it changed leaving out updates that only brought
 later facts (a ticket answered, a lead converted): metrics that never read those facts
-(``MetricDefinition.ignores_later_facts``) start from that day.
+(``MetricDefinition.ignores_later_facts``) start from that day. And it records the days of
+the rows those updates touched (every date of the old and the new row): a metric that
+counts each row in the period of one of its own dates (``MetricDefinition.period_local``)
+recomputes only the periods of those days for them.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ CREATE TABLE IF NOT EXISTS _batch_changes (
   table_name VARCHAR,
   earliest DATE,            -- the first day the batch can affect (NULL: nothing changed)
   everything BOOLEAN,       -- true: the batch may affect any day (a replace)
-  earliest_beyond_facts DATE  -- the same, leaving out updates of later facts only
+  earliest_beyond_facts DATE, -- the same, leaving out updates of later facts only
+  fact_days DATE[]          -- the days of the rows whose later facts alone changed
 )
 """
 
@@ -44,17 +48,21 @@ def ensure_changes_table(con: duckdb.DuckDBPyConnection) -> None:
     ).fetchall()}
     if "earliest_beyond_facts" not in columns:
         con.execute("ALTER TABLE _batch_changes ADD COLUMN earliest_beyond_facts DATE")
+    if "fact_days" not in columns:
+        # their updates of later facts are not in a list: they count from ``earliest``
+        con.execute("ALTER TABLE _batch_changes ADD COLUMN fact_days DATE[]")
         con.execute("UPDATE _batch_changes SET earliest_beyond_facts = earliest")
 
 
 class Change(NamedTuple):
     """What a batch changed: the first day it can affect (None: nothing dated changed),
-    the same leaving out updates that only brought later facts (``LATER_FACTS``), and
-    whether it may affect every day."""
+    the same leaving out updates that only brought later facts (``LATER_FACTS``), whether
+    it may affect every day, and the days of the rows those updates touched."""
 
     earliest: date | None
     beyond_facts: date | None
     everything: bool
+    fact_days: tuple[date, ...] = ()
 
 
 def date_columns(table: Table) -> list[str]:
@@ -111,23 +119,28 @@ def earliest_change(con: duckdb.DuckDBPyConnection, table: Table, classified: st
     updated = (f"CASE WHEN {same(others)} THEN {only_dates} "
                f"ELSE least({_least(dates, 'i')}, {_least(dates, 't')}) END")
     facts = LATER_FACTS.get(table.name, ())
-    beyond = (f"CASE WHEN {same([c for c in names if c not in facts])} THEN NULL "
-              f"ELSE {updated} END") if facts else updated
+    only_facts = same([c for c in names if c not in facts]) if facts else "false"
+    beyond = f"CASE WHEN {only_facts} THEN NULL ELSE {updated} END"
+    # every date of both versions: the row counts in the period of one of them
+    row_days = ", ".join(f"CAST({v}.{c} AS DATE)" for v in ("i", "t") for c in dates)
     sql = f"""
         WITH inserted AS (SELECT min({_least(dates, 'i')}) AS day FROM {classified} i
                           WHERE __action = 'insert'),
         updated AS (SELECT min({updated}) AS day, min({beyond}) AS beyond,
-                           count(*) FILTER (WHERE NOT ({same(others)})) AS others
+                           count(*) FILTER (WHERE NOT ({same(others)})) AS others,
+                           list_sort(list_distinct(flatten(
+                               list([{row_days}]) FILTER (WHERE {only_facts})))) AS fact_days
                     FROM {classified} i JOIN {table.name} t ON {match}
                     WHERE i.__action = 'update')
         SELECT least(inserted.day, updated.day), least(inserted.day, updated.beyond),
-               updated.others
+               updated.others, updated.fact_days
         FROM inserted, updated
     """
     row = first(con.execute(sql))
     if row is None:
         return Change(None, None, False)
-    return Change(row[0], row[1], bool(row[2]) and table.name in WHOLE_HISTORY)
+    return Change(row[0], row[1], bool(row[2]) and table.name in WHOLE_HISTORY,
+                  tuple(row[3] or ()))
 
 
 def earliest_in(con: duckdb.DuckDBPyConnection, table: Table) -> date | None:
@@ -141,5 +154,6 @@ def record_change(con: duckdb.DuckDBPyConnection, batch_id: int, table: str, cha
     """Note what batch ``batch_id`` changed (inside the load's transaction)."""
     ensure_changes_table(con)
     con.execute("INSERT INTO _batch_changes (batch_id, table_name, earliest, everything, "
-                "earliest_beyond_facts) VALUES (?, ?, ?, ?, ?)",
-                [batch_id, table, change.earliest, change.everything, change.beyond_facts])
+                "earliest_beyond_facts, fact_days) VALUES (?, ?, ?, ?, ?, ?)",
+                [batch_id, table, change.earliest, change.everything, change.beyond_facts,
+                 list(change.fact_days) or None])

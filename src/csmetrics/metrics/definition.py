@@ -89,6 +89,11 @@ class MetricDefinition:
     #: response or resolution, a lead's conversion) the metric never reads: a batch that only
     #: brought such facts leaves it as it was.
     ignores_later_facts: tuple[str, ...] = ()
+    #: Whether each row of its tables counts, on its own, in the period of one of the row's
+    #: dates (a ticket in the period it was opened or resolved in), with no window before or
+    #: after the period: a batch that only brought later facts changes only the periods of
+    #: the days of the rows it touched.
+    period_local: bool = False
 
 
 REGISTRY: dict[str, MetricDefinition] = {}
@@ -112,6 +117,7 @@ def metric(
     dimension: str | None = None,
     stackable: bool = True,
     ignores_later_facts: tuple[str, ...] = (),
+    period_local: bool = False,
 ) -> Callable[[Builder], Builder]:
     """Register the decorated builder as metric ``name``; its docstring is the description."""
 
@@ -130,6 +136,7 @@ def metric(
             benchmark=benchmark, edge_cases=edge_cases, customer_level=customer_level,
             extra_columns=extra_columns, empty_value=empty_value, empty_reason=empty_reason,
             dimension=dimension, stackable=stackable, ignores_later_facts=ignores_later_facts,
+            period_local=period_local,
         )
         return build
 

@@ -9,7 +9,7 @@ import json
 import math
 import queue
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -64,34 +64,39 @@ CLOSING_WINDOWS = frozenset({"value_unlock"})
 
 
 def recompute_periods(settings: Settings, grain: Grain, calendar: Calendar, first: date,
-                      last: date, since: Mapping[str, date] | None
+                      last: date, since: Mapping[str, date] | None,
+                      days: Mapping[str, Collection[date]] | None = None,
                       ) -> dict[str, tuple[date, ...]]:
     """The periods of ``grain`` (their starts) each metric is recomputed for: every one in a
     full refresh (``since`` None); else those from the one containing the metric's ``since``
     day (the earliest day the new data changed in what it reads) on, and for the metrics
     that look ahead every period, or the ones whose window after the period reaches that
-    day (for ``CLOSING_WINDOWS``, only windows that end by ``last``). A metric missing from
-    ``since`` is not recomputed."""
+    day (for ``CLOSING_WINDOWS``, only windows that end by ``last``); and the periods
+    containing the metric's ``days`` (of rows whose later facts alone changed, for the
+    ``period_local`` metrics). A metric in neither is not recomputed."""
     starts = period_starts(first, last, grain, calendar)
     if since is None:
         return {m.name: tuple(starts) for m in all_metrics()}
+    days = days or {}
     reach = looks_ahead(settings)
     chosen = {}
     for m in all_metrics():
-        if m.name not in since:
-            continue
-        day = since[m.name]
-        if m.name in reach and reach[m.name] is None:
-            chosen[m.name] = tuple(starts)
-            continue
-        picked = {s for s in starts if s >= period_start(day, grain, calendar)}
-        if m.name in CLOSING_WINDOWS:
-            picked |= {s for s in starts
-                       if day <= _window_end(s, grain, reach[m.name]) <= last}
-        elif m.name in reach:
-            back = period_start((pd.Timestamp(day) - reach[m.name]).date(), grain, calendar)
-            picked |= {s for s in starts if s >= back}
-        chosen[m.name] = tuple(sorted(picked))
+        touched = {period_start(d, grain, calendar) for d in days.get(m.name, ())}
+        picked = {s for s in starts if s in touched}
+        day = since.get(m.name)
+        if day is not None and m.name in reach and reach[m.name] is None:
+            picked = set(starts)
+        elif day is not None:
+            picked |= {s for s in starts if s >= period_start(day, grain, calendar)}
+            if m.name in CLOSING_WINDOWS:
+                picked |= {s for s in starts
+                           if day <= _window_end(s, grain, reach[m.name]) <= last}
+            elif m.name in reach:
+                back = period_start((pd.Timestamp(day) - reach[m.name]).date(), grain,
+                                    calendar)
+                picked |= {s for s in starts if s >= back}
+        if picked:
+            chosen[m.name] = tuple(sorted(picked))
     return chosen
 
 
@@ -119,6 +124,7 @@ def compute_all(
     segments: Sequence[str] | None = None,
     on_step: Callable[[str], None] | None = None,
     since: Mapping[str, date] | None = None,
+    days: Mapping[str, Collection[date]] | None = None,
     previous: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, dict[str, object]]:
     """Every metric x grain x (total + each default segment), as rows of ``_metric_values``.
@@ -127,9 +133,10 @@ def compute_all(
     not ``stackable``: one segmentation at a time), one pass per grain and set of periods;
     an incremental refresh runs its passes two at a time where the engine allows it.
 
-    Incrementally (``since``, each metric's earliest changed day, and the ``previous`` rows
-    given): each metric is recomputed for the periods ``recompute_periods`` gives (from the
-    one containing its day on, for the metrics that only look back) and keeps its other
+    Incrementally (``since``, each metric's earliest changed day, ``days``, the days of rows
+    whose later facts alone changed for the metrics that take them, and the ``previous``
+    rows given): each metric is recomputed for the periods ``recompute_periods`` gives (from
+    the one containing its day on, for the metrics that only look back) and keeps its other
     rows; a metric without a day keeps all its rows.
     """
     started = time.perf_counter()
@@ -137,7 +144,8 @@ def compute_all(
     segments = list(settings.metrics.default_segments if segments is None else segments)
     calendar = Calendar(settings.fiscal.week_start, settings.fiscal.year_start_month)
     first, last = data_start(con), data_end(con)
-    chosen = {grain: recompute_periods(settings, Grain(grain), calendar, first, last, since)
+    chosen = {grain: recompute_periods(settings, Grain(grain), calendar, first, last, since,
+                                       days)
               for grain in grains}
     passes = [(grain, periods, [m for m in all_metrics() if chosen[grain].get(m.name) == periods])
               for grain in grains for periods in sorted(set(chosen[grain].values()))]
@@ -161,8 +169,11 @@ def compute_all(
     rows = pd.concat(frames, ignore_index=True)
     run = {"grains": list(grains), "segments": segments, "first": first, "last": last,
            "rows": len(rows), "seconds": time.perf_counter() - started,
-           "incremental_from": min(since.values(), default=None) if since else None,
-           "metric_since": dict(since or {})}
+           "incremental_from": min([*since.values(), *(d for ds in (days or {}).values()
+                                                         for d in ds)], default=None)
+           if since is not None else None,
+           "metric_since": dict(since or {}),
+           "metric_days": {name: sorted(d) for name, d in (days or {}).items()}}
     return rows, run
 
 
@@ -356,9 +367,9 @@ class RefreshPlan:
     """What a refresh must do: everything (``full``, with the ``reason``), nothing (neither
     ``full`` nor ``since``), or, for each metric, the periods from the one containing the
     earliest day changed in the tables it reads (``tables``; ``beyond_facts`` leaves out
-    updates of later facts only, see ``ingest/changes.py``), or since the day after the
-    old data end when the data now runs past it (``past_end``); ``since`` is the earliest
-    of them all."""
+    updates of later facts only, see ``ingest/changes.py``, and ``fact_days`` are the days
+    of the rows they touched), or since the day after the old data end when the data now
+    runs past it (``past_end``); ``since`` is the earliest of them all."""
 
     full: bool
     reason: str
@@ -368,17 +379,21 @@ class RefreshPlan:
     tables: Mapping[str, date] = field(default_factory=dict)
     past_end: date | None = None
     beyond_facts: Mapping[str, date] = field(default_factory=dict)
+    fact_days: Mapping[str, frozenset[date]] = field(default_factory=dict)
 
     def metric_since(self) -> dict[str, date]:
         """Each metric's earliest changed day: the earliest change among the tables it
         declares (and ``READ_BY_EVERY_METRIC``; of the tables whose later facts it ignores,
-        the earliest change beyond them) and ``past_end``; a metric whose tables did not
-        change, with the data ending where it did, is missing."""
+        or whose updated rows it takes by their days (``metric_days``), the earliest change
+        beyond those facts) and ``past_end``; a metric whose tables did not change, with the
+        data ending where it did, is missing."""
         since = {}
         for m in all_metrics():
             days = []
             for table in (*m.tables, *READ_BY_EVERY_METRIC):
-                changed = self.beyond_facts if table in m.ignores_later_facts else self.tables
+                beyond = table in m.ignores_later_facts or (m.period_local and table in
+                                                            self.fact_days)
+                changed = self.beyond_facts if beyond else self.tables
                 if table in changed:
                     days.append(changed[table])
             if self.past_end is not None:
@@ -386,6 +401,14 @@ class RefreshPlan:
             if days:
                 since[m.name] = min(days)
         return since
+
+    def metric_days(self) -> dict[str, frozenset[date]]:
+        """For each ``period_local`` metric, the days of the rows of its tables whose later
+        facts alone changed: it is recomputed for their periods, besides those from its
+        ``metric_since`` day on."""
+        return {m.name: frozenset().union(*(self.fact_days.get(t, ()) for t in m.tables))
+                for m in all_metrics()
+                if m.period_local and any(t in self.fact_days for t in m.tables)}
 
 
 def config_fingerprint(settings: Settings, grains: Sequence[str], segments: Sequence[str]
@@ -432,11 +455,13 @@ def plan_refresh(
         return full("the settings, grains, segments or metric definitions changed")
     batches = sql.execute(
         "SELECT b.batch_id, b.table_name, c.batch_id IS NOT NULL, c.earliest, c.everything, "
-        "c.earliest_beyond_facts FROM _batches b LEFT JOIN _batch_changes c USING (batch_id) "
+        "c.earliest_beyond_facts, c.fact_days FROM _batches b "
+        "LEFT JOIN _batch_changes c USING (batch_id) "
         "WHERE b.batch_id > ? ORDER BY b.batch_id", [basis["last_batch"]]).fetchall()
     tables: dict[str, date] = {}
     beyond_facts: dict[str, date] = {}
-    for batch_id, table, recorded, earliest, everything, beyond in batches:
+    fact_days: dict[str, frozenset[date]] = {}
+    for batch_id, table, recorded, earliest, everything, beyond, days in batches:
         if not recorded:
             return full(f"batch {batch_id} ({table}) predates change tracking")
         if everything:
@@ -445,6 +470,8 @@ def plan_refresh(
             tables[table] = min(tables.get(table, earliest), earliest)
         if beyond is not None:
             beyond_facts[table] = min(beyond_facts.get(table, beyond), beyond)
+        if days:
+            fact_days[table] = fact_days.get(table, frozenset()).union(days)
     first, last = data_start(con), data_end(con)
     if first != basis["first_day"]:
         return full("the data now starts on another day")
@@ -464,4 +491,4 @@ def plan_refresh(
         if beyond_facts.get(table, day) != day else "") for table, day in sorted(tables.items())]
     where += [f"new days from {past_end}"] if past_end else []
     return RefreshPlan(False, f"data changed from {since} on ({', '.join(where)})", since,
-                       newest, config, tables, past_end, beyond_facts)
+                       newest, config, tables, past_end, beyond_facts, fact_days)

@@ -35,7 +35,7 @@ def _hours(later: ir.TimestampValue, earlier: ir.TimestampValue) -> ir.FloatingV
         section=Section.SUPPORT, unit=Unit.RATE, direction=Direction.UP,
         formula="tickets resolved in one contact (contacts = 1) / tickets resolved, by the "
         "period of resolution",
-        tables=("tickets",),
+        tables=("tickets",), period_local=True,
         edge_cases="Resolved tickets without a contact count are left out of both sides and "
         "counted in unknown_contacts; a period whose resolved tickets all lack it is empty "
         "with a reason. Open tickets never count.",
@@ -114,7 +114,7 @@ def _durations(ctx: MetricContext, t: ir.Table, hours: ir.FloatingValue,
         unit=Unit.HOURS, direction=Direction.DOWN,
         formula="median hours from opened_at to first_response_at over tickets opened in "
         "the period; p90 and mean beside it",
-        tables=("tickets",),
+        tables=("tickets",), period_local=True,
         edge_cases="By the period the ticket was opened. Tickets not answered yet (as of "
         "the query's date) are left out of the statistics and counted in unanswered, so a "
         "recent period can still improve or worsen as they get answers. Calendar hours, not "
@@ -141,7 +141,7 @@ def time_to_first_response(ctx: MetricContext) -> ir.Table:
         unit=Unit.HOURS, direction=Direction.DOWN,
         formula="median hours from opened_at to resolved_at over tickets resolved in the "
         "period; p90 and mean beside it",
-        tables=("tickets",),
+        tables=("tickets",), period_local=True,
         edge_cases="By the period the ticket was resolved, so a period's figure is final "
         "once it is over; open tickets are not in it. Calendar hours, not business hours.",
         extra_columns=("p90", "mean"), empty_reason=NO_RESOLVED)
