@@ -221,7 +221,7 @@ def compute_with(ws: Workspace, metrics_options: dict[str, object], names: Seque
 
 
 def test_active_events_setting_changes_who_is_active(week):
-    names = ["dau", "mau", "events_per_active_user", "feature_adoption"]
+    names = ["dau", "mau", "events_per_active_user", "feature_adoption", "feature_breadth"]
     got = compute_with(week, {"active_events": ["report", "export"]}, names,
                        period="week", start="2024-01-01", end="2024-01-07")
     # active user-days: A/u1 on the 2nd, A/u2 on the 3rd, B/u1 on the 7th -> 3 / 7;
@@ -241,6 +241,9 @@ def test_active_events_setting_changes_who_is_active(week):
     assert sorted(adoption.event) == ["export", "login"]
     assert list(adoption.value) == [1.0, 1.0]
     assert one(got, "events_per_active_user").value == 2
+    # A is the only active customer, with two features: the report of its inactive user
+    # is not one of them
+    assert (one(got, "feature_breadth").value, one(got, "feature_breadth").n) == (2, 1)
 
 
 # -- empty periods ------------------------------------------------------------------------

@@ -143,6 +143,20 @@ def period_features(ctx: MetricContext) -> ir.Table:
     return ctx.cached("usage-period-features", build)
 
 
+def customer_features(ctx: MetricContext) -> ir.Table:
+    """One row per (period, customer, event): the features the customer's active users used
+    in the period (``period_features`` without the users)."""
+    def build() -> ir.Table:
+        keys = ["period_index", "period_start", "customer_id", "event"]
+        if ctx.options.active_events:
+            return period_features(ctx).select(*keys).distinct()
+        # any event makes its user active: every event of the period counts
+        e = _events_in_range(ctx)
+        f = e.select(e.customer_id, e.event, day=e.occurred_at.cast("date"))
+        return f.join(period_calendar(ctx), "day").select(*keys).distinct()
+    return ctx.cached("usage-customer-features", build)
+
+
 def active_customers(ctx: MetricContext) -> ir.Table:
     """One row per (period, customer) with an active user in the period: ``active_users``."""
     def build() -> ir.Table:
@@ -483,8 +497,8 @@ def feature_breadth(ctx: MetricContext) -> ir.Table:
     """How much of the product an account uses: per customer active in the period, the
     number of distinct features (event names) its users used, averaged across customers.
     n is the number of active customers."""
-    f = period_features(ctx)
-    per = f.group_by(["period_start", "customer_id"]).aggregate(features=f.event.nunique())
+    f = customer_features(ctx)
+    per = f.group_by(["period_start", "customer_id"]).aggregate(features=f.count())
     per = ctx.segment(per)
     g = per.group_by(ctx.group_keys).aggregate(
         mean=per.features.mean(), median=per.features.median(), n=per.count())
@@ -593,7 +607,7 @@ def value_unlock(ctx: MetricContext) -> ir.Table:
     snap = customer_mrr_on(ctx, days)
     paying = snap.filter(snap.mrr > 0).select(_day="day", _cid="customer_id")
     later = paying.view()
-    f = period_features(ctx)
+    f = customer_features(ctx)
     a = f.select("period_index", "customer_id").distinct()  # customers active in the period
     w = windows.view()
     cohort = a.join(w, "period_index")
@@ -603,7 +617,7 @@ def value_unlock(ctx: MetricContext) -> ir.Table:
                                       cohort.customer_id == later._cid])
     cohort = cohort.select("period_index", "period_start", "customer_id", "window_end",
                            retained=later._cid.notnull()).view()
-    f = f.select("period_index", "customer_id", "event").distinct()
+    f = f.select("period_index", "customer_id", "event")
     adopters = cohort.join(f, ["period_index", "customer_id"])
     adopters = ctx.segment(adopters)
     by_event = adopters.group_by(ctx.group_keys).aggregate(
