@@ -20,6 +20,11 @@ from csmetrics.store.engines import create_temporary, drop_temporary
 
 NONE_SEGMENT = "(none)"
 
+#: A refresh pass writes an intermediate that many of its metrics read once (``shared``)
+#: when it has at most this many rows; a larger one would take the memory their queries
+#: need, and stays an expression each of them computes.
+SHARED_ROWS = 5_000_000
+
 #: The column that says when a row became known, and columns that reveal later facts: as of a
 #: date, rows after it are ignored and later facts are blanked (no peeking at the future).
 AS_OF = {
@@ -194,6 +199,17 @@ class MetricContext:
             self._temporary.append(table)
             return table
         return self.cached(f"materialized:{key}", create)
+
+    def shared(self, key: str, build: Any, rows: Any) -> ir.Table:
+        """An intermediate that many metrics of a refresh pass (``stack`` set) read:
+        ``materialized`` there when ``rows()`` (its size, or an estimate) is at most
+        ``SHARED_ROWS``, else ``cached``; one-off queries keep it an expression, as the
+        engine plans it with the rest of their query."""
+        def choose() -> ir.Table:
+            if self.stack and rows() <= SHARED_ROWS:
+                return self.materialized(key, build)
+            return build()
+        return self.cached(f"shared:{key}", choose)
 
     def close(self) -> None:
         """Drop the temporary tables this computation made."""

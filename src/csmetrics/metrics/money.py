@@ -89,7 +89,8 @@ def subscription_lines(ctx: MetricContext) -> ir.Table:
     """Subscriptions as service lines: ``customer_id``, ``plan``, ``start``, ``end`` (first
     day without service, NULL = open), ``monthly`` (normalised, discounts per policy) and
     ``currency``; the churn-recognition, delinquency and gap policies already applied."""
-    return ctx.cached("subscription-lines", lambda: _lines(ctx))
+    return ctx.shared("subscription-lines", lambda: _lines(ctx),
+                      lambda: int(ctx.con.execute(ctx.table("subscriptions").count())))
 
 
 def _lines(ctx: MetricContext) -> ir.Table:

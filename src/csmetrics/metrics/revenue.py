@@ -32,7 +32,9 @@ def customer_changes(ctx: MetricContext) -> ir.Table:
     """One row per (period, customer) with service at either end: ``mrr_prev``, ``mrr_cur``,
     whether it was a customer at the start / end, and which movement it made (``movement``:
     new, expansion, contraction, churned, reactivation or NULL), with the segment columns."""
-    return ctx.cached("customer-changes", lambda: ctx.segment(changes_base(ctx)))
+    def rows() -> int:
+        return int(ctx.con.execute(changes_base(ctx).count())) * len(ctx.stack)
+    return ctx.shared("customer-changes", lambda: ctx.segment(changes_base(ctx)), rows)
 
 
 def changes_base(ctx: MetricContext) -> ir.Table:
