@@ -4,6 +4,7 @@ policy and options in force. Builders only read from here, so a query is reprodu
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -200,7 +201,8 @@ class MetricContext:
             return table
         return self.cached(f"materialized:{key}", create)
 
-    def shared(self, key: str, build: Any, rows: Any) -> ir.Table:
+    def shared(self, key: str, build: Callable[[], ir.Table], rows: Callable[[], int]
+               ) -> ir.Table:
         """An intermediate that many metrics of a refresh pass (``stack`` set) read:
         ``materialized`` there when ``rows()`` (its size, or an estimate) is at most
         ``SHARED_ROWS``, else ``cached``; one-off queries keep it an expression, as the
