@@ -45,8 +45,9 @@ java:
 	@command -v java >/dev/null || { $(SUDO) apt-get update -qq && \
 		$(SUDO) apt-get install -y -qq openjdk-17-jre-headless >/dev/null; }
 
-## Run the whole test suite.
+## Lint (ruff), then run the whole test suite.
 test: $(STAMP) $(SPARK) system-packages java
+	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m pytest
 
 ## Benchmarks against baselines in the same run (never part of make test); SCALE=0.05 is quick.

@@ -1,17 +1,32 @@
-"""Shared fixtures: a fresh workspace per test, and helpers to write small input files."""
+"""Shared fixtures: a fresh workspace per test, and helpers to write small input files.
+
+Every test runs on a fixed clock: ``$CSMETRICS_NOW`` is set before anything reads the time,
+so the code under test and every ``csmetrics`` command a test starts agree on what today is,
+whatever the machine's date. Demos are built with a pinned ``--end`` (``DEMO_END``).
+"""
 
 from __future__ import annotations
 
 import csv
+import os
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from csmetrics import Workspace
+from csmetrics.clock import ENV_VAR as CLOCK_VAR
 from csmetrics.schema import TABLES
+
+#: What "now" is for the whole test session (and the commands the tests run).
+TEST_NOW = "2026-07-15T10:00:00+00:00"
+#: The last day of every demo company the tests build: the month before ``TEST_NOW``.
+DEMO_END = "2026-06-30"
+DEMO_END_DAY = date.fromisoformat(DEMO_END)
+os.environ[CLOCK_VAR] = TEST_NOW
 
 
 @pytest.fixture

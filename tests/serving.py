@@ -1,17 +1,21 @@
-"""Serving a workspace's app (API and dashboard) with a real uvicorn server on loopback."""
+"""Serving a workspace's app (API and dashboard) with a real uvicorn server on loopback, and
+waiting for a test's server (or any background worker) with a deadline."""
 
 from __future__ import annotations
 
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import uvicorn
 
 from csmetrics import Workspace
 from csmetrics.api import create_app
+
+#: How long a server started by a test may take to come up (generous: CI machines are busy).
+STARTUP_DEADLINE = 60.0
 
 
 def free_port() -> int:
@@ -21,20 +25,34 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_until(ready: Callable[[], bool], what: str, *, timeout: float = STARTUP_DEADLINE,
+               alive: Callable[[], bool] | None = None,
+               output: Callable[[], str] | None = None, poll: float = 0.05) -> None:
+    """Poll ``ready()`` until it is true; fail loudly when ``timeout`` seconds pass first or
+    ``alive()`` says the thing we wait for has died. ``output()`` (for example a subprocess's
+    captured stdout and stderr) goes into the failure message."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        dead = alive is not None and not alive()
+        if dead or time.monotonic() > deadline:
+            reason = "stopped" if dead else f"was not ready within {timeout:g} s"
+            detail = output() if output is not None else ""
+            raise RuntimeError(f"{what} {reason}" + (f"; its output:\n{detail}" if detail else ""))
+        time.sleep(poll)
+
+
 @contextmanager
 def served(ws: Workspace) -> Iterator[str]:
-    """The app on a free loopback port while the block runs; yields its base URL."""
+    """The app on a free loopback port while the block runs; yields its base URL. Fails
+    loudly when the server does not come up within STARTUP_DEADLINE."""
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(ws), host="127.0.0.1", port=port,
                                            log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
     try:
+        wait_until(lambda: server.started, f"the test server on 127.0.0.1:{port}",
+                   alive=thread.is_alive)
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from csmetrics._version import __version__ as __version__
 from csmetrics.config import Settings
 from csmetrics.errors import (
     ConfigError,
@@ -25,8 +26,6 @@ from csmetrics.errors import (
 )
 from csmetrics.metrics import MetricRequest
 from csmetrics.workspace import Workspace
-
-__version__ = "0.1.0"
 
 
 def query(metrics: str | list[str], *, workspace: str | Path | None = None,

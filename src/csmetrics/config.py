@@ -30,7 +30,8 @@ class WorkspaceSection(_Section):
     @classmethod
     def _iso_currency(cls, value: str) -> str:
         if not re.fullmatch(r"[A-Z]{3}", value):
-            raise ValueError(f"must be a three-letter ISO 4217 code such as USD or EUR, not {value!r}")
+            raise ValueError(
+                f"must be a three-letter ISO 4217 code such as USD or EUR, not {value!r}")
         return value
 
     @field_validator("timezone")
@@ -317,7 +318,7 @@ DEFAULT_CONFIG = """\
 
 [workspace]
 name = "{name}"
-currency = "{currency}"          # reporting currency (ISO 4217); other currencies need exchange_rates
+currency = "{currency}"          # reporting currency (ISO 4217); others need exchange_rates
 timezone = "{timezone}"           # IANA zone: defines calendar days, weeks and months
 
 [engine]

@@ -18,23 +18,23 @@ from csmetrics.alerts.rulebook import DEFAULT_ALERTS, AlertsConfig, load_alerts
 from csmetrics.alerts.service import evaluate as evaluate_rules
 from csmetrics.alerts.service import task_notice
 from csmetrics.alerts.tasks import Outcome, Task, Tasks
+from csmetrics.clock import Clock, default_clock, parse_day
 from csmetrics.config import CONFIG_FILE, DEFAULT_CONFIG, Settings
+from csmetrics.enrich.sentiment import ScoreRun, score_texts
 from csmetrics.errors import UserInputError, WorkspaceNotFoundError
 from csmetrics.health import HealthScores, Scorecard, load_scorecard, score_accounts
 from csmetrics.health import history as health_history
 from csmetrics.health.backtest import Backtest, backtest
 from csmetrics.health.explain import Explanation, explain
-from csmetrics.health.score import observed_end
 from csmetrics.health.scorecard import DEFAULT_SCORECARD
 from csmetrics.ingest import Batch, IngestResult, Mapping, ingest_files, list_batches
 from csmetrics.ingest.load import Step
 from csmetrics.insights.requests import RequestReport
-from csmetrics.insights.sentiment import ScoreRun, score_texts
 from csmetrics.insights.service import customer_texts, find_themes, rank_requests
 from csmetrics.insights.themes import ThemeReport
 from csmetrics.metrics import MetricRequest, compute
 from csmetrics.metrics.cohorts import cohort_context, cohort_table
-from csmetrics.metrics.engine import data_end
+from csmetrics.metrics.engine import data_end, workspace_today
 from csmetrics.metrics.headline import Kpi, headline
 from csmetrics.metrics.refresh import DEFAULT_GRAINS, compute_all, data_start, plan_refresh
 from csmetrics.metrics.stored import stored_answer
@@ -50,9 +50,10 @@ ENV_VAR = "CSMETRICS_WORKSPACE"
 class Workspace:
     """One company's settings and warehouse. Open it with ``Workspace.find`` or ``init``."""
 
-    def __init__(self, root: Path, settings: Settings) -> None:
+    def __init__(self, root: Path, settings: Settings, clock: Clock | None = None) -> None:
         self.root = root
         self.settings = settings
+        self.clock = clock or default_clock()
         self._warehouse: Warehouse | None = None
         self._tasks: Tasks | None = None
 
@@ -66,6 +67,7 @@ class Workspace:
         name: str = "My company",
         currency: str = "USD",
         timezone: str = "UTC",
+        clock: Clock | None = None,
     ) -> Workspace:
         """Create a workspace in ``directory``: a commented config and a warehouse with every
         canonical table. Refuses to overwrite an existing config."""
@@ -87,37 +89,50 @@ class Workspace:
         rules = directory / settings.alerts.file
         if not rules.exists():
             rules.write_text(DEFAULT_ALERTS, encoding="utf-8")
-        workspace = cls(directory, settings)
-        workspace.warehouse  # creates the database file and its tables
+        workspace = cls(directory, settings, clock)
+        _ = workspace.warehouse  # creates the database file and its tables
         return workspace
 
     @classmethod
-    def load(cls, root: Path) -> Workspace:
-        """The workspace whose ``csmetrics.toml`` is in ``root``."""
+    def load(cls, root: Path, clock: Clock | None = None) -> Workspace:
+        """The workspace whose ``csmetrics.toml`` is in ``root``; ``clock`` says what today is
+        (default: the process clock, see ``csmetrics.clock``)."""
         config = root / CONFIG_FILE
         if not config.is_file():
             raise WorkspaceNotFoundError(
                 f"{root} is not a workspace (no {CONFIG_FILE}); create one with "
                 f"'csmetrics init {root}'."
             )
-        return cls(root.resolve(), Settings.from_toml(config))
+        return cls(root.resolve(), Settings.from_toml(config), clock)
 
     @classmethod
-    def find(cls, explicit: Path | None = None, start: Path | None = None) -> Workspace:
+    def find(cls, explicit: Path | None = None, start: Path | None = None,
+             clock: Clock | None = None) -> Workspace:
         """The workspace named by ``explicit``, ``$CSMETRICS_WORKSPACE``, or the nearest folder
         from ``start`` (default: the current one) upwards that has a ``csmetrics.toml``."""
         if explicit is not None:
-            return cls.load(explicit)
+            return cls.load(explicit, clock)
         if os.environ.get(ENV_VAR):
-            return cls.load(Path(os.environ[ENV_VAR]))
+            return cls.load(Path(os.environ[ENV_VAR]), clock)
         here = (start or Path.cwd()).resolve()
         for folder in (here, *here.parents):
             if (folder / CONFIG_FILE).is_file():
-                return cls.load(folder)
+                return cls.load(folder, clock)
         raise WorkspaceNotFoundError(
             f"No {CONFIG_FILE} in {here} or any folder above it. Run 'csmetrics init' here, "
             "or pass --workspace DIR."
         )
+
+    # -- time --------------------------------------------------------------------------
+
+    def today(self) -> date:
+        """Today's calendar day in the workspace's time zone, by the workspace's clock."""
+        return workspace_today(self.settings, self.clock)
+
+    def data_end(self) -> date:
+        """The last day anything was recorded, never after today: the default end of every
+        query, score and report."""
+        return data_end(self.warehouse.ibis, self.today())
 
     # -- the warehouse -------------------------------------------------------------------
 
@@ -191,22 +206,23 @@ class Workspace:
         wanted = MetricRequest.create(metrics, **request)
         if stored and self.warehouse.ibis.name == "duckdb":
             answer = stored_answer(self.warehouse.sql, self.warehouse.ibis, self.settings,
-                                   wanted)
+                                   wanted, today=self.today())
             if answer is not None:
                 return answer
-        return compute(self.warehouse.ibis, self.settings, wanted)
+        return compute(self.warehouse.ibis, self.settings, wanted, today=self.today())
 
     def cohorts(self, kind: str = "logo", start: date | str | None = None,
                 end: date | str | None = None) -> pd.DataFrame:
         """Monthly cohort table: one row per start month, one column per month since start,
         of logo retention (``kind="logo"``) or revenue retention (``"revenue"``); see
         ``csmetrics.metrics.cohorts``."""
-        ctx = cohort_context(self.warehouse.ibis, self.settings, start, end)
+        ctx = cohort_context(self.warehouse.ibis, self.settings, start, end,
+                             today=self.today())
         return cohort_table(ctx, kind)  # type: ignore[arg-type]
 
     def headline(self) -> list[Kpi]:
         """The headline KPIs of the last complete month, beside the month before."""
-        return headline(self.warehouse.ibis, self.settings)
+        return headline(self.warehouse.ibis, self.settings, today=self.today())
 
     def refresh(
         self, *, grains: Sequence[str] | None = None, on_step: Step | None = None,
@@ -226,8 +242,9 @@ class Workspace:
             self.scorecard()  # a bad health.toml fails before the long metrics run
         grains = list(grains or DEFAULT_GRAINS)
         segments = list(self.settings.metrics.default_segments)
+        today = self.today()
         plan = plan_refresh(self.warehouse.sql, self.warehouse.ibis, self.settings, grains,
-                            segments)
+                            segments, today=today)
         if full:
             plan = dataclasses.replace(plan, full=True, since=None,
                                        reason="a full refresh was asked for")
@@ -237,7 +254,7 @@ class Workspace:
             con = self.warehouse.ibis
             run: dict[str, object] = {
                 "grains": grains, "segments": segments, "rows": len(self.metric_values()),
-                "seconds": 0.0, "first": data_start(con), "last": data_end(con),
+                "seconds": 0.0, "first": data_start(con, today), "last": data_end(con, today),
                 "incremental_from": None, "metric_since": {}, "metric_days": {}}
         else:
             previous = None if plan.full else self.metric_values()
@@ -245,7 +262,7 @@ class Workspace:
                                     segments=segments, on_step=on_step,
                                     since=None if plan.full else plan.metric_since(),
                                     days=None if plan.full else plan.metric_days(),
-                                    previous=previous)
+                                    previous=previous, today=today)
             replace_metric_values(self.warehouse.sql, rows, run, {
                 "config": plan.config, "last_batch": plan.last_batch, "first_day": run["first"],
                 "known_until": run["last"]})
@@ -275,7 +292,7 @@ class Workspace:
         sql = self.warehouse.sql
         frame = sql.execute("SELECT customer_id, name, started_at, plan, region, owner, "
                             "size_tier FROM customers").df()
-        end = data_end(self.warehouse.ibis)
+        end = self.data_end()
         mrr = self.query("mrr", period="day", start=end, end=end, by="customer_id")
         frame = frame.merge(mrr[["customer_id", "value"]].rename(columns={"value": "mrr"}),
                             on="customer_id", how="left")
@@ -317,7 +334,7 @@ class Workspace:
     def health(self, as_of: date | str | None = None) -> HealthScores:
         """Every paying account's health as of ``as_of`` (default: the end of the data), from
         the data known then, with the change since the latest earlier snapshot."""
-        day = health_history.parse_day(as_of, "--as-of") or observed_end(self.warehouse.ibis)
+        day = parse_day(as_of, "--as-of") or self.data_end()
         scores = score_accounts(self.warehouse.ibis, self.settings, self.scorecard(), day)
         return health_history.with_change(self.warehouse.sql, scores)
 
@@ -336,8 +353,8 @@ class Workspace:
                        every: str = "month", on_step: Step | None = None) -> list[date]:
         """Snapshot every date of the schedule from ``start`` to ``end`` (default: the data
         end), each from the data as it was on that date; returns the dates."""
-        first = health_history.parse_day(start, "--from")
-        last = health_history.parse_day(end, "--to") or observed_end(self.warehouse.ibis)
+        first = parse_day(start, "--from")
+        last = parse_day(end, "--to") or self.data_end()
         assert first is not None
         dates = health_history.schedule(first, last, every)
         for day in dates:
@@ -354,8 +371,8 @@ class Workspace:
                         end: date | str | None = None) -> Backtest:
         """How well the stored snapshots dated ``start``..``end`` separated the accounts that
         churned within ``horizon_days`` (see ``csmetrics.health.backtest``)."""
-        first = health_history.parse_day(start, "--from")
-        last = health_history.parse_day(end, "--to")
+        first = parse_day(start, "--from")
+        last = parse_day(end, "--to")
         dates = health_history.snapshot_dates(self.warehouse.sql, first, last)
         if not dates:
             raise UserInputError(
@@ -365,7 +382,7 @@ class Workspace:
         return backtest(self.warehouse.ibis, self.settings,
                         health_history.read_scores(con, dates),
                         health_history.read_components(con, dates), horizon_days,
-                        observed_end(self.warehouse.ibis))
+                        self.data_end())
 
     # -- voice of the customer (csmetrics.insights) ---------------------------------------
 
@@ -376,12 +393,13 @@ class Workspace:
     def voice_texts(self, customer: str, as_of: date | str | None = None) -> pd.DataFrame:
         """One customer's scored texts (comments, notes, feedback), newest first."""
         return customer_texts(self.warehouse.sql, self.warehouse.ibis, customer,
-                              _day(as_of, "--as-of"))
+                              parse_day(as_of, "--as-of"))
 
     def voice_themes(self, **options: Any) -> ThemeReport:
         """Themes of the comments, notes and feedback (``period``, ``by``, ``as_of``,
         ``seed``, ``sources``, ``save``; see ``csmetrics.insights.service.find_themes``)."""
-        options["as_of"] = _day(options.get("as_of"), "--as-of")
+        options["as_of"] = parse_day(options.get("as_of"), "--as-of")
+        options.setdefault("today", self.today())
         return find_themes(self.warehouse.sql, self.warehouse.ibis, self.settings, **options)
 
     def voice_requests(
@@ -390,7 +408,8 @@ class Workspace:
         """Feature requests merged and ranked (``by``, ``as_of``, ``rank``, ``threshold``,
         ``save``; see ``csmetrics.insights.service.rank_requests``); with ``period``, also
         how many customers raised each request per period."""
-        options["as_of"] = _day(options.get("as_of"), "--as-of")
+        options["as_of"] = parse_day(options.get("as_of"), "--as-of")
+        options.setdefault("today", self.today())
         return rank_requests(self.warehouse.sql, self.warehouse.ibis, self.settings,
                              **options)
 
@@ -444,10 +463,11 @@ class Workspace:
                        dry_run: bool = False, today: date | None = None) -> Outcome:
         """Evaluate the rules as of ``as_of`` (default: the last day with data), open tasks
         for new firings and notify their assignees; ``dry_run`` only reports the firings."""
-        day = _day(as_of, "--as-of") or observed_end(self.warehouse.ibis)
+        day = parse_day(as_of, "--as-of") or self.data_end()
         alerts = self.alerts()
         outcome = evaluate_rules(self.warehouse, self.tasks, self.settings, self.scorecard(),
-                                 alerts, day, rules=rules, dry_run=dry_run, today=today)
+                                 alerts, day, rules=rules, dry_run=dry_run,
+                                 today=today or self.today())
         if outcome.created:
             self.notify([task_notice(t, alerts) for t in outcome.created])
         return outcome
@@ -468,8 +488,9 @@ class Workspace:
         p = self.settings.predict
         model = churn.train(self.warehouse.ibis, self.settings,
                             horizon_days=horizon_days or p.churn_horizon_days,
-                            seed=p.seed if seed is None else seed, max_cutoffs=p.churn_cutoffs,
-                            scorecard=self.scorecard(), on_step=on_step)
+                            as_of=self.data_end(), seed=p.seed if seed is None else seed,
+                            max_cutoffs=p.churn_cutoffs, scorecard=self.scorecard(),
+                            on_step=on_step)
         churn.save_model(model, self.root)
         return model
 
@@ -484,7 +505,8 @@ class Workspace:
         from csmetrics.predict import churn, results
 
         frame = churn.score(self.warehouse.ibis, self.settings, self.churn_model(),
-                            _day(as_of, "--as-of"), scorecard=self.scorecard())
+                            parse_day(as_of, "--as-of") or self.data_end(),
+                            scorecard=self.scorecard())
         results.replace(self.warehouse.sql, "_churn_scores", frame,
                         {"as_of": frame["as_of"].iloc[0]})
         return frame
@@ -494,7 +516,8 @@ class Workspace:
         from csmetrics.predict import churn
 
         return churn.explain(self.warehouse.ibis, self.settings, self.churn_model(), customer,
-                             _day(as_of, "--as-of"), scorecard=self.scorecard())
+                             parse_day(as_of, "--as-of") or self.data_end(),
+                             scorecard=self.scorecard())
 
     def clv_fit(self, until: date | str | None = None, time_unit: str | None = None,
                 horizon_months: int | None = None,
@@ -503,20 +526,14 @@ class Workspace:
         ``csmetrics.predict.service.fit_clv``)."""
         from csmetrics.predict.service import fit_clv
 
-        return fit_clv(self.warehouse, self.settings, _day(until, "--until"), time_unit,
+        return fit_clv(self.warehouse, self.settings, parse_day(until, "--until"), time_unit,
                        horizon_months, discount_rate)
 
     def survival(self, by: str | None = None, as_of: date | str | None = None) -> Any:
         """Kaplan-Meier lifetime curves per segment; stored in ``_survival_*``."""
         from csmetrics.predict.service import survival
 
-        return survival(self.warehouse, self.settings, by, _day(as_of, "--as-of"))
+        return survival(self.warehouse, self.settings, by,
+                        parse_day(as_of, "--as-of") or self.data_end())
 
-def _day(value: date | str | None, flag: str) -> date | None:
-    """A date from a ``YYYY-MM-DD`` string (or a date, or None)."""
-    if value is None or isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise UserInputError(f"{flag} {value!r} is not a date; write it as YYYY-MM-DD.") from None
+

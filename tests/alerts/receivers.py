@@ -8,7 +8,6 @@ import email.policy
 import hashlib
 import hmac
 import json
-import socket
 import ssl
 import subprocess
 import threading
@@ -23,16 +22,11 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from tests.serving import STARTUP_DEADLINE, free_port
+
 SMTP_USER = "reports"
 SMTP_PASSWORD = "s3cret-smtp-password"
 WEBHOOK_SECRET = "hook-secret-123"
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def self_signed_cert(folder: Path) -> tuple[Path, Path]:
@@ -74,12 +68,14 @@ class Inbox:
 def smtp_server(cert: Path, key: Path, *, implicit_tls: bool = False
                 ) -> Iterator[tuple[int, Inbox]]:
     """A running SMTP server on a free port: STARTTLS required (and login, after TLS), or
-    implicit TLS from the first byte. Yields (port, inbox)."""
+    implicit TLS from the first byte. Yields (port, inbox). ``Controller.start`` waits until
+    the server answers a connection and raises TimeoutError after STARTUP_DEADLINE."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     inbox = Inbox()
     port = free_port()
-    options: dict[str, Any] = {"authenticator": inbox.authenticate, "auth_require_tls": True}
+    options: dict[str, Any] = {"authenticator": inbox.authenticate, "auth_require_tls": True,
+                               "ready_timeout": STARTUP_DEADLINE}
     if implicit_tls:  # aiosmtpd does not see the TLS it sits behind: allow AUTH as is
         options["auth_require_tls"] = False
         controller = Controller(inbox, hostname="127.0.0.1", port=port, ssl_context=context,
@@ -139,6 +135,8 @@ def webhook_server(hook: Hook) -> Iterator[Hook]:
         def log_message(self, *args: Any) -> None:
             pass
 
+    # the constructor binds and listens: connections queue until serve_forever takes them,
+    # so the receiver is ready before the thread starts (no wait needed)
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     hook.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/csmetrics"
     thread = threading.Thread(target=server.serve_forever, daemon=True)

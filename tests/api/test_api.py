@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
+import math
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from csmetrics import Workspace
-from csmetrics.api import create_app
 from csmetrics.demo import write_company
 from csmetrics.store.accounts import Accounts, hash_password, verify_password
+from tests.conftest import DEMO_END_DAY
+from tests.serving import served
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+SERVED: dict[str, Workspace] = {}
 
 
 @pytest.fixture(scope="module")
@@ -29,25 +24,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
     """A demo workspace served on loopback, with a viewer's and an editor's token."""
     folder = tmp_path_factory.mktemp("api")
     ws = Workspace.init(folder / "ws", name="API Co")
-    for table, paths in write_company(folder / "files", customers=60, months=8, seed=5).items():
+    for table, paths in write_company(folder / "files", customers=60, months=8, seed=5,
+                                      end=DEMO_END_DAY).items():
         ws.ingest(table, paths)
     accounts = Accounts(ws.warehouse.sql)
     accounts.add_user("vera", "viewer-password-1", "viewer")
     accounts.add_user("ed", "editor-password-1", "editor")
     tokens = {"viewer": accounts.create_token("vera", "tests"),
               "editor": accounts.create_token("ed", "tests")}
-    port = free_port()
-    config = uvicorn.Config(create_app(ws), host="127.0.0.1", port=port, log_level="error")
-    instance = uvicorn.Server(config)
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if instance.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/api/v1", tokens
-    instance.should_exit = True
-    thread.join(timeout=10)
+    SERVED["workspace"] = ws
+    with served(ws) as url:
+        yield f"{url}/api/v1", tokens
     ws.close()
 
 
@@ -83,16 +70,59 @@ def test_catalogue_and_metric_queries(server):
         assert all("annualised" in r["details"] or r["value"] is None for r in churn)
 
 
-def test_api_and_python_give_the_same_numbers(server, tmp_path):
+def _number(value: Any) -> float | None:
+    """A value as a float, with the frame's NaN and the API's null both as None."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return float(value)
+
+
+def _segment(value: Any) -> str | None:
+    """A segment value as the API names it: text, or None (the API leaves it out)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return str(value)
+
+
+def _same(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+
+
+def test_api_and_python_give_the_same_numbers(server):
+    """Row by row, the API's rows are the Python API's frame: same metric, period and
+    segment, and the same value, n and confidence bounds (null where the frame has NaN)."""
     with client(server, "viewer") as api:
-        rows = api.get("/metrics/mrr", params={"period": "month"}).json()["rows"]
-    assert rows[-1]["value"] > 0 and rows[-1]["n"] > 0
+        one = api.get("/metrics/mrr", params={"period": "month", "by": "plan"}).json()["rows"]
+        several = api.post("/metrics/query", json={
+            "metrics": ["mrr", "nrr", "nps"], "period": "month", "by": ["region"]}).json()["rows"]
+    ws = SERVED["workspace"]
+    for rows, metrics, by in ((one, ["mrr"], "plan"), (several, ["mrr", "nrr", "nps"], "region")):
+        frame = ws.query(metrics, period="month", by=by)
+        assert len(rows) == len(frame) > 0
+        expected = {(r["metric"], str(r["period_start"]), _segment(r[by])):
+                    (_number(r["value"]), int(r["n"]), _number(r["ci_low"]), _number(r["ci_high"]))
+                    for r in frame.to_dict("records")}
+        got = {(r["metric"], r["period_start"], r["segment"].get(by)):
+               (_number(r["value"]), int(r["n"]), _number(r["ci_low"]), _number(r["ci_high"]))
+               for r in rows}
+        assert len(expected) == len(frame) and got.keys() == expected.keys()
+        for key, (value, n, low, high) in expected.items():
+            g_value, g_n, g_low, g_high = got[key]
+            assert g_n == n, key
+            assert _same(g_value, value) and _same(g_low, low) and _same(g_high, high), (
+                key, got[key], expected[key])
+        # the comparison is not vacuous: real numbers, and NPS with confidence bounds
+        assert any(v[0] for v in expected.values())
+    assert any(key[0] == "nps" and v[2] is not None for key, v in expected.items())
 
 
 def test_errors_name_the_field(server):
     with client(server, "viewer") as api:
         unknown = api.get("/metrics/mrrr")
-        assert unknown.status_code == 404 and "Did you mean 'mrr'" in unknown.json()["error"]["message"]
+        assert unknown.status_code == 404
+        assert "Did you mean 'mrr'" in unknown.json()["error"]["message"]
         period = api.get("/metrics/mrr", params={"period": "fortnight"})
         assert period.status_code == 400 and "fortnight" in period.json()["error"]["message"]
         start = api.get("/metrics/mrr", params={"start": "yesterday"})

@@ -17,7 +17,8 @@ def test_init_ingest_batches_status_end_to_end(tmp_path: Path):
     workspace = tmp_path / "acme"
     # found from the current folder, no --workspace needed
     loaded = run_cli("ingest", "customers", str(customers), cwd=workspace)
-    assert "customers: 3 rows read from 1 file(s); 3 inserted, 0 updated, 0 unchanged" in loaded.stdout
+    assert ("customers: 3 rows read from 1 file(s); 3 inserted, 0 updated, 0 unchanged"
+            in loaded.stdout)
     again = run_cli("ingest", "customers", str(customers), "--workspace", str(workspace))
     assert "0 inserted, 0 updated, 3 unchanged" in again.stdout
     listing = run_cli("batches", cwd=workspace)

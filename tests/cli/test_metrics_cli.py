@@ -1,4 +1,5 @@
-"""``csmetrics demo``, ``kpis``, ``metrics list|show|explain`` and ``refresh`` as a user runs them."""
+"""``csmetrics demo``, ``kpis``, ``metrics list|show|explain`` and ``refresh``, as a user runs
+them."""
 
 from __future__ import annotations
 
@@ -15,14 +16,14 @@ import pytest
 from csmetrics import Workspace, query
 from csmetrics.metrics import all_metrics
 from csmetrics.schema import TABLES
-from tests.conftest import run_cli
+from tests.conftest import DEMO_END, run_cli
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small demo company, built by the real command, with its CSV export."""
     folder = tmp_path_factory.mktemp("demo")
-    result = run_cli("demo", "--customers", "80", "--months", "8", "--seed", "3",
+    result = run_cli("demo", "--end", DEMO_END, "--customers", "80", "--months", "8", "--seed", "3",
                      "--out", str(folder / "csv"), "--workspace", str(folder / "ws"))
     assert "Demo company loaded into" in result.stdout
     assert "headline KPIs" in result.stdout and "Net revenue retention" in result.stdout
@@ -64,11 +65,31 @@ def test_metrics_show_json_rows_match_the_python_api(demo):
         assert key in rows[0]
     nps = [r for r in rows if r["metric"] == "nps" and r["value"] is not None]
     assert nps and all(r["ci_low"] <= r["value"] <= r["ci_high"] for r in nps)
+    # the Python API over the same window (read from the arguments), compared row by row
     frame = query(["mrr", "nrr", "nps"], workspace=demo / "ws", period="month",
-                  start="2026-01-01", end="2026-03-31", by="region")
-    assert len(frame) == len(rows)
-    api_mrr = frame[frame.metric == "mrr"].value.sum()
-    assert api_mrr == pytest.approx(sum(r["value"] for r in rows if r["metric"] == "mrr"))
+                  start=args[args.index("--from") + 1], end=args[args.index("--to") + 1],
+                  by="region")
+
+    def number(value: object) -> float | None:  # NaN in the frame, null in the JSON
+        return None if value is None or pd.isna(value) else float(value)
+
+    def keyed(records: list[dict]) -> dict[tuple[str, str, str | None], tuple]:
+        return {(r["metric"], str(r["period_start"])[:10],
+                 None if r["region"] is None or pd.isna(r["region"]) else str(r["region"])):
+                (number(r["value"]), int(r["n"]), number(r["ci_low"]), number(r["ci_high"]))
+                for r in records}
+
+    cli, python = keyed(rows), keyed(frame.to_dict("records"))
+    assert len(cli) == len(rows) and len(python) == len(frame)  # one row per key
+    assert cli.keys() == python.keys()
+    for key, (value, n, low, high) in python.items():
+        assert cli[key][1] == n, key
+        for got, want in zip((cli[key][0], cli[key][2], cli[key][3]), (value, low, high),
+                             strict=True):
+            assert (got is None) == (want is None), (key, cli[key], python[key])
+            assert want is None or got == pytest.approx(want, rel=1e-9, abs=1e-9), (
+                key, cli[key], python[key])
+    assert any(v[0] for k, v in python.items() if k[0] == "mrr")  # real numbers compared
 
 
 def test_metrics_show_csv_and_table(demo):
@@ -167,7 +188,8 @@ def test_cohorts_from_the_command_line(demo):
 
 def test_targets_from_the_config_reach_every_row(demo, tmp_path):
     config = (demo / "ws" / "csmetrics.toml").read_text()
-    config = config.replace("# nrr = 1.05", "nrr = 1.05\nnps = { default = 40, \"region=EMEA\" = 30 }")
+    config = config.replace("# nrr = 1.05",
+                            "nrr = 1.05\nnps = { default = 40, \"region=EMEA\" = 30 }")
     (tmp_path / "csmetrics.toml").write_text(config)
     import shutil
 

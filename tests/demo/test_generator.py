@@ -10,7 +10,7 @@ import csv
 import re
 import subprocess
 import sys
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -20,6 +20,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
+from csmetrics.clock import ENV_VAR as CLOCK_VAR
+from csmetrics.clock import FixedClock
 from csmetrics.demo import LOAD_ORDER, write_company
 from csmetrics.demo.generator import (
     ARROW_TYPES,
@@ -28,6 +30,7 @@ from csmetrics.demo.generator import (
     INTERVALS,
     PLANS,
     SEAT_PRICE,
+    default_end,
     event_density,
 )
 from csmetrics.errors import UserInputError
@@ -93,15 +96,16 @@ def test_another_seed_gives_another_company(tmp_path: Path) -> None:
     assert same == []
 
 
-def test_end_defaults_to_the_last_day_of_the_previous_month(tmp_path: Path) -> None:
-    def previous_month_end() -> date:
-        return datetime.now(timezone.utc).date().replace(day=1) - timedelta(days=1)
-
-    before = previous_month_end()
+def test_end_defaults_to_the_last_day_of_the_previous_month(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(CLOCK_VAR, "2027-03-10T08:00:00Z")
     files = write_company(tmp_path, customers=30, months=2)
     last = one(duckdb.connect(), "SELECT max(date) FROM read_parquet(?)",
                [str(files["traffic"][0])])
-    assert last in {before, previous_month_end()}
+    assert last == date(2027, 2, 28)
+    # the month turns at midnight UTC; a leap year's February ends on the 29th
+    assert default_end(FixedClock(datetime(2028, 3, 1, 0, 30, tzinfo=UTC))) == date(2028, 2, 29)
+    assert default_end(FixedClock(datetime(2028, 2, 29, 23, 59, tzinfo=UTC))) == date(2028, 1, 31)
 
 
 @pytest.mark.parametrize("arguments", [{"customers": 0}, {"months": 0}, {"fmt": "xlsx"},

@@ -19,7 +19,7 @@ import pytest
 
 from csmetrics import Workspace
 from csmetrics.demo import write_company
-from csmetrics.insights.sentiment import SENTIMENT_TABLE
+from csmetrics.enrich.sentiment import SENTIMENT_TABLE
 from csmetrics.schema import TABLES
 from tests.conftest import write_csv
 

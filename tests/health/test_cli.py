@@ -16,9 +16,8 @@ from typer.testing import CliRunner
 
 from csmetrics import Workspace
 from csmetrics.cli import app
-from csmetrics.health.score import observed_end
 from csmetrics.health.scorecard import DEFAULT_SCORECARD
-from tests.conftest import run_cli
+from tests.conftest import DEMO_END, run_cli
 from tests.health.fixtures import load_company
 from tests.health.test_score import HAND
 
@@ -126,9 +125,10 @@ def test_refresh_stores_a_health_snapshot_as_of_the_data_end(folder: Path) -> No
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The demo company (250 customers, 18 months), history rebuilt monthly for 9 months."""
     folder = tmp_path_factory.mktemp("health-demo") / "demo"
-    run_cli("demo", "--customers", "250", "--months", "18", "--workspace", str(folder))
+    run_cli("demo", "--end", DEMO_END,
+            "--customers", "250", "--months", "18", "--workspace", str(folder))
     with Workspace.load(folder) as ws:
-        end = observed_end(ws.warehouse.ibis)
+        end = ws.data_end()
         start = date(end.year - (end.month <= 9), (end.month - 9 - 1) % 12 + 1, 1)
         ws.health_rebuild(start, end, "month")
     yield folder

@@ -163,7 +163,7 @@ def test_threshold_and_linear_mappings() -> None:
 
 def test_comment_sentiment_from_the_voice_module_is_a_component(warehouse: Warehouse) -> None:
     """Scored texts feed the health score: mean compound sentiment in the window, by date."""
-    from csmetrics.insights.sentiment import score_texts
+    from csmetrics.enrich.sentiment import score_texts
 
     warehouse.sql.execute("DELETE FROM survey_responses")
     warehouse.sql.execute("DELETE FROM activities")

@@ -120,30 +120,33 @@ def test_changes_recorded_by_an_earlier_version_count_beyond_later_facts(ws):
     """A workspace from before later facts were told apart, or before the days of the rows
     they touched were recorded: its batches keep their earliest day for every metric, and
     new batches record all three."""
-    from csmetrics.ingest.changes import ensure_changes_table
+    from csmetrics.store.migrations import upgrade
 
     sql = ws.warehouse.sql
-    sql.execute("DROP TABLE IF EXISTS _batch_changes")
-    sql.execute("CREATE TABLE _batch_changes (batch_id BIGINT, table_name VARCHAR, "
-                "earliest DATE, everything BOOLEAN)")
-    sql.execute("INSERT INTO _batch_changes VALUES (1, 'tickets', DATE '2024-03-31', false), "
-                "(2, 'tickets', NULL, false)")
-    ensure_changes_table(sql)
-    # a batch that only answered tickets, recorded now: a later call leaves it alone
+
+    def made_by_an_older_csmetrics(columns: str, rows: str) -> None:
+        sql.execute("DROP TABLE _schema_version")
+        sql.execute("DROP TABLE _batch_changes")
+        sql.execute(f"CREATE TABLE _batch_changes ({columns})")
+        sql.execute(f"INSERT INTO _batch_changes VALUES {rows}")
+
+    made_by_an_older_csmetrics(
+        "batch_id BIGINT, table_name VARCHAR, earliest DATE, everything BOOLEAN",
+        "(1, 'tickets', DATE '2024-03-31', false), (2, 'tickets', NULL, false)")
+    upgrade(sql)
+    # a batch that only answered tickets, recorded now: a later upgrade leaves it alone
     sql.execute("INSERT INTO _batch_changes VALUES (3, 'tickets', DATE '2024-03-31', false, "
                 "NULL, [DATE '2024-03-31'])")
-    ensure_changes_table(sql)
+    upgrade(sql)
     rows = sql.execute("SELECT batch_id, earliest_beyond_facts, fact_days FROM _batch_changes "
                        "ORDER BY 1").fetchall()
     assert rows == [(1, date(2024, 3, 31), None), (2, None, None),
                     (3, None, [date(2024, 3, 31)])]
     # the version between: later facts told apart, without their days
-    sql.execute("DROP TABLE _batch_changes")
-    sql.execute("CREATE TABLE _batch_changes (batch_id BIGINT, table_name VARCHAR, "
-                "earliest DATE, everything BOOLEAN, earliest_beyond_facts DATE)")
-    sql.execute("INSERT INTO _batch_changes VALUES (4, 'tickets', DATE '2024-03-31', false, "
-                "NULL)")
-    ensure_changes_table(sql)
+    made_by_an_older_csmetrics(
+        "batch_id BIGINT, table_name VARCHAR, earliest DATE, everything BOOLEAN, "
+        "earliest_beyond_facts DATE", "(4, 'tickets', DATE '2024-03-31', false, NULL)")
+    upgrade(sql)
     rows = sql.execute("SELECT batch_id, earliest_beyond_facts, fact_days FROM _batch_changes "
                        "").fetchall()
     assert rows == [(4, date(2024, 3, 31), None)]

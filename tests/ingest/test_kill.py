@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import duckdb
 import pytest
 
 from csmetrics import Workspace
+from tests.serving import STARTUP_DEADLINE
 
 ROWS = 1_500_000
 
@@ -71,9 +73,21 @@ def test_killing_an_ingest_at_any_moment_leaves_the_warehouse_unchanged(tmp_path
         with subprocess.Popen(ingest_command(second, workspace), stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) as process:
             assert process.stderr is not None
-            for line in process.stderr:  # wait until the write transaction has begun
-                if "loading" in line:
-                    break
+            # wait until the write transaction has begun; a hung process is killed after the
+            # deadline, which ends its stderr, and the test fails with what it printed
+            watchdog = threading.Timer(STARTUP_DEADLINE, process.kill)
+            watchdog.start()
+            said: list[str] = []
+            try:
+                for line in process.stderr:
+                    said.append(line)
+                    if "loading" in line:
+                        break
+                else:
+                    pytest.fail(f"the ingest never said 'loading' (exit code {process.wait()}, "
+                                f"deadline {STARTUP_DEADLINE:g} s); its stderr:\n{''.join(said)}")
+            finally:
+                watchdog.cancel()
             time.sleep(delay)
             os.kill(process.pid, signal.SIGKILL)
             process.communicate(timeout=60)

@@ -71,7 +71,7 @@ def test_timestamps_with_an_offset_are_converted_to_the_workspace_zone(tmp_path)
     with Workspace.init(tmp_path / "ny", timezone="America/New_York") as ws:
         ws.ingest("customers", [write_csv(tmp_path / "c.csv", ["customer_id", "name", "started_at"],
                                           [["C1", "A", "2024-01-01"]])])
-        ws.warehouse.ibis  # the metrics' connection is open, as in a server that answered a query
+        _ = ws.warehouse.ibis  # the metrics' connection is open, as in a server that answered
         events = write_csv(tmp_path / "e.csv", ["customer_id", "user_id", "occurred_at", "event"], [
             ["C1", "u1", "2024-03-01T02:30:00Z", "login"],        # 21:30 the day before in NY
             ["C1", "u1", "2024-03-01 02:30:00", "export"],        # no offset: already local

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from csmetrics.insights.sentiment import (
+from csmetrics.enrich.sentiment import (
     SENTIMENT_TABLE,
     label,
     polarity,
@@ -53,7 +53,8 @@ def test_every_non_empty_text_is_scored_once_and_rescored_when_it_changes():
     again = score_texts(w.sql)
     assert (again.scored, again.unchanged, again.removed) == (0, 9, 0)
 
-    w.sql.execute("UPDATE feedback SET text = 'Awful, broken and useless.' WHERE feedback_id = 'F4'")
+    w.sql.execute("UPDATE feedback SET text = 'Awful, broken and useless.' "
+                  "WHERE feedback_id = 'F4'")
     w.sql.execute("UPDATE survey_responses SET comment = NULL WHERE response_id = 'R2'")
     w.sql.execute("UPDATE activities SET customer_id = 'C2' WHERE activity_id = 'A1'")
     changed = score_texts(w.sql)
@@ -85,12 +86,17 @@ def test_recent_sentiment_is_empty_before_texts_are_scored():
     assert w.ibis.execute(recent_sentiment(ctx, date(2024, 4, 10))).empty
 
 
-def test_sentiment_accuracy_on_the_labelled_set_does_not_drop():
-    """Measured 68.4 % (VADER alone: 58.7 %) on the 288 hand-labelled texts."""
+def test_sentiment_beats_the_majority_label_on_the_labelled_set_by_a_margin():
+    """Agreement with the 288 hand-labelled texts must beat always answering the most common
+    label (neutral: 117 / 288 = 40.6 %) by 20 points, i.e. at least 60.6 %: above plain
+    VADER (58.7 %), so the domain words must keep helping, and far above chance (3 labels).
+    Measured 68.4 %, so the threshold leaves about 23 texts of room for harmless changes."""
     data = pd.read_csv(LABELLED)
     got = [label(polarity(t)) for t in data["text"]]
     accuracy = (pd.Series(got) == data["sentiment"]).mean()
-    assert accuracy >= 0.684
+    majority = data["sentiment"].value_counts(normalize=True).iloc[0]
+    assert majority == pytest.approx(117 / 288)  # the labelled set is the one described
+    assert accuracy >= majority + 0.20, (accuracy, majority)
 
 
 def test_texts_scored_by_another_analyser_version_are_scored_again():

@@ -11,8 +11,8 @@ import pytest
 
 from csmetrics import Workspace
 from csmetrics.config import Settings
+from csmetrics.enrich.sentiment import score_texts
 from csmetrics.insights import scope
-from csmetrics.insights.sentiment import score_texts
 from csmetrics.insights.themes import NO_THEME, ThemeModel, evaluate, theme_report
 from csmetrics.metrics.periods import Grain
 from tests.insights.fixtures import company
@@ -25,13 +25,17 @@ def labelled() -> pd.DataFrame:
     return pd.read_csv(LABELLED)
 
 
-def test_theme_accuracy_on_the_labelled_set_does_not_drop(labelled):
-    """Measured: 220 of the 288 texts (76.4 %) get their labelled theme's name (anchored
-    NMF, default settings, seed 0); 222 (77.1 %) after mapping each theme to its majority
-    label. Plain NMF with the best mapping reaches 45 %."""
+def test_themes_agree_with_the_labelled_set_far_above_the_baselines(labelled):
+    """At least 60 % of the 288 texts must get their labelled theme, by name and after
+    mapping each learned theme to its majority label: four times always answering the most
+    common theme (integrations: 43 / 288 = 14.9 %; 8 themes) and well above plain NMF with
+    its best mapping (43.8 %). Measured (anchored NMF, default settings, seed 0): 76.4 %
+    named, 77.1 % mapped, so about 47 texts of room for harmless changes."""
     scores = evaluate(ThemeModel(seed=0), labelled["text"], labelled["theme"])
-    assert scores["named"] * len(labelled) >= 220 - 1e-9
-    assert scores["mapped"] * len(labelled) >= 222 - 1e-9
+    majority = labelled["theme"].value_counts(normalize=True).iloc[0]
+    assert majority == pytest.approx(43 / 288)  # the labelled set is the one described
+    assert scores["named"] >= 4 * majority and scores["named"] >= 0.60, scores
+    assert scores["mapped"] >= 0.60, scores
 
 
 def test_anchoring_beats_plain_nmf(labelled):

@@ -11,7 +11,7 @@ import pytest
 
 from csmetrics import Workspace
 from csmetrics.errors import UserInputError
-from tests.conftest import run_cli
+from tests.conftest import DEMO_END, run_cli
 from tests.insights.fixtures import company
 
 
@@ -19,7 +19,7 @@ from tests.insights.fixtures import company
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small demo company built by the real command."""
     folder = tmp_path_factory.mktemp("voice") / "ws"
-    run_cli("demo", "--customers", "200", "--months", "12", "--seed", "5",
+    run_cli("demo", "--end", DEMO_END, "--customers", "200", "--months", "12", "--seed", "5",
             "--workspace", str(folder))
     return folder
 
@@ -68,8 +68,8 @@ def test_requests_ranked_and_stored(demo):
     assert len(rows) == 5
     counts = [int(r["customers"]) for r in rows]
     assert counts == sorted(counts, reverse=True)
-    by_mrr = json.loads(run_cli("voice", "requests", "--rank", "mrr", "--limit", "1000", "--format", "json",
-                                "-w", str(demo)).stdout)
+    by_mrr = json.loads(run_cli("voice", "requests", "--rank", "mrr", "--limit", "1000",
+                                "--format", "json", "-w", str(demo)).stdout)
     mrr = [r["mrr"] for r in by_mrr]
     assert mrr == sorted(mrr, reverse=True)
     with Workspace.load(demo) as ws:

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from csmetrics.insights.sentiment import score_texts
+from csmetrics.enrich.sentiment import score_texts
 from csmetrics.metrics import get_metric
 from csmetrics.metrics.definition import Section
 from tests.insights.fixtures import company

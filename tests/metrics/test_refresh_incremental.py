@@ -153,13 +153,16 @@ def test_a_changed_customer_attribute_or_other_settings_refresh_everything(
     shutil.copytree(refreshed, root)
     with Workspace.load(root) as ws:
         con, settings = ws.warehouse.sql, ws.settings
-        assert plan_refresh(con, ws.warehouse.ibis, settings, ["month"], ["plan"]).reason \
+        assert plan_refresh(con, ws.warehouse.ibis, settings, ["month"], ["plan"],
+                            today=ws.today()).reason \
             .startswith("nothing changed")
-        other = plan_refresh(con, ws.warehouse.ibis, settings, ["quarter"], ["plan"])
+        other = plan_refresh(con, ws.warehouse.ibis, settings, ["quarter"], ["plan"],
+                             today=ws.today())
         assert other.full and "grains" in other.reason
         ws.ingest("tickets", sorted((company / "then").glob("tickets*.parquet")))
         assert ws.batches()[0].unchanged > 0 and ws.batches()[0].inserted == 0
-        assert plan_refresh(con, ws.warehouse.ibis, settings, ["month"], ["plan"]).reason \
+        assert plan_refresh(con, ws.warehouse.ibis, settings, ["month"], ["plan"],
+                            today=ws.today()).reason \
             .startswith("nothing changed")  # a batch that changed nothing
         customer = con.execute("SELECT customer_id, name, started_at FROM customers "
                                "ORDER BY 1 LIMIT 1").fetchall()[0]
@@ -167,7 +170,8 @@ def test_a_changed_customer_attribute_or_other_settings_refresh_everything(
         changed.write_text(f"customer_id,name,started_at,plan\n{customer[0]},{customer[1]},"
                            f"{customer[2]},enterprise-x\n")
         batch = ws.ingest("customers", [changed]).batch_id
-        plan = plan_refresh(con, ws.warehouse.ibis, settings, ["month"], ["plan"])
+        plan = plan_refresh(con, ws.warehouse.ibis, settings, ["month"], ["plan"],
+                            today=ws.today())
         assert plan.full and plan.reason == (f"batch {batch} changed customers in a way every "
                                              "period depends on")
     # the command says what it did, and --full forces a full refresh when nothing changed
@@ -181,7 +185,8 @@ def test_a_changed_customer_attribute_or_other_settings_refresh_everything(
     with Workspace.load(root) as ws:
         con = ws.warehouse.sql
         con.execute("DELETE FROM _metric_values WHERE metric = 'mrr'")
-        plan = plan_refresh(con, ws.warehouse.ibis, ws.settings, ["month"], ["plan"])
+        plan = plan_refresh(con, ws.warehouse.ibis, ws.settings, ["month"], ["plan"],
+                            today=ws.today())
         assert plan.full and plan.reason == "no earlier refresh to build on"
 
 
@@ -217,7 +222,7 @@ def test_every_metric_declares_the_tables_it_reads(company, tmp_path):
     each choice of the settings that change what a metric reads."""
     import ibis.expr.operations as ops
 
-    from csmetrics.insights.sentiment import SENTIMENT_TABLE, SOURCES, score_texts
+    from csmetrics.enrich.sentiment import SENTIMENT_TABLE, SOURCES, score_texts
     from csmetrics.metrics.context import MetricContext
     from csmetrics.metrics.definition import all_metrics
     from csmetrics.metrics.engine import STACKED_BY

@@ -114,7 +114,8 @@ def test_article_retention_formula_ce_minus_cn_over_cs():
         subscriptions(warehouse, rows)
         got = query(warehouse, "customer_retention_rate", start="2024-01-01", end="2024-01-31")
     row = got.iloc[0]
-    assert (row.customers_start, row.customers_end, row.customers_new, row.value) == (20, 22, 6, 0.8)
+    assert ((row.customers_start, row.customers_end, row.customers_new, row.value)
+            == (20, 22, 6, 0.8))
 
 
 def test_annual_quarterly_and_weekly_plans_are_normalised_to_monthly():
@@ -206,7 +207,8 @@ class TestPolicies:
         with memory_warehouse() as warehouse:
             subscriptions(warehouse, [
                 # annual, asked to cancel in February, service runs to the term's end
-                ("S1", "A", "p", 1200, "year", "2023-07-01", "2024-07-01", "2024-02-10", None, None),
+                ("S1", "A", "p", 1200, "year", "2023-07-01", "2024-07-01", "2024-02-10", None,
+                 None),
                 # 20 a month off the list price
                 ("S2", "B", "p", 100, "month", "2023-07-01", None, None, 20, None),
                 # payment overdue since 10 January
@@ -353,8 +355,9 @@ def test_downgrade_rate_counts_contractions_that_change_the_main_plan():
 
 def test_the_data_end_is_the_latest_day_up_to_today():
     """A renewal booked for next year does not move the default end past today; a table whose
-    every row lies ahead counts for nothing; timestamps count by their calendar day."""
-    today = date.today()
+    every row lies ahead counts for nothing; timestamps count by their calendar day; CSM
+    activities count as recorded data."""
+    today = date(2024, 6, 10)
     ahead = (today + timedelta(days=400)).isoformat()
     with memory_warehouse() as warehouse:
         subscriptions(warehouse, [
@@ -364,12 +367,17 @@ def test_the_data_end_is_the_latest_day_up_to_today():
         ])
         insert(warehouse, "tickets", ("ticket_id", "customer_id", "opened_at"),
                [("T1", "A", f"{ahead} 10:00:00")])
-        assert data_end(warehouse.ibis) == date(2024, 3, 2)
+        assert data_end(warehouse.ibis, today) == date(2024, 3, 2)
         insert(warehouse, "tickets", ("ticket_id", "customer_id", "opened_at"),
                [("T2", "A", "2024-05-06 23:30:00")])
-        assert data_end(warehouse.ibis) == date(2024, 5, 6)
+        assert data_end(warehouse.ibis, today) == date(2024, 5, 6)
+        insert(warehouse, "activities", ("activity_id", "customer_id", "occurred_at", "kind"),
+               [("A1", "A", "2024-05-20 09:00:00", "call")])
+        assert data_end(warehouse.ibis, today) == date(2024, 5, 20)
+        # the same data read on a later day: the booked renewal is now in the past
+        assert data_end(warehouse.ibis, date(2025, 8, 1)) == date(2025, 7, 15)
 
 
 def test_the_data_end_of_an_empty_warehouse_is_today():
     with memory_warehouse() as warehouse:
-        assert data_end(warehouse.ibis) == date.today()
+        assert data_end(warehouse.ibis, date(2030, 2, 28)) == date(2030, 2, 28)

@@ -40,7 +40,7 @@ def _request(ws: Workspace, names: list[str], **request: object):
     from csmetrics.metrics import MetricRequest
 
     return stored_answer(ws.warehouse.sql, ws.warehouse.ibis, ws.settings,
-                         MetricRequest.create(names, **request))
+                         MetricRequest.create(names, **request), today=ws.today())
 
 
 def _assert_same(stored: pd.DataFrame, live: pd.DataFrame) -> None:

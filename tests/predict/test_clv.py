@@ -48,7 +48,6 @@ def test_bgnbd_reproduces_fader_hardie_lee_2005(cdnow_bg) -> None:  # noqa: ANN0
     assert cdnow_bg.b == pytest.approx(2.426, abs=0.0005)
     assert cdnow_bg.log_likelihood == pytest.approx(-9582.4, abs=0.05)
     assert cdnow_bg.n == 2357
-    assert cdnow_bg.seconds < 5  # vectorised: well under a second on a laptop
 
 
 def test_bgnbd_conditional_expectation_of_the_papers_example(cdnow_bg) -> None:  # noqa: ANN001
@@ -69,7 +68,6 @@ def test_gamma_gamma_reproduces_fader_hardie_lee_iso_value_note(cdnow: pd.DataFr
     assert gg.p == pytest.approx(6.25, abs=0.005)
     assert gg.q == pytest.approx(3.74, abs=0.01)
     assert gg.gamma == pytest.approx(15.44, abs=0.01)
-    assert gg.seconds < 5
     # the note's conditional expectation for customer 1 (x = 2, zbar = 22.35), as also
     # printed by the lifetimes docs: 24.66
     assert gg.expected_value(np.array([2.0]), np.array([22.35]))[0] == pytest.approx(24.66,

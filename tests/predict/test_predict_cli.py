@@ -9,13 +9,14 @@ import duckdb
 import pytest
 
 from csmetrics import Workspace
-from tests.conftest import run_cli
+from tests.conftest import DEMO_END, run_cli
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("predict") / "demo"
-    run_cli("demo", "--customers", "200", "--months", "24", "--workspace", str(folder))
+    run_cli("demo", "--end", DEMO_END,
+            "--customers", "200", "--months", "24", "--workspace", str(folder))
     config = folder / "csmetrics.toml"  # fewer cutoffs: a faster test, same code path
     text = config.read_text(encoding="utf-8")
     assert "churn_cutoffs = 12" in text

@@ -66,7 +66,8 @@ def test_revenue_invariants(rows):
     retention = frame[frame.metric == "customer_retention_rate"].set_index("period_start")
     for period in churn.index:
         # customers at start - churned + new + returned = customers at end
-        start, end = retention.loc[period, "customers_start"], retention.loc[period, "customers_end"]
+        start = retention.loc[period, "customers_start"]
+        end = retention.loc[period, "customers_end"]
         assert start - churn.loc[period, "churned"] + retention.loc[period, "customers_new"] == end
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import DEMO_END, run_cli
 
 
 def demo_workspace(factory: pytest.TempPathFactory) -> Path:
@@ -17,7 +17,7 @@ def demo_workspace(factory: pytest.TempPathFactory) -> Path:
     folder = factory.getbasetemp() / "report-demo"
     if not (folder / "ws" / "csmetrics.toml").exists():
         folder.mkdir(exist_ok=True)
-        run_cli("demo", "--customers", "80", "--months", "8", "--seed", "3",
+        run_cli("demo", "--end", DEMO_END, "--customers", "80", "--months", "8", "--seed", "3",
                 "--workspace", str(folder / "ws"))
     return folder / "ws"
 

@@ -5,22 +5,19 @@ from __future__ import annotations
 import csv
 import io
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from csmetrics import Workspace
-from csmetrics.api import create_app
 from csmetrics.demo import write_company
 from csmetrics.metrics.definition import Unit
 from csmetrics.metrics.formatting import format_value
 from csmetrics.store.accounts import Accounts
+from tests.conftest import DEMO_END_DAY
+from tests.serving import served
 
 PASSWORD = "dashboard-pass-1"
 EDITOR_PASSWORD = "editor-pass-123"
@@ -42,23 +39,14 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A small demo company served on loopback, with a viewer account."""
     folder = tmp_path_factory.mktemp("web")
     ws = Workspace.init(folder / "ws", name="Dash Co")
-    for table, paths in write_company(folder / "files", customers=60, months=14, seed=9).items():
+    for table, paths in write_company(folder / "files", customers=60, months=14, seed=9,
+                                      end=DEMO_END_DAY).items():
         ws.ingest(table, paths)
     Accounts(ws.warehouse.sql).add_user("viv", PASSWORD, "viewer")
     Accounts(ws.warehouse.sql).add_user("eddie", EDITOR_PASSWORD, "editor")
     SERVED["workspace"] = ws
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(ws), host="127.0.0.1", port=port,
-                                           log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served(ws) as url:
+        yield url
     ws.close()
 
 
@@ -105,7 +93,8 @@ def test_overview_tiles_and_charts_render_offline(browser, base_url):
     sign_in(page, base_url)
     page.wait_for_selector(".tile[data-metric=mrr] .value")
     titles = page.locator(".tile .label").all_inner_texts()
-    assert {"MRR", "Net revenue retention", "Customer churn rate", "Net Promoter Score"} <= set(titles)
+    assert ({"MRR", "Net revenue retention", "Customer churn rate", "Net Promoter Score"}
+            <= set(titles))
     assert "USD" in page.locator(".tile[data-metric=mrr] .value").inner_text()
     assert "vs previous" in page.locator(".tile[data-metric=nrr] .change").inner_text()
     assert "green" in page.locator(".tile[data-metric=health_mix] .value").inner_text()
@@ -134,6 +123,17 @@ def test_revenue_page_chart_csv_matches_the_metric(browser, base_url):
     rows = list(csv.DictReader(io.StringIO(info.value.path().read_text())))
     assert rows and {r["metric"] for r in rows} == {"mrr"}
     assert all(r["period_start"].endswith(("-01-01", "-04-01", "-07-01", "-10-01")) for r in rows)
+    # the numbers are the metrics engine's, quarter by quarter over the chart's window
+    starts = sorted(r["period_start"] for r in rows)
+    engine = SERVED["workspace"].query("mrr", period="quarter", start=starts[0], end=starts[-1])
+    expected = {str(p)[:10]: (v, n) for p, v, n in zip(engine.period_start, engine.value,
+                                                        engine.n, strict=True)}
+    assert sorted(expected) == starts
+    for r in rows:
+        value, n = expected[r["period_start"]]
+        assert float(r["value"]) == pytest.approx(value, rel=1e-9), r
+        assert int(float(r["n"])) == n, r
+    assert any(float(r["value"]) > 0 for r in rows)
 
 
 def test_segment_filter_and_phone_width(browser, base_url):

@@ -13,6 +13,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from csmetrics import Workspace
 from csmetrics.demo import write_company
 from csmetrics.store.accounts import Accounts
+from tests.conftest import DEMO_END_DAY
 from tests.serving import served
 
 PASSWORD = "exports-pass-1"
@@ -23,7 +24,8 @@ def site_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A small demo company served on loopback, with a viewer account."""
     folder = tmp_path_factory.mktemp("web-exports")
     ws = Workspace.init(folder / "ws", name="Export Co")
-    for table, paths in write_company(folder / "files", customers=40, months=8, seed=4).items():
+    for table, paths in write_company(folder / "files", customers=40, months=8, seed=4,
+                                      end=DEMO_END_DAY).items():
         ws.ingest(table, paths)
     Accounts(ws.warehouse.sql).add_user("viv", PASSWORD, "viewer")
     with served(ws) as url:

@@ -24,7 +24,6 @@ import json
 import os
 import smtplib
 import ssl
-import time
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -32,6 +31,7 @@ from typing import Any
 
 import httpx
 
+from csmetrics.clock import default_clock
 from csmetrics.config import EmailSection, WebhookSection
 
 SIGNATURE_HEADER = "X-Csmetrics-Signature"
@@ -134,7 +134,7 @@ def webhook_body(event: str, key: str, subject: str, text: str, data: Any,
 def post_webhook(settings: WebhookSection, event: str, key: str, body: bytes) -> None:
     """POST ``body`` to the webhook, signed; any answer but 2xx is a SendError."""
     secret = secret_from_env(settings.secret_env, f"secret of the webhook {settings.url}")
-    timestamp = str(int(time.time()))
+    timestamp = str(int(default_clock().now().timestamp()))
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "csmetrics",

@@ -24,38 +24,9 @@ from typing import Any
 import duckdb
 
 from csmetrics.alerts.channels import Mail, SendError, post_webhook, send_email, webhook_body
+from csmetrics.clock import default_clock
 from csmetrics.config import NotifySection, WebhookSection
-from csmetrics.store.sql import first
-
-DDL = """
-CREATE SEQUENCE IF NOT EXISTS _notifications_seq;
-CREATE TABLE IF NOT EXISTS _notifications (
-  notification_id BIGINT PRIMARY KEY DEFAULT nextval('_notifications_seq'),
-  notice_key VARCHAR NOT NULL,
-  event VARCHAR NOT NULL,
-  channel VARCHAR NOT NULL,
-  recipient VARCHAR NOT NULL,
-  subject VARCHAR NOT NULL,
-  body VARCHAR NOT NULL,
-  html VARCHAR,
-  payload VARCHAR NOT NULL,
-  status VARCHAR NOT NULL,
-  attempts INTEGER NOT NULL DEFAULT 0,
-  last_error VARCHAR,
-  created_at TIMESTAMPTZ NOT NULL,
-  next_attempt_at TIMESTAMPTZ,
-  sent_at TIMESTAMPTZ,
-  UNIQUE (notice_key, channel, recipient)
-);
-CREATE TABLE IF NOT EXISTS _notification_attachments (
-  notice_key VARCHAR NOT NULL,
-  position INTEGER NOT NULL,
-  filename VARCHAR NOT NULL,
-  media_type VARCHAR NOT NULL,
-  content BLOB NOT NULL,
-  PRIMARY KEY (notice_key, position)
-);
-"""
+from csmetrics.store.sql import first, transaction
 
 STATUSES = ("pending", "sent", "failed")
 
@@ -101,11 +72,6 @@ class DeliveryReport:
     errors: tuple[str, ...] = ()
 
 
-def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the outbox tables if this warehouse has none yet."""
-    con.execute(DDL)
-
-
 def routes(notice: Notice, settings: NotifySection) -> list[tuple[str, str]]:
     """The (channel, recipient) pairs a notice goes to: every enabled e-mail recipient, and
     every webhook whose ``events`` list is empty or matches the event (``task.*`` works)."""
@@ -125,10 +91,8 @@ def enqueue(con: duckdb.DuckDBPyConnection, notices: Sequence[Notice],
     """Record notices in the outbox, one row per notice x channel x recipient; a key already
     recorded for that channel and recipient is not added again. Returns how many rows are
     new. All or nothing: one transaction."""
-    ensure_tables(con)
     new = 0
-    con.execute("BEGIN")
-    try:
+    with transaction(con):
         for notice in notices:
             payload = json.dumps(notice.payload, default=str)
             for channel, recipient in routes(notice, settings):
@@ -148,10 +112,6 @@ def enqueue(con: duckdb.DuckDBPyConnection, notices: Sequence[Notice],
                 con.execute(
                     "INSERT OR IGNORE INTO _notification_attachments VALUES (?, ?, ?, ?, ?)",
                     [notice.key, position, item.filename, item.media_type, item.content])
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return new
 
 
@@ -179,9 +139,8 @@ def deliver(con: duckdb.DuckDBPyConnection, settings: NotifySection, *,
     with ``next_attempt_at`` for a later run; after the channel's ``max_attempts`` the row is
     ``failed`` with the last error.
     """
-    ensure_tables(con)
     started = time.monotonic()
-    base = _aware(now) if now is not None else datetime.now(UTC)
+    base = _aware(now) if now is not None else default_clock().now()
 
     def clock() -> datetime:
         return base + timedelta(seconds=time.monotonic() - started)
@@ -268,7 +227,7 @@ def _send(settings: NotifySection, unit: list[_Row], con: duckdb.DuckDBPyConnect
     if first_row.channel == "email":
         send_email(settings.email, _mail(unit, con))
         return
-    sent_at = datetime.now(UTC).isoformat(timespec="seconds")
+    sent_at = default_clock().now().isoformat(timespec="seconds")
     if len(unit) == 1:
         body = webhook_body(first_row.event, first_row.key, first_row.subject, first_row.text,
                             first_row.payload, sent_at)
@@ -348,7 +307,6 @@ def _aware(moment: datetime) -> datetime:
 
 def outbox_counts(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
     """Rows per channel and status: ``{"email": {"pending": 1, "sent": 4, "failed": 0}}``."""
-    ensure_tables(con)
     counts: dict[str, dict[str, int]] = {}
     for channel, status, n in con.execute(
             "SELECT channel, status, count(*) FROM _notifications GROUP BY ALL "
@@ -359,7 +317,6 @@ def outbox_counts(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
 
 def outbox_rows(con: duckdb.DuckDBPyConnection, status: str | None = None) -> list[dict[str, Any]]:
     """Outbox rows (newest first), optionally of one status, without bodies."""
-    ensure_tables(con)
     sql = ("SELECT notification_id, notice_key, event, channel, recipient, subject, status, "
            "attempts, last_error, created_at, next_attempt_at, sent_at FROM _notifications")
     params: list[Any] = []

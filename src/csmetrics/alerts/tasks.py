@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -22,56 +22,11 @@ import pandas as pd
 
 from csmetrics.alerts.rulebook import AlertsConfig
 from csmetrics.alerts.rules import Firing
+from csmetrics.clock import default_clock
 from csmetrics.errors import UnknownNameError, UserInputError
-from csmetrics.store.sql import first
+from csmetrics.store.sql import first, transaction
 
 STATUSES = ("open", "done")
-
-DDL = """
-CREATE SEQUENCE IF NOT EXISTS _task_ids START 1;
-CREATE TABLE IF NOT EXISTS _tasks (
-  task_id BIGINT PRIMARY KEY,
-  rule VARCHAR,
-  playbook VARCHAR,
-  dedupe_key VARCHAR NOT NULL,
-  customer_id VARCHAR,
-  subject VARCHAR NOT NULL,
-  title VARCHAR NOT NULL,
-  reason VARCHAR NOT NULL,
-  figures VARCHAR NOT NULL,
-  priority VARCHAR NOT NULL,
-  status VARCHAR NOT NULL,
-  assignee VARCHAR,
-  due_date DATE,
-  fired_on DATE,
-  created_at TIMESTAMPTZ NOT NULL,
-  updated_at TIMESTAMPTZ NOT NULL,
-  closed_at TIMESTAMPTZ
-);
-CREATE TABLE IF NOT EXISTS _task_steps (
-  task_id BIGINT NOT NULL,
-  position INTEGER NOT NULL,
-  title VARCHAR NOT NULL,
-  due_date DATE,
-  done_at TIMESTAMPTZ,
-  done_by VARCHAR,
-  PRIMARY KEY (task_id, position)
-);
-CREATE TABLE IF NOT EXISTS _task_events (
-  task_id BIGINT NOT NULL,
-  happened_at TIMESTAMPTZ NOT NULL,
-  actor VARCHAR NOT NULL,
-  kind VARCHAR NOT NULL,
-  detail VARCHAR
-);
-CREATE TABLE IF NOT EXISTS _rule_state (
-  rule VARCHAR NOT NULL,
-  dedupe_key VARCHAR NOT NULL,
-  first_fired DATE NOT NULL,
-  last_fired DATE NOT NULL,
-  PRIMARY KEY (rule, dedupe_key)
-);
-"""
 
 TASK_COLUMNS = ("task_id", "status", "priority", "title", "subject", "customer_id", "assignee",
                 "due_date", "rule", "reason", "fired_on", "created_at", "updated_at",
@@ -127,7 +82,6 @@ class Tasks:
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
-        con.execute(DDL)
 
     # -- from rules --------------------------------------------------------------------
 
@@ -136,10 +90,9 @@ class Tasks:
               today: date | None = None, actor: str = "rules") -> Outcome:
         """Open tasks for new firings of ``rules`` and forget conditions that cleared, in one
         transaction. ``event_rules`` are keyed by their event and never reopen a task."""
-        today = today or date.today()
+        today = today or default_clock().today()
         now = _now()
-        self.con.execute("BEGIN")
-        try:
+        with transaction(self.con):
             state = {(r, k): first_fired for r, k, first_fired in self.con.execute(
                 "SELECT rule, dedupe_key, first_fired FROM _rule_state").fetchall()}
             open_keys = {k for (k,) in self.con.execute(
@@ -167,10 +120,6 @@ class Tasks:
                 self._insert("DELETE FROM _rule_state s USING", pd.DataFrame(
                     stale, columns=["rule", "dedupe_key"]),
                     "WHERE s.rule = x.rule AND s.dedupe_key = x.dedupe_key")
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
         return Outcome(as_of, list(firings), created, suppressed, len(stale))
 
     def _open(self, firings: Sequence[Firing], alerts: AlertsConfig, as_of: date,
@@ -285,8 +234,7 @@ class Tasks:
         is."""
         task = self.get(task_id)
         now = _now()
-        self.con.execute("BEGIN")
-        try:
+        with transaction(self.con):
             if step is not None:
                 if not any(s["position"] == step for s in task.steps):
                     raise UserInputError(f"Task {task_id} has steps 1-{len(task.steps)}, "
@@ -310,10 +258,6 @@ class Tasks:
                 self._log(task_id, actor, "done", None, now)
             else:
                 self._touch(task_id, now)
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
         return self.get(task_id)
 
     def reopen(self, task_id: int, actor: str) -> Task:
@@ -358,7 +302,7 @@ class Tasks:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return default_clock().now()
 
 
 def _opt(value: Any) -> Any:

@@ -1,4 +1,6 @@
-"""The FastAPI application: ``create_app(workspace)``."""
+"""The FastAPI application: ``create_app(workspace)``, the JSON API with the dashboard
+(``csmetrics.web``) mounted on it. The request dependencies both use live in
+``csmetrics.server``, so the dashboard never imports the API back."""
 
 from __future__ import annotations
 
@@ -9,11 +11,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from csmetrics import __version__
-from csmetrics.api.deps import Site
+from csmetrics._version import __version__
 from csmetrics.api.models import ErrorResponse
 from csmetrics.api.routers import customers, data, health, metrics, tasks
 from csmetrics.errors import CsMetricsError, UnknownNameError, UserInputError, ValidationError
+from csmetrics.server.deps import Site
+from csmetrics.web import mount
 from csmetrics.workspace import Workspace
 
 PREFIX = "/api/v1"
@@ -41,9 +44,7 @@ def create_app(workspace: Workspace | Path) -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     _error_handlers(app)
-    from csmetrics.web import mount  # the dashboard shares the app (and its workspace)
-
-    mount(app)
+    mount(app)  # the dashboard shares the app (and its workspace)
     return app
 
 

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -30,7 +30,7 @@ console = Console(width=None if sys.stdout.isatty() else 200)
 errors = Console(stderr=True)
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     """How a command prints its rows."""
 
     TABLE = "table"
@@ -114,7 +114,7 @@ def progress_bar() -> Progress:
     )
 
 
-def records(frame: "pd.DataFrame") -> list[dict[str, Any]]:
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """DataFrame rows as plain dicts: NaN becomes None, dates become ISO strings."""
     import pandas as pd
 

@@ -138,6 +138,9 @@ def demo(
     customers: Annotated[int, typer.Option(min=10, help="Number of customers.")] = 500,
     months: Annotated[int, typer.Option(min=3, max=120, help="Months of history.")] = 24,
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same company.")] = 7,
+    end: Annotated[str | None, typer.Option(
+        "--end", help="Last day of the data, YYYY-MM-DD (default: the last day of the "
+        "previous month). Same seed and end: the same company.")] = None,
     out: Annotated[Path | None, typer.Option(help="Also write the company as CSV files in "
                                              "the canonical format here.")] = None,
     workspace: Annotated[Path, typer.Option("--workspace", "-w", help="Folder of the demo "
@@ -146,8 +149,11 @@ def demo(
                                         "exists.")] = False,
 ) -> None:
     """Build a realistic synthetic SaaS company, load it into a workspace, show its KPIs."""
+    from csmetrics.clock import parse_day
     from csmetrics.demo import write_company
+    from csmetrics.demo.generator import default_end
 
+    last_day = parse_day(end, "--end") or default_end()
     if (workspace / "csmetrics.toml").exists():
         if not force:
             raise UserInputError(
@@ -160,7 +166,7 @@ def demo(
             folder = out or Path(scratch)
             task = progress.add_task("generating", total=None)
             files = write_company(
-                folder, customers=customers, months=months, seed=seed,
+                folder, customers=customers, months=months, seed=seed, end=last_day,
                 fmt="csv" if out else "parquet",
                 progress=lambda message: progress.update(task, description=message),
             )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
@@ -18,6 +17,7 @@ from csmetrics.cli._shared import (
     errors,
     handles_errors,
 )
+from csmetrics.clock import default_clock
 from csmetrics.errors import UserInputError
 from csmetrics.workspace import Workspace
 
@@ -81,7 +81,7 @@ def notify_test(
     """Send a test notice through every enabled channel (e-mail, each webhook) and report."""
     from csmetrics.alerts.notify import Notice, routes
 
-    now = datetime.now(UTC)
+    now = default_clock().now()
     with Workspace.find(workspace) as ws:
         notice = Notice(
             key=f"test:{now.isoformat(timespec='microseconds')}", event="test",

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -22,6 +22,7 @@ from csmetrics.cli._shared import (
     steps,
 )
 from csmetrics.cli.notify import print_delivery
+from csmetrics.clock import default_clock, parse_day
 from csmetrics.errors import UserInputError
 from csmetrics.workspace import Workspace
 
@@ -64,7 +65,7 @@ def report(
     from csmetrics.reports.deliver import send_report, write_report
     from csmetrics.reports.executive import build_report
 
-    day = _date(as_of)
+    day = parse_day(as_of, "--as-of")
     if out is not None and out.suffix.lower() not in ("", ".pdf", ".html", ".htm"):
         raise UserInputError(f"--out {out}: write a .pdf or .html file, or name a folder to "
                              "get both.")
@@ -81,7 +82,7 @@ def report(
         delivery = None
         if to:
             step("sending")
-            stamp = datetime.now(UTC).isoformat(timespec="seconds")
+            stamp = default_clock().now().isoformat(timespec="seconds")
             key = f"report:{cadence.value}:{built.period.start}:{segment or 'all'}:{stamp}"
             delivery = send_report(ws, built, tuple(to), key)
     console.print(f"{built.title}, {built.period.label} ({built.segment_label}): MRR "
@@ -141,15 +142,6 @@ def schedule_run(
     failed = any(o.status == "error" for o in result.outcomes)
     if failed or result.delivery.failed or result.delivery.errors:
         raise typer.Exit(1)
-
-
-def _date(value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise UserInputError(f"--as-of {value!r} is not a date; write it as YYYY-MM-DD.") from None
 
 
 def _moment(value: str | None) -> datetime | None:

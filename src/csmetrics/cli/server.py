@@ -19,8 +19,9 @@ from csmetrics.store.accounts import Accounts
 from csmetrics.workspace import Workspace
 
 app = typer.Typer()
-users_app = typer.Typer(help="People who may use the dashboard and API: add, list, disable, remove.",
-                        no_args_is_help=True)
+users_app = typer.Typer(
+    help="People who may use the dashboard and API: add, list, disable, remove.",
+    no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens: create, list, revoke.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")

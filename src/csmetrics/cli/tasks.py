@@ -6,7 +6,6 @@ import getpass
 import json
 import os
 import sys
-from datetime import date
 from typing import Annotated
 
 import typer
@@ -117,7 +116,7 @@ def tasks_list(
         if mine:
             assignee = _my_owner_name(ws)
         frame = ws.tasks.list(status=status, assignee=assignee, customer=customer, rule=rule,
-                              overdue_on=date.today() if overdue else None)
+                              overdue_on=ws.today() if overdue else None)
         if out is not None:
             write_out(frame, out, sheet="tasks", timezone=ws.settings.workspace.timezone)
             return

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from csmetrics.clock import Clock, default_clock
 from csmetrics.errors import InternalError, UserInputError
 from csmetrics.schema.tables import TABLES, DType, Table
 
@@ -551,7 +552,7 @@ def write_company(
     """
     _check_arguments(customers, months, seed, fmt)
     report = progress or (lambda _message: None)
-    calendar = Calendar.build(end or _default_end(), months)
+    calendar = Calendar.build(end or default_end(), months)
     rng = np.random.default_rng(seed)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -604,9 +605,10 @@ def _check_arguments(customers: int, months: int, seed: int, fmt: str) -> None:
         raise UserInputError(f"fmt must be 'csv' or 'parquet', got {fmt!r}.")
 
 
-def _default_end() -> date:
-    """The last day of the previous calendar month, in UTC."""
-    today = datetime.now(timezone.utc).date()
+def default_end(clock: Clock | None = None) -> date:
+    """The last day of the previous calendar month, by ``clock`` (default: the process
+    clock), in UTC."""
+    today = (clock or default_clock()).today()
     return today.replace(day=1) - timedelta(days=1)
 
 
@@ -994,7 +996,8 @@ def _owner_weights() -> np.ndarray:
 
 def _seats(rng: np.random.Generator, tier: np.ndarray) -> np.ndarray:
     """Licensed seats: log-normal around each tier's median, within the tier's range."""
-    median, spread, low, high = (np.array(v, dtype=np.float64)[tier] for v in zip(*TIER_SEATS))
+    median, spread, low, high = (np.array(v, dtype=np.float64)[tier]
+                                 for v in zip(*TIER_SEATS, strict=True))
     seats = median * np.exp(rng.normal(0.0, 1.0, len(tier)) * spread)
     return np.clip(np.round(seats), low, high).astype(np.int64)
 
@@ -1282,9 +1285,9 @@ def _pair_lives(starts: list[tuple[np.ndarray, ...]], ends: list[tuple[np.ndarra
     A life that has not ended takes the customer's late-payment day, if any.
     """
     cust, start, interval, number = (np.concatenate(parts).astype(np.int64)
-                                     for parts in zip(*starts))
+                                     for parts in zip(*starts, strict=True))
     end_cust, end_day, canceled, past_due = (np.concatenate(parts).astype(np.int64)
-                                             for parts in zip(*ends))
+                                             for parts in zip(*ends, strict=True))
     order = np.argsort(end_cust, kind="stable")
     end_cust, end_day, canceled, past_due = (x[order] for x in (end_cust, end_day, canceled,
                                                                 past_due))
@@ -1737,7 +1740,7 @@ def _tickets(rng: np.random.Generator, acc: Accounts, cells: Cells, size: np.nda
     priority = _categorical(rng, TIER_PRIORITY[acc.tier[cust]])
     channel = _choice(rng, TICKET_CHANNEL_SHARE, n)
     agent = rng.integers(0, len(AGENTS), n)
-    first_time, speed = (np.array(v)[agent] for v in list(zip(*AGENTS))[1:])
+    first_time, speed = (np.array(v)[agent] for v in list(zip(*AGENTS, strict=True))[1:])
     responded = opened + _lognormal_hours(
         rng, PRIORITY_HOURS[priority] * TICKET_CHANNEL_SPEED[channel] * speed, 0.8)
     at_once = rng.random(n) < np.clip(first_time + 0.06 * e + CATEGORY_FCR[category], 0.2, 0.97)

@@ -10,66 +10,41 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import duckdb
 import pandas as pd
 
+from csmetrics.clock import default_clock
 from csmetrics.errors import UserInputError
 from csmetrics.health.score import HealthScores
 from csmetrics.health.scorecard import Scorecard
+from csmetrics.store.sql import replace_rows, transaction
 
-DDL = (
-    """CREATE TABLE IF NOT EXISTS _health_scores (
-  as_of DATE, customer_id VARCHAR, name VARCHAR, owner VARCHAR, mrr DOUBLE,
-  score DOUBLE, band VARCHAR, PRIMARY KEY (as_of, customer_id))""",
-    """CREATE TABLE IF NOT EXISTS _health_components (
-  as_of DATE, customer_id VARCHAR, component VARCHAR, signal VARCHAR, raw DOUBLE,
-  points DOUBLE, weight DOUBLE, effective_weight DOUBLE, contribution DOUBLE, lost DOUBLE,
-  missing BOOLEAN, PRIMARY KEY (as_of, customer_id, component))""",
-    """CREATE TABLE IF NOT EXISTS _health_runs (
-  as_of DATE PRIMARY KEY, computed_at TIMESTAMPTZ, accounts BIGINT, scorecard VARCHAR)""",
-)
 SCORE_COLUMNS = ["as_of", "customer_id", "name", "owner", "mrr", "score", "band"]
 COMPONENT_COLUMNS = ["as_of", "customer_id", "component", "signal", "raw", "points", "weight",
                      "effective_weight", "contribution", "lost", "missing"]
 
 
-def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the history tables if they are not there yet."""
-    for statement in DDL:
-        con.execute(statement)
-
-
 def write_snapshot(con: duckdb.DuckDBPyConnection, health: HealthScores,
                    scorecard: Scorecard) -> None:
     """Store ``health`` as the snapshot of its date, replacing an earlier one, atomically."""
-    ensure_tables(con)
     scores = health.scores.assign(as_of=health.as_of)[SCORE_COLUMNS]
     components = health.components.assign(as_of=health.as_of)[COMPONENT_COLUMNS]
-    con.execute("BEGIN TRANSACTION")
-    try:
-        for table in ("_health_scores", "_health_components", "_health_runs"):
-            con.execute(f"DELETE FROM {table} WHERE as_of = ?", [health.as_of])
-        con.register("__health_scores", scores)
-        con.execute("INSERT INTO _health_scores SELECT * FROM __health_scores")
-        con.unregister("__health_scores")
-        con.register("__health_components", components)
-        con.execute("INSERT INTO _health_components SELECT * FROM __health_components")
-        con.unregister("__health_components")
-        con.execute("INSERT INTO _health_runs VALUES (?, ?, ?, ?)", [
-            health.as_of, datetime.now().astimezone(), len(scores),
-            json.dumps(scorecard.model_dump(mode="json"), sort_keys=True)])
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+    run = pd.DataFrame([{
+        "as_of": health.as_of, "computed_at": default_clock().now(),
+        "accounts": len(scores),
+        "scorecard": json.dumps(scorecard.model_dump(mode="json"), sort_keys=True)}])
+    where = {"as_of": health.as_of}
+    with transaction(con):
+        replace_rows(con, "_health_scores", scores, where)
+        replace_rows(con, "_health_components", components, where)
+        replace_rows(con, "_health_runs", run, where)
 
 
 def snapshot_dates(con: duckdb.DuckDBPyConnection, start: date | None = None,
                    end: date | None = None) -> list[date]:
     """The dates that have a snapshot, oldest first, within [start, end] when given."""
-    ensure_tables(con)
     rows = con.execute(
         "SELECT as_of FROM _health_runs WHERE ($start IS NULL OR as_of >= $start) "
         "AND ($end IS NULL OR as_of <= $end) ORDER BY as_of", {"start": start, "end": end}
@@ -80,7 +55,6 @@ def snapshot_dates(con: duckdb.DuckDBPyConnection, start: date | None = None,
 def read_scores(con: duckdb.DuckDBPyConnection, dates: Iterable[date] | None = None,
                 customer: str | None = None) -> pd.DataFrame:
     """Stored scores (all dates, or the dates given), oldest first."""
-    ensure_tables(con)
     sql = "SELECT * FROM _health_scores WHERE ($customer IS NULL OR customer_id = $customer)"
     params: dict[str, object] = {"customer": customer}
     if dates is not None:
@@ -91,7 +65,6 @@ def read_scores(con: duckdb.DuckDBPyConnection, dates: Iterable[date] | None = N
 
 def read_components(con: duckdb.DuckDBPyConnection, dates: Iterable[date]) -> pd.DataFrame:
     """Stored components of the given dates."""
-    ensure_tables(con)
     return con.execute(
         "SELECT * FROM _health_components WHERE list_contains($dates, as_of) "
         "ORDER BY as_of, customer_id, component", {"dates": list(dates)}).df()
@@ -100,7 +73,6 @@ def read_components(con: duckdb.DuckDBPyConnection, dates: Iterable[date]) -> pd
 def previous_scores(con: duckdb.DuckDBPyConnection, before: date) -> pd.DataFrame:
     """Each account's score in the latest snapshot strictly before ``before``:
     ``customer_id``, ``previous_score``, ``previous_as_of``."""
-    ensure_tables(con)
     return con.execute(
         "SELECT customer_id, score AS previous_score, as_of AS previous_as_of "
         "FROM _health_scores WHERE as_of < ? "
@@ -133,11 +105,3 @@ def with_change(con: duckdb.DuckDBPyConnection, health: HealthScores) -> HealthS
     return HealthScores(health.as_of, scores, health.components)
 
 
-def parse_day(value: date | str | None, flag: str) -> date | None:
-    """A date from a flag's text (YYYY-MM-DD); None stays None."""
-    if value is None or isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise UserInputError(f"{flag} {value!r} is not a date; write it as YYYY-MM-DD.") from None

@@ -23,10 +23,10 @@ import pandas as pd
 from ibis.backends import BaseBackend
 
 from csmetrics.config import Settings
+from csmetrics.enrich.sentiment import recent_sentiment
 from csmetrics.health.scorecard import Component, Scorecard
-from csmetrics.insights.sentiment import recent_sentiment
 from csmetrics.metrics import MetricRequest, compute
-from csmetrics.metrics.context import MetricContext
+from csmetrics.metrics.context import MetricContext, calendar_day
 from csmetrics.metrics.money import customer_mrr_on
 from csmetrics.metrics.periods import Grain, period_start
 from csmetrics.metrics.policy import Policy
@@ -49,26 +49,6 @@ class HealthScores:
     as_of: date
     scores: pd.DataFrame
     components: pd.DataFrame
-
-
-#: The dates that say how far the recorded data runs (scheduled subscription ends do not).
-RECORDED = (("usage_events", "occurred_at"), ("orders", "ordered_at"), ("tickets", "opened_at"),
-            ("survey_responses", "responded_at"), ("activities", "occurred_at"),
-            ("subscriptions", "start_date"), ("customers", "started_at"))
-
-
-def observed_end(con: BaseBackend) -> date:
-    """The last day anything was recorded (never after today): the default scoring date and
-    the last day a backtest may read outcomes from. Unlike the metrics' data end it ignores
-    scheduled subscription ends, which would make recent usage look like a decline."""
-    today = date.today()
-    latest = []
-    for table, column in RECORDED:
-        day = _day(con.table(table)[column])
-        value = con.execute(day.max(where=day <= today))
-        if value is not None and not pd.isna(value):
-            latest.append(pd.Timestamp(value).date())
-    return max(latest) if latest else today
 
 
 def context(con: BaseBackend, settings: Settings, as_of: date) -> MetricContext:
@@ -189,10 +169,6 @@ def _metric(con: BaseBackend, settings: Settings, name: str, as_of: date) -> pd.
     return frame.rename(columns={"value": "raw"})[["customer_id", "raw"]]
 
 
-def _day(value: ir.Value) -> ir.Value:
-    return value.cast("date") if value.type().is_timestamp() else value
-
-
 def _since(as_of: date, days: int) -> ir.Value:
     """The first day of a window of ``days`` days that ends on ``as_of`` (inclusive)."""
     return ibis.literal(as_of - timedelta(days=days - 1))
@@ -201,7 +177,7 @@ def _since(as_of: date, days: int) -> ir.Value:
 def usage_trend(ctx: MetricContext, as_of: date, window: int | None) -> ir.Table:
     w = window or 60
     u = ctx.table("usage_events")
-    d = _day(u.occurred_at)
+    d = calendar_day(u.occurred_at)
     q = u.quantity.cast("float64").fill_null(1.0)
     cur = q.sum(where=d >= _since(as_of, w))
     prev = q.sum(where=(d >= _since(as_of, 2 * w)) & (d < _since(as_of, w)))
@@ -212,14 +188,14 @@ def usage_trend(ctx: MetricContext, as_of: date, window: int | None) -> ir.Table
 
 def usage_volume(ctx: MetricContext, as_of: date, window: int | None) -> ir.Table:
     u = ctx.table("usage_events")
-    recent = _day(u.occurred_at) >= _since(as_of, window or 30)
+    recent = calendar_day(u.occurred_at) >= _since(as_of, window or 30)
     q = u.quantity.cast("float64").fill_null(1.0)
     return u.group_by("customer_id").aggregate(raw=q.sum(where=recent).fill_null(0.0))
 
 
 def active_users(ctx: MetricContext, as_of: date, window: int | None) -> ir.Table:
     u = ctx.table("usage_events")
-    recent = _day(u.occurred_at) >= _since(as_of, window or 30)
+    recent = calendar_day(u.occurred_at) >= _since(as_of, window or 30)
     return u.group_by("customer_id").aggregate(raw=u.user_id.nunique(where=recent))
 
 
@@ -233,7 +209,7 @@ def seat_utilisation(ctx: MetricContext, as_of: date, window: int | None) -> ir.
 
 def feature_breadth(ctx: MetricContext, as_of: date, window: int | None) -> ir.Table:
     u = ctx.table("usage_events")
-    recent = _day(u.occurred_at) >= _since(as_of, window or 90)
+    recent = calendar_day(u.occurred_at) >= _since(as_of, window or 90)
     features = u.filter(recent).event.nunique().as_scalar()
     per = u.group_by("customer_id").aggregate(used=u.event.nunique(where=recent))
     return per.select("customer_id", raw=ibis.ifelse(
@@ -242,14 +218,14 @@ def feature_breadth(ctx: MetricContext, as_of: date, window: int | None) -> ir.T
 
 def support_load(ctx: MetricContext, as_of: date, window: int | None) -> ir.Table:
     t = ctx.table("tickets")
-    t = t.filter(_day(t.opened_at) >= _since(as_of, window or 90))
+    t = t.filter(calendar_day(t.opened_at) >= _since(as_of, window or 90))
     return t.group_by("customer_id").aggregate(raw=t.count())
 
 
 def first_contact_resolution(ctx: MetricContext, as_of: date, window: int | None) -> ir.Table:
     t = ctx.table("tickets")
     t = t.filter(t.resolved_at.notnull() & t.contacts.notnull()
-                 & (_day(t.resolved_at) >= _since(as_of, window or 180)))
+                 & (calendar_day(t.resolved_at) >= _since(as_of, window or 180)))
     return t.group_by("customer_id").aggregate(
         raw=(t.contacts == 1).cast("float64").mean())
 
@@ -281,7 +257,7 @@ def csm_sentiment(ctx: MetricContext, as_of: date, window: int | None) -> ir.Tab
 def payment_problems(ctx: MetricContext, as_of: date, window: int | None) -> ir.Table:
     o = ctx.table("orders")
     o = o.filter(o.status.isin(["failed", "refunded"])
-                 & (_day(o.ordered_at) >= _since(as_of, window or 180)))
+                 & (calendar_day(o.ordered_at) >= _since(as_of, window or 180)))
     bad = o.group_by("customer_id").aggregate(n=o.count().cast("float64"))
     s = ctx.table("subscriptions")
     s = s.filter(s.past_due_since.notnull()
@@ -308,7 +284,7 @@ def renewal_history(ctx: MetricContext, as_of: date, window: int | None) -> ir.T
 
 def csm_engagement(ctx: MetricContext, as_of: date, window: int | None) -> ir.Table:
     a = ctx.table("activities")
-    a = a.filter(_day(a.occurred_at) >= _since(as_of, window or 90))
+    a = a.filter(calendar_day(a.occurred_at) >= _since(as_of, window or 90))
     return a.group_by("customer_id").aggregate(raw=a.count())
 
 

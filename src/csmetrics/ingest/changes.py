@@ -27,32 +27,6 @@ import duckdb
 from csmetrics.schema import DType, Table
 from csmetrics.store.sql import first
 
-CHANGES_DDL = """
-CREATE TABLE IF NOT EXISTS _batch_changes (
-  batch_id BIGINT,
-  table_name VARCHAR,
-  earliest DATE,            -- the first day the batch can affect (NULL: nothing changed)
-  everything BOOLEAN,       -- true: the batch may affect any day (a replace)
-  earliest_beyond_facts DATE, -- the same, leaving out updates of later facts only
-  fact_days DATE[]          -- the days of the rows whose later facts alone changed
-)
-"""
-
-
-def ensure_changes_table(con: duckdb.DuckDBPyConnection) -> None:
-    """Create ``_batch_changes``, or bring one from an earlier version up to date: its
-    batches, recorded before later facts were told apart, count as changing more."""
-    con.execute(CHANGES_DDL)
-    columns = {r[0] for r in con.execute(
-        "SELECT column_name FROM duckdb_columns() WHERE table_name = '_batch_changes'"
-    ).fetchall()}
-    if "earliest_beyond_facts" not in columns:
-        con.execute("ALTER TABLE _batch_changes ADD COLUMN earliest_beyond_facts DATE")
-    if "fact_days" not in columns:
-        # their updates of later facts are not in a list: they count from ``earliest``
-        con.execute("ALTER TABLE _batch_changes ADD COLUMN fact_days DATE[]")
-        con.execute("UPDATE _batch_changes SET earliest_beyond_facts = earliest")
-
 
 class Change(NamedTuple):
     """What a batch changed: the first day it can affect (None: nothing dated changed),
@@ -152,7 +126,6 @@ def earliest_in(con: duckdb.DuckDBPyConnection, table: Table) -> date | None:
 def record_change(con: duckdb.DuckDBPyConnection, batch_id: int, table: str, change: Change
                   ) -> None:
     """Note what batch ``batch_id`` changed (inside the load's transaction)."""
-    ensure_changes_table(con)
     con.execute("INSERT INTO _batch_changes (batch_id, table_name, earliest, everything, "
                 "earliest_beyond_facts, fact_days) VALUES (?, ?, ?, ?, ?, ?)",
                 [batch_id, table, change.earliest, change.everything, change.beyond_facts,

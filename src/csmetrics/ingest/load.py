@@ -44,7 +44,7 @@ from csmetrics.ingest.validate import (
     screen_checks,
 )
 from csmetrics.schema import Table, get_table
-from csmetrics.store.sql import Params, first
+from csmetrics.store.sql import Params, first, transaction
 
 Step = Callable[[str], None]
 
@@ -232,53 +232,49 @@ def _write(
     match = key_match(table)
     present = next(k for k in table.key if table.column(k).required)  # NULL: no stored row
     same = " AND ".join(f"i.{c} IS NOT DISTINCT FROM t.{c}" for c in names)
-    con.execute("BEGIN TRANSACTION")
     try:
-        existing = first(con.execute(f"SELECT count(*) FROM {table.name}"))[0]
-        if replace or not existing:
-            # nothing to compare with: the batch goes straight in
-            rows = first(con.execute(f"SELECT count(*) FROM {BATCH}"))[0]
-            if existing:
-                con.execute(f"DELETE FROM {table.name}")
-            sql = f"INSERT INTO {table.name} BY NAME {select}"
-            con.execute(sql, params.used_by(sql))
-            counts = {"inserted": rows, "updated": 0, "unchanged": 0, "deleted": existing}
-            start = None if existing else earliest_in(con, table)
-            change = Change(start, start, bool(existing))
-        else:
-            sql = (
-                "CREATE OR REPLACE TEMP TABLE __classified AS SELECT i.*, CASE "
-                f"WHEN t.{present} IS NULL THEN 'insert' WHEN {same} THEN 'same' "
-                f"ELSE 'update' END AS __action FROM ({select}) i "
-                f"LEFT JOIN {table.name} t ON {match}"
-            )
-            con.execute(sql, params.used_by(sql))
-            change = earliest_change(con, table, "__classified")
-            key_cols = ", ".join(table.key)
-            con.execute(
-                f"DELETE FROM {table.name} t USING (SELECT {key_cols} FROM __classified "
-                f"WHERE __action = 'update') i WHERE {match}"
-            )
-            con.execute(
-                f"INSERT INTO {table.name} BY NAME SELECT {', '.join(names)} FROM __classified "
-                "WHERE __action <> 'same'"
-            )
-            tally = dict(
-                con.execute("SELECT __action, count(*) FROM __classified GROUP BY 1").fetchall()
-            )
-            counts = {
-                "inserted": tally.get("insert", 0),
-                "updated": tally.get("update", 0),
-                "unchanged": tally.get("same", 0),
-                "deleted": 0,
-            }
-        rows_read = sum(counts[k] for k in ("inserted", "updated", "unchanged"))
-        batch_id = ledger.record(con, {**batch, **counts, "rows_read": rows_read})
-        record_change(con, batch_id, table.name, change)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        with transaction(con):
+            existing = first(con.execute(f"SELECT count(*) FROM {table.name}"))[0]
+            if replace or not existing:
+                # nothing to compare with: the batch goes straight in
+                rows = first(con.execute(f"SELECT count(*) FROM {BATCH}"))[0]
+                if existing:
+                    con.execute(f"DELETE FROM {table.name}")
+                sql = f"INSERT INTO {table.name} BY NAME {select}"
+                con.execute(sql, params.used_by(sql))
+                counts = {"inserted": rows, "updated": 0, "unchanged": 0, "deleted": existing}
+                start = None if existing else earliest_in(con, table)
+                change = Change(start, start, bool(existing))
+            else:
+                sql = (
+                    "CREATE OR REPLACE TEMP TABLE __classified AS SELECT i.*, CASE "
+                    f"WHEN t.{present} IS NULL THEN 'insert' WHEN {same} THEN 'same' "
+                    f"ELSE 'update' END AS __action FROM ({select}) i "
+                    f"LEFT JOIN {table.name} t ON {match}"
+                )
+                con.execute(sql, params.used_by(sql))
+                change = earliest_change(con, table, "__classified")
+                key_cols = ", ".join(table.key)
+                con.execute(
+                    f"DELETE FROM {table.name} t USING (SELECT {key_cols} FROM __classified "
+                    f"WHERE __action = 'update') i WHERE {match}"
+                )
+                con.execute(
+                    f"INSERT INTO {table.name} BY NAME SELECT {', '.join(names)} FROM __classified "
+                    "WHERE __action <> 'same'"
+                )
+                tally = dict(
+                    con.execute("SELECT __action, count(*) FROM __classified GROUP BY 1").fetchall()
+                )
+                counts = {
+                    "inserted": tally.get("insert", 0),
+                    "updated": tally.get("update", 0),
+                    "unchanged": tally.get("same", 0),
+                    "deleted": 0,
+                }
+            rows_read = sum(counts[k] for k in ("inserted", "updated", "unchanged"))
+            batch_id = ledger.record(con, {**batch, **counts, "rows_read": rows_read})
+            record_change(con, batch_id, table.name, change)
     finally:
         con.execute("DROP TABLE IF EXISTS __classified")
     return {**counts, "rows_read": rows_read, "batch_id": batch_id}

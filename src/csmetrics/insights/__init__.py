@@ -1,2 +1,2 @@
-"""Text feedback: sentiment of every comment, note and feedback text, themes, and feature
-requests counted across customers (see ``sentiment``, ``themes`` and ``requests``)."""
+"""Text feedback: themes, and feature requests counted across customers (see ``themes`` and
+``requests``), over the sentiment ``csmetrics.enrich.sentiment`` stores beside every text."""

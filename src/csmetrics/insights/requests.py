@@ -39,14 +39,16 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from itertools import combinations
 
 import duckdb
 import numpy as np
 import pandas as pd
 
+from csmetrics.clock import default_clock
 from csmetrics.metrics.periods import Grain, period_start
+from csmetrics.store.sql import replace_rows, transaction
 
 __all__ = ["REQUEST_KINDS", "THRESHOLD", "RequestReport", "group_requests", "pair_scores",
            "request_report", "save_requests"]
@@ -185,24 +187,10 @@ def request_report(feedback: pd.DataFrame, facts: pd.DataFrame, *, as_of: date,
                          seconds=time.perf_counter() - started)
 
 
-REQUESTS_DDL = """
-CREATE TABLE IF NOT EXISTS _voice_requests (
-  request_id BIGINT, label VARCHAR, customers BIGINT, mrr DOUBLE, texts BIGINT,
-  status VARCHAR, statuses VARCHAR, first_asked DATE, last_asked DATE, examples VARCHAR,
-  as_of DATE, threshold DOUBLE, computed_at TIMESTAMPTZ
-)
-"""
-MEMBERS_DDL = """
-CREATE TABLE IF NOT EXISTS _voice_request_members (feedback_id VARCHAR, request_id BIGINT)
-"""
-
-
 def save_requests(con: duckdb.DuckDBPyConnection, report: RequestReport,
                   threshold: float = THRESHOLD) -> None:
     """Replace the stored requests (``_voice_requests``, ``_voice_request_members``) in one
     transaction, for the dashboard. Expects an unsegmented report."""
-    con.execute(REQUESTS_DDL)
-    con.execute(MEMBERS_DDL)
     rows = report.requests.copy()
     if rows.empty:
         rows = pd.DataFrame(columns=["request_id", "label", "customers", "mrr", "texts",
@@ -211,16 +199,8 @@ def save_requests(con: duckdb.DuckDBPyConnection, report: RequestReport,
     rows["statuses"] = [json.dumps(s) for s in rows["statuses"]]
     rows["examples"] = [json.dumps(e) for e in rows["examples"]]
     rows = rows.assign(as_of=report.as_of, threshold=threshold,
-                       computed_at=datetime.now().astimezone())
-    con.execute("BEGIN TRANSACTION")
-    try:
+                       computed_at=default_clock().now())
+    with transaction(con):
         for name, frame in (("_voice_requests", rows),
                             ("_voice_request_members", report.members)):
-            con.execute(f"DELETE FROM {name}")
-            con.register("__rows", frame)
-            con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM __rows")
-            con.unregister("__rows")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+            replace_rows(con, name, frame)

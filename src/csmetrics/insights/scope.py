@@ -10,8 +10,8 @@ import pandas as pd
 from ibis.backends import BaseBackend
 
 from csmetrics.config import Settings
+from csmetrics.enrich.sentiment import sentiment_table
 from csmetrics.errors import UserInputError
-from csmetrics.insights.sentiment import sentiment_table
 from csmetrics.metrics.context import MetricContext
 from csmetrics.metrics.engine import check_segments, data_end
 from csmetrics.metrics.money import customer_mrr_on
@@ -21,9 +21,9 @@ from csmetrics.metrics.policy import Policy
 __all__ = ["customer_facts", "grain", "nps_groups", "periods_of", "resolve_as_of", "texts"]
 
 
-def resolve_as_of(con: BaseBackend, as_of: date | None) -> date:
-    """``as_of``, or the last day of the data."""
-    return as_of or data_end(con)
+def resolve_as_of(con: BaseBackend, as_of: date | None, today: date) -> date:
+    """``as_of``, or the last day of the data known on ``today``."""
+    return as_of or data_end(con, today)
 
 
 def grain(period: str) -> Grain:

@@ -11,6 +11,7 @@ import pandas as pd
 from ibis.backends import BaseBackend
 
 from csmetrics.config import Settings
+from csmetrics.enrich.sentiment import SOURCES, score_texts, sentiment_table
 from csmetrics.errors import UserInputError
 from csmetrics.insights import scope
 from csmetrics.insights.requests import (
@@ -20,7 +21,6 @@ from csmetrics.insights.requests import (
     request_trend,
     save_requests,
 )
-from csmetrics.insights.sentiment import SOURCES, score_texts, sentiment_table
 from csmetrics.insights.themes import (
     THEME_ANCHORS,
     ThemeModel,
@@ -28,6 +28,7 @@ from csmetrics.insights.themes import (
     save_themes,
     theme_report,
 )
+from csmetrics.metrics.engine import workspace_today
 from csmetrics.metrics.periods import Grain
 
 __all__ = ["customer_texts", "find_themes", "rank_requests"]
@@ -36,7 +37,7 @@ __all__ = ["customer_texts", "find_themes", "rank_requests"]
 def find_themes(sql: duckdb.DuckDBPyConnection, con: BaseBackend, settings: Settings, *,
                 period: str = "month", by: str | None = None, as_of: date | None = None,
                 seed: int | None = None, sources: tuple[str, ...] | None = None,
-                save: bool = True) -> ThemeReport:
+                save: bool = True, today: date | None = None) -> ThemeReport:
     """Score new texts, fit themes on the texts known by ``as_of`` and summarise them (see
     ``themes.theme_report``). ``seed`` and ``sources`` (canonical tables whose texts count)
     default to the ``[voice]`` settings: the customers' own words (survey comments and
@@ -50,7 +51,7 @@ def find_themes(sql: duckdb.DuckDBPyConnection, con: BaseBackend, settings: Sett
             raise UserInputError(f"--source {source!r} is not one of {', '.join(known)}.")
     seed = voice.seed if seed is None else seed
     score_texts(sql)
-    day = scope.resolve_as_of(con, as_of)
+    day = scope.resolve_as_of(con, as_of, today or workspace_today(settings))
     grain = scope.grain(period)
     texts = scope.texts(con, day, chosen)
     if texts.empty:
@@ -70,13 +71,13 @@ def find_themes(sql: duckdb.DuckDBPyConnection, con: BaseBackend, settings: Sett
 def rank_requests(sql: duckdb.DuckDBPyConnection, con: BaseBackend, settings: Settings, *,
                   by: str | None = None, as_of: date | None = None, rank: str = "customers",
                   threshold: float | None = None, save: bool = True,
-                  period: str | None = None
+                  period: str | None = None, today: date | None = None
                   ) -> RequestReport | tuple[RequestReport, pd.DataFrame]:
     """Merge the feature requests and ideas submitted by ``as_of`` and rank them (see
     ``requests.request_report``; ``threshold`` defaults to ``voice.request_threshold``).
     Unsegmented results for today are stored."""
     threshold = settings.voice.request_threshold if threshold is None else threshold
-    day = scope.resolve_as_of(con, as_of)
+    day = scope.resolve_as_of(con, as_of, today or workspace_today(settings))
     f = con.table("feedback")
     f = f.filter(f.kind.isin(list(REQUEST_KINDS))
                  & (f.submitted_at.cast("date") <= ibis.literal(day))

@@ -47,14 +47,16 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import duckdb
 import numpy as np
 import pandas as pd
 
+from csmetrics.clock import default_clock
 from csmetrics.errors import UserInputError
+from csmetrics.store.sql import replace_rows, transaction
 
 __all__ = [
     "NO_THEME",
@@ -234,52 +236,19 @@ def evaluate(model: ThemeModel, texts: Sequence[str], truth: Sequence[str]) -> d
 
 # -- the workspace's themes -----------------------------------------------------------------
 
-THEMES_DDL = """
-CREATE TABLE IF NOT EXISTS _voice_themes (
-  theme VARCHAR, label VARCHAR, top_terms VARCHAR[], texts BIGINT, customers BIGINT,
-  share DOUBLE, negative_share DOUBLE, mean_sentiment DOUBLE,
-  detractor_share DOUBLE,   -- share of NPS detractors' comments in this theme
-  promoter_share DOUBLE,    -- share of NPS promoters' comments in this theme
-  mrr DOUBLE,               -- MRR on as_of of the customers who raised it
-  examples VARCHAR,         -- JSON list of quotes
-  as_of DATE, seed BIGINT, computed_at TIMESTAMPTZ
-)
-"""
-TREND_DDL = """
-CREATE TABLE IF NOT EXISTS _voice_theme_trend (
-  theme VARCHAR, grain VARCHAR, period_start DATE, texts BIGINT, share DOUBLE
-)
-"""
-TEXT_THEMES_DDL = """
-CREATE TABLE IF NOT EXISTS _voice_text_themes (
-  source VARCHAR, key VARCHAR, customer_id VARCHAR, theme VARCHAR, weight DOUBLE
-)
-"""
-
-
 def save_themes(con: duckdb.DuckDBPyConnection, summary: pd.DataFrame, trend: pd.DataFrame,
                 assigned: pd.DataFrame, as_of: date, seed: int) -> None:
     """Replace the stored theme results (``_voice_themes``, ``_voice_theme_trend``,
     ``_voice_text_themes``) in one transaction, for the dashboard."""
-    for ddl in (THEMES_DDL, TREND_DDL, TEXT_THEMES_DDL):
-        con.execute(ddl)
     rows = summary.assign(examples=[json.dumps(e) for e in summary["examples"]],
-                          as_of=as_of, seed=seed, computed_at=datetime.now().astimezone())
+                          as_of=as_of, seed=seed, computed_at=default_clock().now())
     rows = rows[["theme", "label", "top_terms", "texts", "customers", "share",
                  "negative_share", "mean_sentiment", "detractor_share", "promoter_share",
                  "mrr", "examples", "as_of", "seed", "computed_at"]]
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         for name, frame in (("_voice_themes", rows), ("_voice_theme_trend", trend),
                             ("_voice_text_themes", assigned)):
-            con.execute(f"DELETE FROM {name}")
-            con.register("__rows", frame)
-            con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM __rows")
-            con.unregister("__rows")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+            replace_rows(con, name, frame)
 
 
 def examples(texts: pd.Series, weights: pd.Series, k: int = 3) -> list[str]:

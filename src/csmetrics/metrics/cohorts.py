@@ -24,10 +24,11 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis.backends import BaseBackend
 
+from csmetrics.clock import parse_day
 from csmetrics.config import Settings
 from csmetrics.errors import UserInputError
 from csmetrics.metrics.context import MetricContext
-from csmetrics.metrics.engine import DEFAULT_PERIODS, data_end
+from csmetrics.metrics.engine import DEFAULT_PERIODS, data_end, workspace_today
 from csmetrics.metrics.money import check_rates, customer_mrr_on, subscription_lines
 from csmetrics.metrics.periods import Calendar, Grain, period_start, period_starts
 from csmetrics.metrics.policy import Policy
@@ -38,12 +39,13 @@ KINDS = ("logo", "revenue")
 
 
 def cohort_context(con: BaseBackend, settings: Settings, start: date | str | None = None,
-                   end: date | str | None = None) -> MetricContext:
+                   end: date | str | None = None, *, today: date | None = None
+                   ) -> MetricContext:
     """A monthly context from ``start`` to ``end`` (defaults as for metric queries: the data's
-    last day, and the twelve months up to it)."""
-    start, end = _day(start, "start"), _day(end, "end")
+    last day known on ``today``, and the twelve months up to it)."""
+    start, end = parse_day(start, "Cohort start"), parse_day(end, "Cohort end")
     calendar = Calendar(settings.fiscal.week_start, settings.fiscal.year_start_month)
-    end = end or data_end(con)
+    end = end or data_end(con, today or workspace_today(settings))
     if start is None:
         first = period_start(end, Grain.MONTH, calendar)
         index = first.year * 12 + first.month - 1 - (DEFAULT_PERIODS - 1)
@@ -55,16 +57,6 @@ def cohort_context(con: BaseBackend, settings: Settings, start: date | str | Non
     )
     check_rates(ctx, ("subscriptions",))
     return ctx
-
-
-def _day(value: date | str | None, name: str) -> date | None:
-    if value is None or isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise UserInputError(f"Cohort {name} {value!r} is not a date; write it as YYYY-MM-DD.") \
-            from None
 
 
 def cohort_expr(ctx: MetricContext, kind: Kind = "logo") -> ir.Table:

@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import ibis
 import pandas as pd
 from ibis.backends import BaseBackend
 
+from csmetrics.clock import Clock, default_clock, parse_day
 from csmetrics.config import Settings
 from csmetrics.errors import UnknownNameError, UserInputError, closest
 from csmetrics.metrics.context import MetricContext
@@ -70,9 +71,10 @@ class MetricRequest:
             ) from None
         segments = tuple(_split(by))
         return cls(
-            metrics=names, grain=grain, start=_date(start, "--from"), end=_date(end, "--to"),
+            metrics=names, grain=grain, start=parse_day(start, "--from"),
+            end=parse_day(end, "--to"),
             by=segments, customer=customer, where=_filters(where),
-            as_of=_date(as_of, "--as-of"),
+            as_of=parse_day(as_of, "--as-of"),
         )
 
 
@@ -81,15 +83,6 @@ def _split(value: str | Iterable[str] | None) -> list[str]:
         return []
     items = value.split(",") if isinstance(value, str) else list(value)
     return [item.strip() for item in items if item.strip()]
-
-
-def _date(value: date | str | None, flag: str) -> date | None:
-    if value is None or isinstance(value, date):
-        return value.date() if isinstance(value, datetime) else value
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise UserInputError(f"{flag} {value!r} is not a date; write it as YYYY-MM-DD.") from None
 
 
 def _filters(where: dict[str, str] | Iterable[str] | None) -> tuple[tuple[str, str], ...]:
@@ -112,19 +105,22 @@ STACKED_BY = ("segment_by", "segment_value")
 def compute(
     con: BaseBackend, settings: Settings, request: MetricRequest, *, stack: tuple[str, ...] = (),
     data_ends: date | None = None, periods: Sequence[date] | None = None,
+    today: date | None = None,
 ) -> pd.DataFrame:
     """Every requested metric for every period and segment, as one long table (see
     ``result.py`` for the columns), with targets and benchmarks.
 
     ``stack`` (used by refresh) computes several segmentations in one pass: the rows then
     carry ``segment_by`` ("" for the total) and ``segment_value`` instead of ``by``.
-    ``data_ends``: ``data_end(con)`` when the caller knows it already (refresh runs many
-    passes over the same data). ``periods``: the starts of the periods to compute, in
-    order, instead of the request's range (refresh recomputes only the periods that new
-    data changed).
+    ``data_ends``: ``data_end(con, today)`` when the caller knows it already (refresh runs
+    many passes over the same data). ``today``: the day data past which is not yet known
+    (default: today in the workspace's time zone, by the process clock). ``periods``: the
+    starts of the periods to compute, in order, instead of the request's range (refresh
+    recomputes only the periods that new data changed).
     """
     calendar = Calendar(settings.fiscal.week_start, settings.fiscal.year_start_month)
-    known_until = request.as_of or data_ends or data_end(con)
+    known_until = (request.as_of or data_ends
+                   or data_end(con, today or workspace_today(settings)))
     end = request.end or known_until
     start = request.start or default_start(end, request.grain, calendar)
     starts = list(periods) if periods else period_starts(start, end, request.grain, calendar)
@@ -201,7 +197,8 @@ def _run(prepared: _Prepared, settings: Settings) -> pd.DataFrame:
     return frame
 
 
-def _complete(frame: pd.DataFrame, ctx: MetricContext, definition: MetricDefinition) -> pd.DataFrame:
+def _complete(frame: pd.DataFrame, ctx: MetricContext, definition: MetricDefinition
+              ) -> pd.DataFrame:
     """Give every period (for every segment seen) a row, and every empty value a reason."""
     frame = frame.copy()
     frame["period_start"] = pd.to_datetime(frame["period_start"]).dt.date
@@ -257,23 +254,32 @@ def default_start(end: date, grain: Grain, calendar: Calendar) -> date:
     return start
 
 
-DATA_DATES = (
+#: The dates that say how far the recorded data runs. Scheduled subscription ends do not:
+#: they would stretch the data into the future and make recent activity look like a decline.
+RECORDED = (
     ("subscriptions", "start_date"), ("orders", "ordered_at"),
     ("usage_events", "occurred_at"), ("survey_responses", "responded_at"),
-    ("tickets", "opened_at"), ("customers", "started_at"),
+    ("tickets", "opened_at"), ("activities", "occurred_at"), ("customers", "started_at"),
 )
 
 
-def data_end(con: BaseBackend) -> date:
-    """The last day the data covers (never after today): the default end of a query."""
-    today = date.today()
-    latest = _latest_days(con, DATA_DATES)
+def data_end(con: BaseBackend, today: date) -> date:
+    """The last day anything was recorded, never after ``today`` (an empty warehouse: today).
+    The default end of a query, the default scoring day, and the last day a backtest may
+    read outcomes from."""
+    latest = _latest_days(con, RECORDED)
     # a date in the future (a renewal already booked): the latest day up to today instead
     future = [key for key, day in latest.items() if day > today]
     for key in future:
         del latest[key]
     latest.update(_latest_days(con, future, until=today))
     return max(latest.values(), default=today)
+
+
+def workspace_today(settings: Settings, clock: Clock | None = None) -> date:
+    """Today's calendar day in the workspace's time zone, by ``clock`` (default: the
+    process clock)."""
+    return (clock or default_clock()).today(settings.workspace.timezone)
 
 
 def _latest_days(con: BaseBackend, columns: Sequence[tuple[str, str]], until: date | None = None
@@ -322,4 +328,4 @@ def catalogue() -> list[MetricDefinition]:
 
 
 
-__all__ = ["MetricRequest", "catalogue", "compute", "data_end"]
+__all__ = ["MetricRequest", "catalogue", "compute", "data_end", "workspace_today"]

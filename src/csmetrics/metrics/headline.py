@@ -45,13 +45,16 @@ def last_complete_period(end: date, grain: Grain = Grain.MONTH) -> date:
     return period_start(start - timedelta(days=1), grain)
 
 
-def headline(con: BaseBackend, settings: Settings, metrics: tuple[str, ...] = HEADLINE) -> list[Kpi]:
-    """The headline KPIs for the last complete month, with the month before for comparison."""
-    current = last_complete_period(data_end(con))
+def headline(con: BaseBackend, settings: Settings, metrics: tuple[str, ...] = HEADLINE, *,
+             today: date) -> list[Kpi]:
+    """The headline KPIs for the last month complete in the data known on ``today``, with the
+    month before for comparison."""
+    end = data_end(con, today)
+    current = last_complete_period(end)
     previous = period_start(current - timedelta(days=1), Grain.MONTH)
     frame = compute(con, settings, MetricRequest.create(
         metrics, period="month", start=previous, end=next_start(current, Grain.MONTH)
-        - timedelta(days=1)))
+        - timedelta(days=1)), data_ends=end)
     kpis = []
     for name in metrics:
         rows = frame[frame.metric == name].set_index("period_start")

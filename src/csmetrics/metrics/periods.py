@@ -61,7 +61,8 @@ def next_start(start: date, grain: Grain) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def period_starts(first: date, last: date, grain: Grain, calendar: Calendar = Calendar()) -> list[date]:
+def period_starts(first: date, last: date, grain: Grain, calendar: Calendar = Calendar()
+                  ) -> list[date]:
     """Starts of every period that overlaps [first, last] (both inclusive)."""
     if last < first:
         raise UserInputError(f"--to {last} is before --from {first}.")

@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 from ibis.backends import BaseBackend
 
+from csmetrics._version import __version__
 from csmetrics.config import Settings
-from csmetrics.ingest.changes import ensure_changes_table
 from csmetrics.metrics.definition import MetricDefinition, all_metrics
 from csmetrics.metrics.engine import MetricRequest, compute, data_end
 from csmetrics.metrics.periods import Calendar, Grain, next_start, period_start, period_starts
@@ -105,15 +105,16 @@ def _window_end(start: date, grain: Grain, window: pd.DateOffset) -> date:
     return (pd.Timestamp(next_start(start, grain)) + window).date() - timedelta(days=1)
 
 
-def data_start(con: BaseBackend) -> date:
-    """The first day of the data: the earliest customer start or subscription start."""
+def data_start(con: BaseBackend, today: date) -> date:
+    """The first day of the data: the earliest customer start or subscription start (an
+    empty warehouse: the data's end)."""
     firsts = []
     for table, column in (("customers", "started_at"), ("subscriptions", "start_date")):
         t = con.table(table)
         value = con.execute(t[column].min())
         if value is not None and not pd.isna(value):
             firsts.append(pd.Timestamp(value).date())
-    return min(firsts) if firsts else data_end(con)
+    return min(firsts) if firsts else data_end(con, today)
 
 
 def compute_all(
@@ -126,6 +127,7 @@ def compute_all(
     since: Mapping[str, date] | None = None,
     days: Mapping[str, Collection[date]] | None = None,
     previous: pd.DataFrame | None = None,
+    today: date,
 ) -> tuple[pd.DataFrame, dict[str, object]]:
     """Every metric x grain x (total + each default segment), as rows of ``_metric_values``.
 
@@ -137,13 +139,13 @@ def compute_all(
     whose later facts alone changed for the metrics that take them, and the ``previous``
     rows given): each metric is recomputed for the periods ``recompute_periods`` gives (from
     the one containing its day on, for the metrics that only look back) and keeps its other
-    rows; a metric without a day keeps all its rows.
+    rows; a metric without a day keeps all its rows. Data after ``today`` is not yet known.
     """
     started = time.perf_counter()
     step = on_step or (lambda _m: None)
     segments = list(settings.metrics.default_segments if segments is None else segments)
     calendar = Calendar(settings.fiscal.week_start, settings.fiscal.year_start_month)
-    first, last = data_start(con), data_end(con)
+    first, last = data_start(con, today), data_end(con, today)
     chosen = {grain: recompute_periods(settings, Grain(grain), calendar, first, last, since,
                                        days)
               for grain in grains}
@@ -423,13 +425,11 @@ def config_fingerprint(settings: Settings, grains: Sequence[str], segments: Sequ
 
 @functools.cache
 def _code_digest() -> str:
-    """The version and the source of the metric and text modules, read once per process
-    (the code this process runs)."""
-    import csmetrics
-
-    digest = hashlib.sha256(csmetrics.__version__.encode())
-    package = Path(csmetrics.__file__).parent
-    for folder in ("metrics", "insights"):
+    """The version and the source of the metric and text-sentiment modules, read once per
+    process (the code this process runs)."""
+    digest = hashlib.sha256(__version__.encode())
+    package = Path(__file__).parents[1]
+    for folder in ("metrics", "enrich"):
         for path in sorted((package / folder).glob("*.py")):
             digest.update(path.read_bytes())
     return digest.hexdigest()
@@ -437,12 +437,11 @@ def _code_digest() -> str:
 
 def plan_refresh(
     sql: duckdb.DuckDBPyConnection, con: BaseBackend, settings: Settings,
-    grains: Sequence[str], segments: Sequence[str],
+    grains: Sequence[str], segments: Sequence[str], *, today: date,
 ) -> RefreshPlan:
     """Compare the data and settings with what the stored results rest on (the ingest
     ledger's batches since the last refresh, and the earliest day each of them changed)."""
     config = config_fingerprint(settings, grains, segments)
-    ensure_changes_table(sql)
     newest = sql.execute("SELECT coalesce(max(batch_id), 0) FROM _batches").fetchall()[0][0]
 
     def full(reason: str) -> RefreshPlan:
@@ -472,7 +471,7 @@ def plan_refresh(
             beyond_facts[table] = min(beyond_facts.get(table, beyond), beyond)
         if days:
             fact_days[table] = fact_days.get(table, frozenset()).union(days)
-    first, last = data_start(con), data_end(con)
+    first, last = data_start(con, today), data_end(con, today)
     if first != basis["first_day"]:
         return full("the data now starts on another day")
     if last < basis["known_until"]:

@@ -14,6 +14,7 @@ the incremental refresh relies on, and its tests check).
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import duckdb
 import pandas as pd
@@ -25,25 +26,24 @@ from csmetrics.metrics.engine import MetricRequest, default_start
 from csmetrics.metrics.periods import Calendar, period_starts
 from csmetrics.metrics.refresh import plan_refresh
 from csmetrics.metrics.result import STANDARD
-from csmetrics.store.materialize import REFRESHES_DDL, read_basis
+from csmetrics.store.materialize import read_basis
 
 
 def stored_answer(sql: duckdb.DuckDBPyConnection, con: BaseBackend, settings: Settings,
-                  request: MetricRequest) -> pd.DataFrame | None:
+                  request: MetricRequest, *, today: date) -> pd.DataFrame | None:
     """``compute``'s answer to ``request`` read from the stored results, or None when they
-    cannot give it (not current, or not what was stored)."""
+    cannot give it (not current as of ``today``, or not what was stored)."""
     definitions = [get_metric(name) for name in request.metrics]
     if (request.by or request.customer or request.where or request.as_of is not None
             or any(d.dimension for d in definitions)):
         return None
-    sql.execute(REFRESHES_DDL)
     last = sql.execute("SELECT grains, segments FROM _refreshes "
                        "ORDER BY refreshed_at DESC LIMIT 1").fetchall()
     basis = read_basis(sql)
     if not last or basis is None or request.grain.value not in last[0][0]:
         return None
     grains, segments = list(last[0][0]), list(last[0][1])
-    plan = plan_refresh(sql, con, settings, grains, segments)
+    plan = plan_refresh(sql, con, settings, grains, segments, today=today)
     if plan.full or plan.since is not None:
         return None
     calendar = Calendar(settings.fiscal.week_start, settings.fiscal.year_start_month)

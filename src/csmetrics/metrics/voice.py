@@ -1,6 +1,6 @@
 """Voice of the customer: how negative customers' own words are.
 
-Reads the sentiment that ``csmetrics.insights.sentiment`` stored beside every survey comment,
+Reads the sentiment that ``csmetrics.enrich.sentiment`` stored beside every survey comment,
 CSM note and feedback text (``_text_sentiment``). Before texts are scored (no
 ``csmetrics voice sentiment`` or ``refresh`` yet) the metric has no rows, not an error.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ibis.expr.types as ir
 
-from csmetrics.insights.sentiment import sentiment_table
+from csmetrics.enrich.sentiment import sentiment_table
 from csmetrics.metrics.context import MetricContext, is_customer_level
 from csmetrics.metrics.definition import Direction, Section, Unit, metric
 from csmetrics.metrics.result import finish, ratio, wilson_interval
@@ -44,7 +44,7 @@ def scored_texts(ctx: MetricContext) -> ir.Table:
 def negative_comment_share(ctx: MetricContext) -> ir.Table:
     """Share of negative comments: of the free texts written in the period (survey comments,
     CSM activity notes, feedback), the fraction whose sentiment is negative by VADER
-    (compound score <= -0.05, see ``csmetrics.insights.sentiment``). A fraction rendered as a
+    (compound score <= -0.05, see ``csmetrics.enrich.sentiment``). A fraction rendered as a
     percentage; lower is better. n is the number of texts, the interval the 95 % Wilson score
     interval, ``negative`` the negative texts."""
     t = ctx.segment(ctx.in_period(scored_texts(ctx), "written_at"))

@@ -27,7 +27,7 @@ import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +35,10 @@ import numpy as np
 import pandas as pd
 from ibis.backends import BaseBackend
 
+from csmetrics.clock import default_clock
 from csmetrics.config import Settings
 from csmetrics.errors import UserInputError
-from csmetrics.metrics.engine import data_end
+from csmetrics.metrics.engine import data_end, workspace_today
 from csmetrics.predict.features import (
     FEATURES,
     HEALTH,
@@ -63,7 +64,7 @@ def _versions() -> dict[str, str]:
     import scipy
     import sklearn
 
-    from csmetrics import __version__ as ours
+    from csmetrics._version import __version__ as ours
 
     return {"python": platform.python_version(), "scikit-learn": sklearn.__version__,
             "numpy": np.__version__, "scipy": scipy.__version__, "pandas": pd.__version__,
@@ -175,7 +176,7 @@ def train(con: BaseBackend, settings: Settings, *, horizon_days: int = 90,
     model and its baselines on the later ones, refit on all. ``scorecard`` (a
     ``csmetrics.health.Scorecard``) adds the health score as a feature and as a baseline."""
     step = on_step or (lambda message: None)
-    end = as_of or data_end(con)
+    end = as_of or data_end(con, workspace_today(settings))
     first = _first_service_day(con)
     if first is None:
         raise UserInputError("No subscriptions: the churn model learns from customers who "
@@ -237,7 +238,7 @@ def train(con: BaseBackend, settings: Settings, *, horizon_days: int = 90,
     fit_seconds += time.perf_counter() - started
     metadata = {
         "kind": "churn", "horizon_days": horizon_days, "seed": seed,
-        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "trained_at": default_clock().now().isoformat(timespec="seconds"),
         "data_end": end.isoformat(), "first_cutoff": cutoffs[0].isoformat(),
         "last_cutoff": cutoffs[-1].isoformat(),
         "train_cutoffs": [c.isoformat() for c in train_cutoffs],
@@ -389,7 +390,7 @@ def score(con: BaseBackend, settings: Settings, model: ChurnModel,
     """Risk of every customer paying on ``as_of`` (default: the data's last day):
     ``customer_id``, ``as_of``, ``probability``, ``risk_decile`` (10 = riskiest tenth) and
     ``reasons`` (the three strongest pushes, in words)."""
-    as_of = as_of or data_end(con)
+    as_of = as_of or data_end(con, workspace_today(settings))
     frame = _features(con, settings, model, as_of, scorecard)
     if frame.empty:
         raise UserInputError(f"No customer pays on {as_of}; nothing to score.")
@@ -409,7 +410,7 @@ def explain(con: BaseBackend, settings: Settings, model: ChurnModel, customer: s
             as_of: date | None = None, top: int = 5,
             scorecard: Any = None) -> tuple[float, list[Explanation]]:
     """One customer's risk and its ``top`` strongest pushes."""
-    as_of = as_of or data_end(con)
+    as_of = as_of or data_end(con, workspace_today(settings))
     frame = _features(con, settings, model, as_of, scorecard)
     row = frame[frame["customer_id"] == customer]
     if row.empty:

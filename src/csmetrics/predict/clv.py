@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 import ibis
 import numpy as np
@@ -353,13 +353,3 @@ def clv(bg: BetaGeoFit, gg: GammaGammaFit, summary: pd.DataFrame, *, horizon_mon
     out["expected_value"] = value
     out["clv"] = total
     return out
-
-
-def as_date(value: date | str | None, flag: str = "--until") -> date | None:
-    """A date from user input, or a clear error."""
-    if value is None or isinstance(value, date):
-        return value.date() if isinstance(value, datetime) else value
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise UserInputError(f"{flag} {value!r} is not a date; write it as YYYY-MM-DD.") from None

@@ -25,7 +25,7 @@ import pandas as pd
 from ibis.backends import BaseBackend
 
 from csmetrics.config import Settings
-from csmetrics.metrics.context import MetricContext
+from csmetrics.metrics.context import MetricContext, calendar_day
 from csmetrics.metrics.money import customer_mrr_on, subscription_lines
 from csmetrics.metrics.periods import Grain
 from csmetrics.metrics.policy import Policy
@@ -76,10 +76,6 @@ TABLE_COLUMNS: dict[str, list[str]] = {
     "orders": ["customer_id", "ordered_at", "status"],
     "feedback": ["customer_id", "submitted_at", "kind"],
 }
-
-
-def _day(value: ir.Value) -> ir.Value:
-    return value.cast("date") if value.type().is_timestamp() else value
 
 
 def features_as_of(con: BaseBackend, settings: Settings, cutoff: date,
@@ -142,7 +138,7 @@ def _build(con: BaseBackend, ctx: MetricContext, cutoff: date) -> pd.DataFrame:
                            seats=cu.seats))
 
     u = ctx.table("usage_events")
-    u = u.mutate(d=_day(u.occurred_at))
+    u = u.mutate(d=calendar_day(u.occurred_at))
     recent = u.d >= since(30)
     previous = (u.d >= since(60)) & (u.d < since(30))
     parts.append(u.group_by("customer_id").aggregate(
@@ -153,7 +149,7 @@ def _build(con: BaseBackend, ctx: MetricContext, cutoff: date) -> pd.DataFrame:
     ))
 
     t = ctx.table("tickets")
-    t90 = t.filter(_day(t.opened_at) >= since(90))
+    t90 = t.filter(calendar_day(t.opened_at) >= since(90))
     resolved = t90.resolved_at.notnull()
     parts.append(t90.group_by("customer_id").aggregate(
         tickets_90d=t90.count(),
@@ -166,12 +162,12 @@ def _build(con: BaseBackend, ctx: MetricContext, cutoff: date) -> pd.DataFrame:
     nps = r.filter(r.survey == "nps")
     parts.append(nps.group_by("customer_id").aggregate(
         last_nps=nps.score.argmax(nps.responded_at)))
-    csat = r.filter((r.survey == "csat") & (_day(r.responded_at) >= since(180)))
+    csat = r.filter((r.survey == "csat") & (calendar_day(r.responded_at) >= since(180)))
     scale = csat.scale_max.fill_null(DEFAULT_SCALE_MAX["csat"]).cast("float64")
     parts.append(csat.group_by("customer_id").aggregate(csat_180d=(csat.score / scale).mean()))
 
     a = ctx.table("activities")
-    a = a.mutate(d=_day(a.occurred_at))
+    a = a.mutate(d=calendar_day(a.occurred_at))
     a90 = a.d >= since(90)
     parts.append(a.group_by("customer_id").aggregate(
         activities_90d=a90.sum(),
@@ -181,10 +177,10 @@ def _build(con: BaseBackend, ctx: MetricContext, cutoff: date) -> pd.DataFrame:
     ))
 
     o = ctx.table("orders")
-    o = o.filter((o.status == "failed") & (_day(o.ordered_at) >= since(180)))
+    o = o.filter((o.status == "failed") & (calendar_day(o.ordered_at) >= since(180)))
     parts.append(o.group_by("customer_id").aggregate(failed_orders_180d=o.count()))
     f = ctx.table("feedback")
-    f = f.filter((f.kind == "complaint") & (_day(f.submitted_at) >= since(180)))
+    f = f.filter((f.kind == "complaint") & (calendar_day(f.submitted_at) >= since(180)))
     parts.append(f.group_by("customer_id").aggregate(complaints_180d=f.count()))
 
     frame = base

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pandas as pd
 
+from csmetrics.clock import default_clock
 from csmetrics.config import Settings
 from csmetrics.predict import results
 from csmetrics.predict.clv import (
@@ -70,7 +71,7 @@ def fit_clv(warehouse: Warehouse, settings: Settings, until: date | None,
     run = ClvRun(bg, gg, table, end, unit, horizon, rate)
     stored = table.assign(until=end, time_unit=unit, horizon_months=horizon, discount_rate=rate)
     results.replace(warehouse.sql, "_clv_customers", stored)
-    fitted_at = datetime.now(UTC).isoformat(timespec="seconds")
+    fitted_at = default_clock().now().isoformat(timespec="seconds")
     params = run.parameters()
     rows = [{"model": model, "param": k, "value": float(v), "until": end, "time_unit": unit,
              "fitted_at": fitted_at}

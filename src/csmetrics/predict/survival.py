@@ -26,7 +26,7 @@ from ibis.backends import BaseBackend
 from csmetrics.config import Settings
 from csmetrics.errors import UserInputError
 from csmetrics.metrics.context import MetricContext, customer_attribute
-from csmetrics.metrics.engine import data_end
+from csmetrics.metrics.engine import data_end, workspace_today
 from csmetrics.metrics.money import subscription_lines
 from csmetrics.metrics.periods import Grain
 from csmetrics.metrics.policy import Policy
@@ -47,7 +47,7 @@ def lifetimes(con: BaseBackend, settings: Settings, as_of: date | None = None,
     """One row per customer that ever paid: ``customer_id``, ``start``, ``end`` (NaT when
     still paying), ``months`` (lifetime or time observed), ``churned`` (1 = event, 0 =
     censored) and ``segment`` (the ``by`` value; ``cohort`` = start quarter such as 2024-Q1)."""
-    as_of = as_of or data_end(con)
+    as_of = as_of or data_end(con, workspace_today(settings))
     ctx = MetricContext(con=con, grain=Grain.MONTH, starts=[as_of],
                         policy=Policy.from_settings(settings.policy), options=settings.metrics,
                         currency=settings.workspace.currency, as_of=as_of, known_until=as_of)
@@ -119,7 +119,7 @@ def survival_curves(con: BaseBackend, settings: Settings, *, by: str | None = No
     from lifelines import KaplanMeierFitter
     from lifelines.utils import median_survival_times
 
-    as_of = as_of or data_end(con)
+    as_of = as_of or data_end(con, workspace_today(settings))
     data = lifetimes(con, settings, as_of, by)
     if data.empty:
         raise UserInputError("No customer has paid service on or before "

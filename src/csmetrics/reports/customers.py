@@ -7,14 +7,10 @@ thing, and an export holds the same rows, wherever it is asked for.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import pandas as pd
 
 from csmetrics.errors import UserInputError
-
-if TYPE_CHECKING:
-    from csmetrics.workspace import Workspace
+from csmetrics.reports.source import ReportSource
 
 __all__ = ["FILTER_COLUMNS", "NOT_PAYING", "SORT_COLUMNS", "customer_table", "select_customers"]
 
@@ -25,7 +21,7 @@ SORT_COLUMNS = ("customer_id", "name", "started_at", "plan", "region", "owner", 
                 "mrr", "score", "band", "change", "risk")
 
 
-def customer_table(ws: Workspace) -> pd.DataFrame:
+def customer_table(ws: ReportSource) -> pd.DataFrame:
     """Every customer: profile columns, MRR on the last day of the data, and for paying ones
     the health score, band and change since the last snapshot (band "not paying" otherwise)."""
     customers = ws.customer_list()

@@ -9,10 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
-
-import duckdb
 
 from csmetrics.alerts.notify import Attachment, DeliveryReport, Notice, deliver, enqueue, routes
 from csmetrics.config import ScheduleEntry
@@ -21,23 +19,8 @@ from csmetrics.metrics.periods import Calendar, next_start
 from csmetrics.reports.charts import report_charts
 from csmetrics.reports.executive import ExecutiveReport, Period, build_report, report_period
 from csmetrics.reports.render import render_html, render_pdf, render_text
+from csmetrics.reports.source import ReportSource
 from csmetrics.store.sql import first
-
-if TYPE_CHECKING:
-    from csmetrics.workspace import Workspace
-
-RUNS_DDL = """
-CREATE TABLE IF NOT EXISTS _schedule_runs (
-  schedule VARCHAR NOT NULL,
-  period_start DATE NOT NULL,
-  cadence VARCHAR NOT NULL,
-  period_end DATE NOT NULL,
-  notice_key VARCHAR NOT NULL,
-  ran_at TIMESTAMPTZ NOT NULL,
-  seconds DOUBLE,
-  PRIMARY KEY (schedule, period_start)
-)
-"""
 
 
 def file_stem(report: ExecutiveReport) -> str:
@@ -92,7 +75,7 @@ def report_notice(report: ExecutiveReport, key: str, to: tuple[str, ...],
         to=to, html=render_html(report, charts), attachments=attachments)
 
 
-def send_report(ws: Workspace, report: ExecutiveReport, to: tuple[str, ...], key: str,
+def send_report(ws: ReportSource, report: ExecutiveReport, to: tuple[str, ...], key: str,
                 fmt: str = "pdf") -> DeliveryReport:
     """Queue the report for ``to`` (and the channels' defaults) and deliver what is due."""
     if to and not ws.settings.notify.email.enabled:
@@ -147,18 +130,11 @@ class ScheduleRun:
     delivery: DeliveryReport
 
 
-def local_today(now: datetime | None, timezone: str) -> date:
-    """The calendar day ``now`` (default: the clock) falls on in the workspace's zone; a
-    naive ``now`` is read as the workspace's local time."""
+def local_today(now: datetime, timezone: str) -> date:
+    """The calendar day ``now`` falls on in the workspace's zone; a naive ``now`` is read as
+    the workspace's local time."""
     zone = ZoneInfo(timezone)
-    if now is None:
-        return datetime.now(zone).date()
     return (now if now.tzinfo is None else now.astimezone(zone)).date()
-
-
-def ensure_runs(con: duckdb.DuckDBPyConnection) -> None:
-    """Create ``_schedule_runs`` when missing."""
-    con.execute(RUNS_DDL)
 
 
 def _sent_at(con: Any, schedule: str, start: Any) -> tuple[Any, ...] | None:
@@ -168,15 +144,15 @@ def _sent_at(con: Any, schedule: str, start: Any) -> tuple[Any, ...] | None:
         [schedule, start]))
 
 
-def run_schedules(ws: Workspace, now: datetime | None = None,
+def run_schedules(ws: ReportSource, now: datetime | None = None,
                   on_step: Callable[[str], None] | None = None) -> ScheduleRun:
     """Send every configured report that is due and not sent yet, each period once; then
     deliver every pending notification (digests and retries included). Safe to run as
     often as you like (cron: hourly or daily)."""
     settings = ws.settings
     con = ws.warehouse.sql
-    ensure_runs(con)
     calendar = Calendar(settings.fiscal.week_start, settings.fiscal.year_start_month)
+    now = ws.clock.now() if now is None else now
     today = local_today(now, settings.workspace.timezone)
     outcomes = []
     for entry in settings.schedule:
@@ -209,16 +185,16 @@ def run_schedules(ws: Workspace, now: datetime | None = None,
         outcomes.append(ScheduleOutcome(entry.name, entry.cadence, period, "sent",
                                         f"queued as {key}"))
     delivery = deliver(con, settings.notify,
-                       now=None if now is None else _utc(now, settings.workspace.timezone))
+                       now=_utc(now, settings.workspace.timezone))
     return ScheduleRun(tuple(outcomes), delivery)
 
 
-def schedule_table(ws: Workspace, now: datetime | None = None) -> list[dict[str, Any]]:
+def schedule_table(ws: ReportSource, now: datetime | None = None) -> list[dict[str, Any]]:
     """Each schedule with its latest due period, when that is sent, and the next send day."""
     settings = ws.settings
     con = ws.warehouse.sql
-    ensure_runs(con)
     calendar = Calendar(settings.fiscal.week_start, settings.fiscal.year_start_month)
+    now = ws.clock.now() if now is None else now
     today = local_today(now, settings.workspace.timezone)
     rows = []
     for entry in settings.schedule:

@@ -10,21 +10,19 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import date, datetime, timedelta
+from typing import Any
 
 import pandas as pd
 
 from csmetrics.errors import UserInputError
 from csmetrics.metrics.context import customer_attribute
 from csmetrics.metrics.definition import Direction, Unit, get_metric
-from csmetrics.metrics.engine import check_segments, data_end
+from csmetrics.metrics.engine import check_segments
 from csmetrics.metrics.formatting import format_value
 from csmetrics.metrics.headline import HEADLINE
 from csmetrics.metrics.periods import Calendar, Grain, next_start, period_start
-
-if TYPE_CHECKING:
-    from csmetrics.workspace import Workspace
+from csmetrics.reports.source import ReportSource
 
 #: cadence -> (period length, title, how many periods the trend charts show)
 CADENCES: dict[str, tuple[Grain, str, int]] = {
@@ -244,7 +242,7 @@ def parse_segment(segment: str | None) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
-def build_report(ws: Workspace, cadence: str, *, segment: str | None = None,
+def build_report(ws: ReportSource, cadence: str, *, segment: str | None = None,
                  as_of: date | None = None, period: Period | None = None) -> ExecutiveReport:
     """The report of the last complete ``cadence`` period on or before ``as_of`` (default: the
     end of the data), or of ``period``, for the customers in ``segment`` (``COL=VALUE``)."""
@@ -252,7 +250,7 @@ def build_report(ws: Workspace, cadence: str, *, segment: str | None = None,
     grain, title, trend_periods = CADENCES[cadence]
     settings = ws.settings
     calendar = Calendar(settings.fiscal.week_start, settings.fiscal.year_start_month)
-    last_day = data_end(ws.warehouse.ibis)
+    last_day = ws.data_end()
     period = period or report_period(cadence, as_of or last_day, calendar)
     where = parse_segment(segment)
     check_segments(ws.warehouse.ibis, (), where)
@@ -285,7 +283,7 @@ def build_report(ws: Workspace, cadence: str, *, segment: str | None = None,
 
     return ExecutiveReport(
         company=settings.workspace.name, currency=currency, title=title, period=period,
-        segment=where, data_end=last_day, generated_at=datetime.now(UTC), kpis=kpis,
+        segment=where, data_end=last_day, generated_at=ws.clock.now(), kpis=kpis,
         movements=movements, at_risk=at_risk, at_risk_total=total, accounts_scored=scored,
         churn_note=churn_note, themes=themes, requests=requests, notes=tuple(notes),
         seconds=seconds)
@@ -320,7 +318,7 @@ def _movement(frame: pd.DataFrame, name: str, period: Period) -> Movement:
     return Movement(name, get_metric(name).title, amount or 0.0, customers, sign)
 
 
-def _segment_members(ws: Workspace, where: tuple[tuple[str, str], ...]) -> set[str] | None:
+def _segment_members(ws: ReportSource, where: tuple[tuple[str, str], ...]) -> set[str] | None:
     """The customer ids in the segment (None: everyone)."""
     if not where:
         return None
@@ -340,7 +338,7 @@ def _segment_members(ws: Workspace, where: tuple[tuple[str, str], ...]) -> set[s
     return set(ids["customer_id"])
 
 
-def _at_risk(ws: Workspace, period: Period, calendar: Calendar, members: set[str] | None
+def _at_risk(ws: ReportSource, period: Period, calendar: Calendar, members: set[str] | None
              ) -> tuple[tuple[AtRiskAccount, ...], int, int, str | None]:
     """Accounts in the red band or whose score fell ``FALL_POINTS`` over the period, by MRR;
     with churn probabilities when a churn model is trained."""
@@ -378,7 +376,7 @@ def _at_risk(ws: Workspace, period: Period, calendar: Calendar, members: set[str
     return tuple(accounts), len(risky), len(scores), churn_note
 
 
-def _voice(ws: Workspace, period: Period, where: tuple[tuple[str, str], ...]
+def _voice(ws: ReportSource, period: Period, where: tuple[tuple[str, str], ...]
            ) -> tuple[tuple[ThemeLine, ...], tuple[RequestLine, ...], list[str]]:
     """Top themes (with how many texts fell in the period) and top feature requests, known by
     the period's end, within the segment when there is one (a single-column segment)."""

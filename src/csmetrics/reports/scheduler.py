@@ -7,13 +7,10 @@ import sys
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
+from csmetrics.clock import default_clock
 from csmetrics.reports.deliver import ScheduleRun, run_schedules
-
-if TYPE_CHECKING:
-    from csmetrics.workspace import Workspace
+from csmetrics.reports.source import ReportSource
 
 
 class Scheduler:
@@ -22,7 +19,7 @@ class Scheduler:
     the requests never share the DuckDB connection at the same time. A failing run is
     reported on stderr and retried at the next tick; it never stops the server."""
 
-    def __init__(self, use: Callable[[], AbstractContextManager[Workspace]],
+    def __init__(self, use: Callable[[], AbstractContextManager[ReportSource]],
                  every: float = 3600) -> None:
         self.use = use
         self.every = every
@@ -46,7 +43,7 @@ class Scheduler:
             with self.use() as ws:
                 self.runs.append(run_schedules(ws))
         except Exception as exc:  # noqa: BLE001 - keep serving; say what failed
-            stamp = datetime.now(UTC).isoformat(timespec="seconds")
+            stamp = default_clock().now().isoformat(timespec="seconds")
             print(f"{stamp} csmetrics scheduler: run failed: {exc}", file=sys.stderr)
 
     def _loop(self) -> None:

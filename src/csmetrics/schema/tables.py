@@ -105,7 +105,9 @@ def _col(name: str, dtype: DType, description: str, **kw: object) -> Column:
     return Column(name, dtype, description, **kw)  # type: ignore[arg-type]
 
 
-S, D, T, M, I, N = DType.STRING, DType.DATE, DType.TIMESTAMP, DType.MONEY, DType.INTEGER, DType.NUMBER
+# one letter per type keeps the column tables below readable
+S, D, T, M, N = DType.STRING, DType.DATE, DType.TIMESTAMP, DType.MONEY, DType.NUMBER
+I = DType.INTEGER  # noqa: E741 - read as 'integer' beside S, D, T, M, N
 _CUSTOMER = _col(
     "customer_id", S, "The customer (account) this row belongs to.",
     required=True, references_customer=True,

@@ -18,32 +18,13 @@ from typing import Literal
 import duckdb
 
 from csmetrics.errors import UserInputError
-from csmetrics.store.sql import first
+from csmetrics.store.sql import first, transaction
 
 Role = Literal["admin", "editor", "viewer"]
 ROLES: tuple[Role, ...] = ("admin", "editor", "viewer")
 RANK = {"viewer": 0, "editor": 1, "admin": 2}
 TOKEN_PREFIX = "csm_"
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
-
-DDL = """
-CREATE TABLE IF NOT EXISTS _users (
-  username VARCHAR PRIMARY KEY,
-  password_hash VARCHAR NOT NULL,
-  role VARCHAR NOT NULL,
-  disabled BOOLEAN NOT NULL DEFAULT false,
-  created_at TIMESTAMPTZ NOT NULL
-);
-CREATE TABLE IF NOT EXISTS _api_tokens (
-  token_id VARCHAR PRIMARY KEY,
-  username VARCHAR NOT NULL,
-  name VARCHAR NOT NULL,
-  token_hash VARCHAR NOT NULL,
-  created_at TIMESTAMPTZ NOT NULL,
-  revoked_at TIMESTAMPTZ
-);
-"""
-
 
 @dataclass(frozen=True)
 class User:
@@ -94,7 +75,6 @@ class Accounts:
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
-        con.execute(DDL)
 
     def add_user(self, username: str, password: str, role: str) -> User:
         """Create a user; refuses a taken name, a weak password or an unknown role."""
@@ -112,8 +92,8 @@ class Accounts:
 
     def user(self, username: str) -> User | None:
         """The user called ``username``, if any."""
-        row = first(self.con.execute("SELECT username, role, disabled FROM _users WHERE username = ?",
-                               [username]))
+        row = first(self.con.execute(
+            "SELECT username, role, disabled FROM _users WHERE username = ?", [username]))
         return None if row is None else User(row[0], row[1], bool(row[2]))
 
     def users(self) -> list[User]:
@@ -145,17 +125,10 @@ class Accounts:
         """Delete a user with their tokens and sessions."""
         if self.user(username) is None:
             raise UserInputError(f"There is no user {username!r}.")
-        self.con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(self.con):
             self.con.execute("DELETE FROM _api_tokens WHERE username = ?", [username])
-            if first(self.con.execute(
-                    "SELECT count(*) FROM duckdb_tables() WHERE table_name = '_sessions'"))[0]:
-                self.con.execute("DELETE FROM _sessions WHERE username = ?", [username])
+            self.con.execute("DELETE FROM _sessions WHERE username = ?", [username])
             self.con.execute("DELETE FROM _users WHERE username = ?", [username])
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
 
     def create_token(self, username: str, name: str) -> str:
         """A new API token for ``username``: returned once, stored hashed."""

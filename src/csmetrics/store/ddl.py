@@ -1,44 +1,35 @@
-"""Creating the canonical tables and the bookkeeping tables csmetrics needs."""
+"""Creating the canonical tables and, through the migrations, the tables csmetrics keeps for
+itself (declared in ``app_tables.py``, versioned in ``migrations.py``)."""
 
 from __future__ import annotations
 
 import duckdb
 
 from csmetrics.schema import TABLES
+from csmetrics.store import migrations
+from csmetrics.store.sql import transaction
 
-#: The ledger of loads: one row per batch, written in the same transaction as the data.
-BATCHES_DDL = """
-CREATE TABLE IF NOT EXISTS _batches (
-  batch_id BIGINT,
-  table_name VARCHAR,
-  files VARCHAR[],
-  content_hash VARCHAR,
-  mode VARCHAR,
-  rows_read BIGINT,
-  inserted BIGINT,
-  updated BIGINT,
-  unchanged BIGINT,
-  deleted BIGINT,
-  orphans BIGINT,
-  loaded_by VARCHAR,
-  loaded_at TIMESTAMPTZ
-)
-"""
+
+def create_canonical(con: duckdb.DuckDBPyConnection) -> None:
+    """Create every canonical table that does not exist yet, and add the optional columns a
+    newer csmetrics declares to the tables of an older warehouse (the canonical layout is
+    ``csmetrics.schema``'s declaration, not a migration)."""
+    with transaction(con):
+        for table in TABLES.values():
+            con.execute(table.ddl())
+        existing = {(t, c) for t, c in con.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema()").fetchall()}
+        for table in TABLES.values():
+            for column in table.columns:
+                if (table.name, column.name) not in existing:
+                    con.execute(f"ALTER TABLE {table.name} ADD COLUMN {column.name} "
+                                f"{column.dtype.sql}")
 
 
 def create_all(con: duckdb.DuckDBPyConnection) -> None:
-    """Create every canonical table and the batch ledger if they do not exist yet, and add
-    the optional columns a newer csmetrics declares to the tables of an older warehouse."""
-    con.execute("BEGIN")
-    for table in TABLES.values():
-        con.execute(table.ddl())
-    con.execute(BATCHES_DDL)
-    existing = {(t, c) for t, c in con.execute(
-        "SELECT table_name, column_name FROM information_schema.columns "
-        "WHERE table_schema = current_schema()").fetchall()}
-    for table in TABLES.values():
-        for column in table.columns:
-            if (table.name, column.name) not in existing:
-                con.execute(f"ALTER TABLE {table.name} ADD COLUMN {column.name} "
-                            f"{column.dtype.sql}")
-    con.execute("COMMIT")
+    """Bring a warehouse opened for writing up to date: the app tables to the current schema
+    version (refusing one newer than this code knows, before anything is written), then the
+    canonical tables."""
+    migrations.upgrade(con)
+    create_canonical(con)

@@ -21,7 +21,7 @@ from ibis.backends import BaseBackend
 from csmetrics.config import EngineSection
 from csmetrics.errors import UserInputError
 from csmetrics.schema import TABLES
-from csmetrics.store import engines
+from csmetrics.store import engines, migrations
 from csmetrics.store.ddl import create_all
 from csmetrics.store.sql import first, quote_literal
 
@@ -62,7 +62,8 @@ class Warehouse:
     def open(
         cls, engine: EngineSection, base_dir: Path, timezone: str, *, read_only: bool = False
     ) -> Warehouse:
-        """Connect to the engine the settings name and make sure every canonical table exists.
+        """Connect to the engine the settings name and make sure every canonical table exists,
+        and every app table, at the current schema version (``migrations.py``).
 
         A query-only engine (Spark) is connected on first use of ``ibis``, so commands that
         need DuckDB fail at once, before a Spark session starts.
@@ -87,8 +88,14 @@ class Warehouse:
         # Calendar dates are read in the workspace's zone (TIMESTAMPTZ -> local TIMESTAMP).
         con.execute(f"SET TimeZone = {quote_literal(timezone)}")
         warehouse = cls(con, timezone, url=engine.url, engine=engine)
-        if not read_only:
-            create_all(con)
+        try:
+            if read_only:
+                migrations.check(con)  # a read-only warehouse is read as it is
+            else:
+                create_all(con)  # app tables migrated to the current version
+        except BaseException:
+            con.close()
+            raise
         return warehouse
 
     @property

@@ -17,16 +17,15 @@ from fastapi import APIRouter, FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from csmetrics.api.deps import Site
 from csmetrics.errors import UserInputError
 from csmetrics.metrics import get_metric
-from csmetrics.metrics.engine import data_end
 from csmetrics.metrics.formatting import format_value
 from csmetrics.metrics.headline import last_complete_period
 from csmetrics.metrics.periods import Grain, next_start, period_start
 from csmetrics.reports.customers import select_customers
 from csmetrics.reports.export import FORMATS, frame_bytes
 from csmetrics.schema import TABLES
+from csmetrics.server.deps import Site
 from csmetrics.store.accounts import Accounts
 from csmetrics.web import charts, sessions, views
 
@@ -139,7 +138,7 @@ class View:
 def _view(site: Site, period: str, start: str | None, end: str | None, where: str) -> View:
     grain = {"quarter": Grain.QUARTER, "week": Grain.WEEK}.get(period, Grain.MONTH)
     with site.use() as ws:
-        last = data_end(ws.warehouse.ibis)
+        last = ws.data_end()
     last = next_start(last_complete_period(last, grain), grain) - timedelta(days=1)
     finish = _date_or(end, last)
     span = {Grain.WEEK: 7 * 12, Grain.MONTH: 365, Grain.QUARTER: 365 * 2}[grain]
@@ -160,7 +159,8 @@ def _date_or(text: str | None, default: date) -> date:
 def _session(request: Request) -> sessions.Session | None:
     site: Site = request.app.state.site
     with site.use() as ws:
-        return sessions.lookup(ws.warehouse.sql, request.cookies.get(sessions.COOKIE))
+        return sessions.lookup(ws.warehouse.sql, request.cookies.get(sessions.COOKIE),
+                               ws.clock.now())
 
 
 def form_session(request: Request, csrf: str, editor_for: str = ""
@@ -217,7 +217,7 @@ def login(request: Request, username: Annotated[str, Form()], password: Annotate
         user = Accounts(ws.warehouse.sql).authenticate(username, password)
         if user is None:
             return RedirectResponse("/login?error=wrong", status_code=303)
-        session_id = sessions.start(ws.warehouse.sql, user)
+        session_id = sessions.start(ws.warehouse.sql, user, ws.clock.now())
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(sessions.COOKIE, session_id, httponly=True, samesite="strict",
                         secure=_secure(request), max_age=int(sessions.LIFETIME.total_seconds()))

@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import duckdb
 
@@ -21,15 +21,6 @@ from csmetrics.store.sql import first
 COOKIE = "csmetrics_session"
 LOGIN_CSRF_COOKIE = "csmetrics_login_csrf"
 LIFETIME = timedelta(hours=12)
-
-DDL = """
-CREATE TABLE IF NOT EXISTS _sessions (
-  session_hash VARCHAR PRIMARY KEY,
-  username VARCHAR NOT NULL,
-  csrf VARCHAR NOT NULL,
-  expires_at TIMESTAMPTZ NOT NULL
-)
-"""
 
 
 @dataclass(frozen=True)
@@ -44,24 +35,24 @@ def _hash(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-def start(con: duckdb.DuckDBPyConnection, user: User) -> str:
-    """A new session for ``user``; returns the cookie value."""
-    con.execute(DDL)
+def start(con: duckdb.DuckDBPyConnection, user: User, now: datetime) -> str:
+    """A new session for ``user``, started at ``now``; returns the cookie value."""
     session_id = secrets.token_urlsafe(32)
-    expires = datetime.now(UTC) + LIFETIME
+    expires = now + LIFETIME
     con.execute("INSERT INTO _sessions VALUES (?, ?, ?, ?)",
                 [_hash(session_id), user.username, secrets.token_urlsafe(24), expires])
     return session_id
 
 
-def lookup(con: duckdb.DuckDBPyConnection, session_id: str | None) -> Session | None:
-    """The live session behind a cookie value, or None (unknown, expired, user disabled)."""
+def lookup(con: duckdb.DuckDBPyConnection, session_id: str | None, now: datetime
+           ) -> Session | None:
+    """The session behind a cookie value live at ``now``, or None (unknown, expired, user
+    disabled)."""
     if not session_id:
         return None
-    con.execute(DDL)
     row = first(con.execute(
-        "SELECT username, csrf FROM _sessions WHERE session_hash = ? AND expires_at > now()",
-        [_hash(session_id)]))
+        "SELECT username, csrf FROM _sessions WHERE session_hash = ? AND expires_at > ?",
+        [_hash(session_id), now]))
     if row is None:
         return None
     user = Accounts(con).user(row[0])
@@ -73,7 +64,6 @@ def lookup(con: duckdb.DuckDBPyConnection, session_id: str | None) -> Session | 
 def end(con: duckdb.DuckDBPyConnection, session_id: str | None) -> None:
     """Forget a session (sign out)."""
     if session_id:
-        con.execute(DDL)
         con.execute("DELETE FROM _sessions WHERE session_hash = ?", [_hash(session_id)])
 
 

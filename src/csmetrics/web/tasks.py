@@ -13,9 +13,9 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from csmetrics.api.deps import Site
 from csmetrics.errors import UserInputError
 from csmetrics.reports.export import FORMATS
+from csmetrics.server.deps import Site
 from csmetrics.web.pages import (
     DOWNLOAD_ORDER,
     _file,
@@ -46,7 +46,8 @@ def tasks_page(request: Request, view: str = "", assignee: str = "", rule: str =
         me = owner or session.user.username
         if view not in VIEWS:
             view = "mine" if owner or not ws.tasks.list(assignee=me).empty else "team"
-        filters = _filters(view, me, assignee, rule, customer)
+        today = ws.today()
+        filters = _filters(view, me, assignee, rule, customer, today)
         rows = ws.tasks.list(**filters)
         everyone = ws.tasks.list(status="all")
         company = ws.settings.workspace.name
@@ -54,7 +55,7 @@ def tasks_page(request: Request, view: str = "", assignee: str = "", rule: str =
     return templates.TemplateResponse(request, "tasks.html", {
         "page": "tasks", "title": "Tasks", "company": company, "user": session.user,
         "csrf": session.csrf, "pages": _nav(), "rows": rows.to_dict("records"),
-        "view": view, "views": VIEWS, "me": me, "today": date.today(),
+        "view": view, "views": VIEWS, "me": me, "today": today,
         "assignee": assignee, "rule": rule, "customer": customer,
         "assignees": sorted({a for a in everyone["assignee"].dropna()}),
         "rules": sorted({r for r in everyone["rule"].dropna()}),
@@ -77,17 +78,18 @@ def tasks_export(request: Request, fmt: str, view: str = "mine", assignee: str =
     site: Site = request.app.state.site
     with site.use() as ws:
         me = ws.alerts().owner_of_user(session.user.username) or session.user.username
-        frame = ws.tasks.list(**_filters(view, me, assignee, rule, customer))
+        frame = ws.tasks.list(**_filters(view, me, assignee, rule, customer, ws.today()))
         zone = ws.settings.workspace.timezone
     return _file(frame, fmt, "tasks", view, zone)
 
 
-def _filters(view: str, me: str, assignee: str, rule: str, customer: str) -> dict[str, Any]:
+def _filters(view: str, me: str, assignee: str, rule: str, customer: str, today: date
+             ) -> dict[str, Any]:
     filters: dict[str, Any] = {"status": "done" if view == "done" else "open",
                                "assignee": me if view == "mine" else (assignee or None),
                                "rule": rule or None, "customer": customer or None}
     if view == "overdue":
-        filters["overdue_on"] = date.today()
+        filters["overdue_on"] = today
     return filters
 
 

@@ -14,7 +14,7 @@ from csmetrics.errors import UserInputError
 from csmetrics.web import charts
 
 if TYPE_CHECKING:
-    from csmetrics.api.deps import Site
+    from csmetrics.server.deps import Site
     from csmetrics.web.pages import View
 
 

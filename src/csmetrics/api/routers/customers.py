@@ -7,12 +7,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import Response
 
-from csmetrics.api.deps import SiteDep, Viewer
 from csmetrics.api.downloads import FILE_RESPONSES, FormatQuery, file_response
 from csmetrics.api.models import Customer360, CustomerPage, CustomerSummary, MrrPoint
 from csmetrics.api.routers.metrics import _clean
 from csmetrics.errors import UserInputError
 from csmetrics.reports.customers import select_customers
+from csmetrics.server.deps import SiteDep, Viewer
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 

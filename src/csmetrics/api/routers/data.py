@@ -9,11 +9,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Query, UploadFile
 
-from csmetrics.api.deps import Editor, SiteDep
 from csmetrics.api.models import IngestSummary, RefreshSummary
 from csmetrics.errors import UserInputError
 from csmetrics.ingest import IngestResult
 from csmetrics.schema import get_table
+from csmetrics.server.deps import Editor, SiteDep
 
 router = APIRouter(tags=["data"])
 MAX_UPLOAD = 512 * 1024 * 1024

@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import Response
 
-from csmetrics.api.deps import SiteDep, Viewer
 from csmetrics.api.downloads import FILE_RESPONSES, FormatQuery, file_response
 from csmetrics.api.models import (
     ChurnRisk,
@@ -19,6 +18,8 @@ from csmetrics.api.models import (
     HealthRow,
 )
 from csmetrics.api.routers.metrics import _clean
+from csmetrics.server.deps import SiteDep, Viewer
+from csmetrics.store.sql import quote_ident
 
 router = APIRouter(tags=["health and predictions"])
 
@@ -83,9 +84,9 @@ def clv(user: Viewer, site: SiteDep,
 
 def _stored(site: SiteDep, sql: str, params: list[object], missing: str) -> list[dict]:
     with site.use() as ws:
-        tables = {r[0] for r in ws.warehouse.sql.execute(
-            "SELECT table_name FROM duckdb_tables()").fetchall()}
         table = sql.split(" FROM ")[1].split()[0]
-        if table not in tables:
+        # the result tables always exist (store/app_tables.py): empty means never written
+        if not ws.warehouse.sql.execute(
+                f"SELECT EXISTS (SELECT 1 FROM {quote_ident(table)})").fetchall()[0][0]:
             raise HTTPException(status.HTTP_404_NOT_FOUND, missing)
         return ws.warehouse.sql.execute(sql, params).df().to_dict("records")

@@ -10,11 +10,11 @@ import pandas as pd
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from csmetrics.api.deps import SiteDep, Viewer
 from csmetrics.api.downloads import FILE_RESPONSES, FormatQuery, file_response
 from csmetrics.api.models import MetricInfo, MetricQuery, MetricQueryResponse, MetricRow
 from csmetrics.metrics import all_metrics, get_metric
 from csmetrics.metrics.result import STANDARD
+from csmetrics.server.deps import SiteDep, Viewer
 
 router = APIRouter(prefix="/metrics", tags=["metrics"])
 

@@ -11,9 +11,9 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from csmetrics.alerts.tasks import Task
-from csmetrics.api.deps import Editor, SiteDep, Viewer
 from csmetrics.api.downloads import FILE_RESPONSES, FormatQuery, file_response
 from csmetrics.api.routers.metrics import _clean
+from csmetrics.server.deps import Editor, SiteDep, Viewer
 
 router = APIRouter(tags=["tasks"])
 
@@ -157,7 +157,7 @@ def list_tasks(
         if mine:
             assignee = ws.alerts().owner_of_user(user.username) or user.username
         frame = ws.tasks.list(status=status, assignee=assignee, customer=customer, rule=rule,
-                              overdue_on=date.today() if overdue else None)
+                              overdue_on=ws.today() if overdue else None)
         zone = ws.settings.workspace.timezone
     if fmt != "json":
         return file_response(frame, fmt, "tasks", timezone=zone)

@@ -32,7 +32,7 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis.common.exceptions import TableNotFound
 
-from csmetrics.store.sql import first
+from csmetrics.store.sql import first, transaction
 
 if TYPE_CHECKING:
     from ibis.backends import BaseBackend
@@ -50,7 +50,6 @@ __all__ = [
     "ScoreRun",
     "TextSource",
     "analyzer",
-    "ensure_table",
     "label",
     "polarity",
     "recent_sentiment",
@@ -62,21 +61,6 @@ SENTIMENT_TABLE = "_text_sentiment"
 #: VADER's documented thresholds on the compound score.
 POSITIVE_AT = 0.05
 NEGATIVE_AT = -0.05
-
-SENTIMENT_DDL = f"""
-CREATE TABLE IF NOT EXISTS {SENTIMENT_TABLE} (
-  source VARCHAR,        -- canonical table the text comes from
-  key VARCHAR,           -- that row's key (response_id, activity_id, feedback_id)
-  customer_id VARCHAR,
-  written_at TIMESTAMP,  -- when the text was written (responded_at, occurred_at, submitted_at)
-  kind VARCHAR,          -- survey (nps, csat...), activity kind (call...) or feedback kind
-  text VARCHAR,
-  compound DOUBLE,       -- VADER compound score, -1 .. +1
-  label VARCHAR,         -- positive / neutral / negative
-  scorer VARCHAR,        -- SCORER: which analyser and lexicon gave the score
-  PRIMARY KEY (source, key)
-)
-"""
 
 #: Words VADER's lexicon lacks or scores for general English, with valences on VADER's -4..+4
 #: scale for software feedback. "please", "help" and "want" are neutral here: customers use
@@ -152,11 +136,6 @@ def label(compound: float) -> str:
     return "neutral"
 
 
-def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
-    """Create ``_text_sentiment`` if it does not exist."""
-    con.execute(SENTIMENT_DDL)
-
-
 def _current_texts_sql() -> str:
     parts = [
         f"SELECT '{s.table}' AS source, CAST({s.key} AS VARCHAR) AS key, customer_id, "
@@ -184,7 +163,6 @@ def score_texts(con: duckdb.DuckDBPyConnection) -> ScoreRun:
     gone, in one transaction. Other columns (customer, time, kind)
     are brought up to date for every row. Running it twice scores nothing the second time."""
     started = time.perf_counter()
-    ensure_table(con)
     current = con.execute(_current_texts_sql()).df()
     stored = con.execute(f"SELECT source, key, text, scorer FROM {SENTIMENT_TABLE}").df()
     merged = current.merge(stored, on=["source", "key"], how="left", suffixes=("", "_old"),
@@ -197,27 +175,25 @@ def score_texts(con: duckdb.DuckDBPyConnection) -> ScoreRun:
     fresh["label"] = [label(c) for c in fresh["compound"]]
     fresh["scorer"] = SCORER
     keys = current[["source", "key", "customer_id", "written_at", "kind"]]
-    con.execute("BEGIN TRANSACTION")
+    con.register("__current_keys", keys)
+    con.register("__fresh", fresh)
     try:
-        con.register("__current_keys", keys)
-        con.register("__fresh", fresh)
-        removed = first(con.execute(
-            f"DELETE FROM {SENTIMENT_TABLE} s WHERE NOT EXISTS (SELECT 1 FROM __current_keys c "
-            "WHERE c.source = s.source AND c.key = s.key) OR EXISTS (SELECT 1 FROM __fresh f "
-            "WHERE f.source = s.source AND f.key = s.key)"
-        ))
-        con.execute(f"INSERT INTO {SENTIMENT_TABLE} SELECT source, key, customer_id, written_at, kind, "
-                    "text, compound, label, scorer FROM __fresh")
-        con.execute(
-            f"UPDATE {SENTIMENT_TABLE} s SET customer_id = c.customer_id, written_at = c.written_at, "
-            "kind = c.kind FROM __current_keys c WHERE c.source = s.source AND c.key = s.key "
-            "AND (s.customer_id IS DISTINCT FROM c.customer_id OR s.written_at IS DISTINCT FROM c.written_at "
-            "OR s.kind IS DISTINCT FROM c.kind)"
-        )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        with transaction(con):
+            removed = first(con.execute(
+                f"DELETE FROM {SENTIMENT_TABLE} s WHERE NOT EXISTS (SELECT 1 FROM __current_keys c "
+                "WHERE c.source = s.source AND c.key = s.key) OR EXISTS (SELECT 1 FROM __fresh f "
+                "WHERE f.source = s.source AND f.key = s.key)"
+            ))
+            con.execute(f"INSERT INTO {SENTIMENT_TABLE} SELECT source, key, customer_id, "
+                        "written_at, kind, text, compound, label, scorer FROM __fresh")
+            con.execute(
+                f"UPDATE {SENTIMENT_TABLE} s SET customer_id = c.customer_id, "
+                "written_at = c.written_at, kind = c.kind FROM __current_keys c "
+                "WHERE c.source = s.source AND c.key = s.key "
+                "AND (s.customer_id IS DISTINCT FROM c.customer_id "
+                "OR s.written_at IS DISTINCT FROM c.written_at "
+                "OR s.kind IS DISTINCT FROM c.kind)"
+            )
     finally:
         con.unregister("__current_keys")
         con.unregister("__fresh")
