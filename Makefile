@@ -7,7 +7,7 @@ SPARK  := $(VENV)/.installed-spark
 
 SUDO   := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: demo test bench install browser system-packages java clean
+.PHONY: demo test test-on bench install browser system-packages java clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,11 +32,13 @@ demo: $(STAMP)
 	$(BIN)/csmetrics serve --workspace demo-workspace
 
 ## Debian packages the tests use: chromium for the dashboard tests (Playwright never downloads
-## a browser), poppler-utils (pdftoppm, pdftotext, pdfinfo) to open the PDF reports.
+## a browser), poppler-utils (pdftoppm, pdftotext, pdfinfo) to open the PDF reports, faketime
+## for `make test-on`.
 system-packages:
-	@command -v chromium >/dev/null && command -v pdftoppm >/dev/null || { \
+	@command -v chromium >/dev/null && command -v pdftoppm >/dev/null && \
+		command -v faketime >/dev/null || { \
 		$(SUDO) apt-get update -qq && \
-		$(SUDO) apt-get install -y -qq chromium poppler-utils >/dev/null; }
+		$(SUDO) apt-get install -y -qq chromium poppler-utils faketime >/dev/null; }
 
 browser: system-packages
 
@@ -49,6 +51,12 @@ java:
 test: $(STAMP) $(SPARK) system-packages java
 	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m pytest
+
+## The whole suite with the machine's clock set to another day (libfaketime): the tests may
+## not depend on today's date. `make test-on DATE=2029-11-20`.
+DATE ?= 2029-11-20
+test-on: $(STAMP) $(SPARK) system-packages java
+	FAKETIME_DONT_FAKE_MONOTONIC=1 faketime '$(DATE) 08:00:00' $(BIN)/python -m pytest
 
 ## Benchmarks against baselines in the same run (never part of make test); SCALE=0.05 is quick.
 SCALE ?= 1

@@ -104,9 +104,9 @@ def enqueue(con: duckdb.DuckDBPyConnection, notices: Sequence[Notice],
                 con.execute(
                     "INSERT INTO _notifications (notice_key, event, channel, recipient, subject,"
                     " body, html, payload, status, attempts, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, now())",
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?)",
                     [notice.key, notice.event, channel, recipient, notice.subject, notice.text,
-                     notice.html, payload])
+                     notice.html, payload, default_clock().now()])
                 new += 1
             for position, item in enumerate(notice.attachments):
                 con.execute(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 
+from csmetrics.clock import default_clock
 from csmetrics.store.sql import first
 
 
@@ -58,8 +59,8 @@ def record(con: duckdb.DuckDBPyConnection, batch: dict[str, object]) -> int:
     batch_id = int(row[0]) if row else 1
     con.execute(
         "INSERT INTO _batches VALUES ($batch_id, $table, $files, $content_hash, $mode, "
-        "$rows_read, $inserted, $updated, $unchanged, $deleted, $orphans, $loaded_by, now())",
-        {**batch, "batch_id": batch_id},
+        "$rows_read, $inserted, $updated, $unchanged, $deleted, $orphans, $loaded_by, $at)",
+        {**batch, "batch_id": batch_id, "at": default_clock().now()},
     )
     return batch_id
 

@@ -179,9 +179,9 @@ def run_schedules(ws: ReportSource, now: datetime | None = None,
             outcomes.append(ScheduleOutcome(entry.name, entry.cadence, period, "error",
                                             str(exc)))
             continue
-        con.execute("INSERT INTO _schedule_runs VALUES (?, ?, ?, ?, ?, now(), ?)",
+        con.execute("INSERT INTO _schedule_runs VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [entry.name, period.start, entry.cadence, period.end, key,
-                     time.perf_counter() - started])
+                     _utc(now, settings.workspace.timezone), time.perf_counter() - started])
         outcomes.append(ScheduleOutcome(entry.name, entry.cadence, period, "sent",
                                         f"queued as {key}"))
     delivery = deliver(con, settings.notify,

@@ -17,6 +17,7 @@ from typing import Literal
 
 import duckdb
 
+from csmetrics.clock import default_clock
 from csmetrics.errors import UserInputError
 from csmetrics.store.sql import first, transaction
 
@@ -86,8 +87,8 @@ class Accounts:
             raise UserInputError("Passwords need at least 10 characters.")
         if self.user(username) is not None:
             raise UserInputError(f"User {username!r} already exists.")
-        self.con.execute("INSERT INTO _users VALUES (?, ?, ?, false, now())",
-                         [username, hash_password(password), role])
+        self.con.execute("INSERT INTO _users VALUES (?, ?, ?, false, ?)",
+                         [username, hash_password(password), role, default_clock().now()])
         return User(username, role)  # type: ignore[arg-type]
 
     def user(self, username: str) -> User | None:
@@ -136,8 +137,8 @@ class Accounts:
             raise UserInputError(f"There is no user {username!r}.")
         token_id = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
-        self.con.execute("INSERT INTO _api_tokens VALUES (?, ?, ?, ?, now(), NULL)",
-                         [token_id, username, name, _sha256(secret)])
+        self.con.execute("INSERT INTO _api_tokens VALUES (?, ?, ?, ?, ?, NULL)",
+                         [token_id, username, name, _sha256(secret), default_clock().now()])
         return f"{TOKEN_PREFIX}{token_id}_{secret}"
 
     def tokens(self, username: str | None = None) -> list[Token]:
@@ -153,8 +154,8 @@ class Accounts:
     def revoke_token(self, token_id: str) -> None:
         """Stop a token from working, for good."""
         updated = self.con.execute(
-            "UPDATE _api_tokens SET revoked_at = now() WHERE token_id = ? AND revoked_at IS NULL "
-            "RETURNING token_id", [token_id]).fetchall()
+            "UPDATE _api_tokens SET revoked_at = ? WHERE token_id = ? AND revoked_at IS NULL "
+            "RETURNING token_id", [default_clock().now(), token_id]).fetchall()
         if not updated:
             raise UserInputError(f"There is no active token {token_id!r}.")
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import duckdb
 
 from csmetrics._version import __version__
+from csmetrics.clock import default_clock
 from csmetrics.errors import UserInputError
 from csmetrics.store.app_tables import APP_TABLES, SEQUENCES, VERSION_TABLE, VERSION_TABLE_DDL
 from csmetrics.store.sql import first, quote_ident, transaction
@@ -133,7 +134,8 @@ def upgrade(con: duckdb.DuckDBPyConnection) -> list[Migration]:
             if current_version(con) >= migration.version:
                 continue
             migration.apply(con)
-            con.execute(f"INSERT INTO {VERSION_TABLE} VALUES (?, ?, ?, now())",
-                        [migration.version, migration.description, __version__])
+            con.execute(f"INSERT INTO {VERSION_TABLE} VALUES (?, ?, ?, ?)",
+                        [migration.version, migration.description, __version__,
+                         default_clock().now()])
         applied.append(migration)
     return applied
