@@ -11,7 +11,7 @@ import pytest
 
 from csmetrics import Workspace
 from csmetrics.clock import ENV_VAR, FixedClock, SystemClock, default_clock, parse_day
-from csmetrics.errors import UserInputError
+from csmetrics.errors import FieldError, UserInputError
 from tests.conftest import TEST_NOW, run_cli, write_csv
 
 
@@ -46,6 +46,20 @@ def test_parse_day_names_the_flag():
     assert parse_day(None, "--end") is None
     with pytest.raises(UserInputError, match="--end '2026-02-30' is not a date"):
         parse_day("2026-02-30", "--end")
+
+
+def test_parse_day_refuses_days_outside_the_supported_range_naming_the_flag():
+    assert parse_day("1900-01-01", "--from") == date(1900, 1, 1)
+    assert parse_day("2100-12-31", "--to") == date(2100, 12, 31)
+    for text, flag in (("1899-12-31", "--from"), ("2101-01-01", "--to"),
+                       ("0001-01-01", "start"), ("9999-12-31", "as_of")):
+        with pytest.raises(FieldError) as info:
+            parse_day(text, flag)
+        assert str(info.value) == (f"{flag} {text} is outside the supported range "
+                                   "1900-01-01..2100-12-31.")
+        assert info.value.field == flag
+    with pytest.raises(FieldError, match="as_of 0001-01-01 is outside"):
+        parse_day(date(1, 1, 1), "as_of")
 
 
 def _workspace_with_booked_renewal(root: Path) -> Path:

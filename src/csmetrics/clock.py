@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
-from csmetrics.errors import UserInputError
+from csmetrics.errors import FieldError, UserInputError
 
 ENV_VAR = "CSMETRICS_NOW"
 
@@ -76,15 +76,34 @@ def default_clock() -> Clock:
 
 
 
+#: The days csmetrics works with: a date a user gives (a flag, a query parameter, a form
+#: field) outside them is refused, and so, by default, is a date in a file being loaded
+#: (``[ingest] earliest_date`` / ``latest_date`` can narrow that window).
+EARLIEST_DAY = date(1900, 1, 1)
+LATEST_DAY = date(2100, 12, 31)
+
+
+def check_day(value: date | None, flag: str) -> date | None:
+    """``value`` (a date or None) when it is within ``EARLIEST_DAY``..``LATEST_DAY``; else an
+    error naming ``flag`` (the option or field it was given as) and the range."""
+    if value is not None and not EARLIEST_DAY <= value <= LATEST_DAY:
+        raise FieldError(flag, f"{flag} {value.isoformat()} is outside the supported range "
+                         f"{EARLIEST_DAY.isoformat()}..{LATEST_DAY.isoformat()}.")
+    return value
+
+
 def parse_day(value: date | str | None, flag: str) -> date | None:
-    """A calendar day given as ``YYYY-MM-DD`` (or a date, or None); ``flag`` names the option
-    or field in the error."""
+    """A calendar day given as ``YYYY-MM-DD`` (or a date, or None) within the supported range
+    (``EARLIEST_DAY``..``LATEST_DAY``); ``flag`` names the option or field in the error."""
     if value is None or isinstance(value, date):
-        return value.date() if isinstance(value, datetime) else value
+        return check_day(value.date() if isinstance(value, datetime) else value, flag)
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
-        raise UserInputError(f"{flag} {value!r} is not a date; write it as YYYY-MM-DD.") from None
+        raise FieldError(flag, f"{flag} {value!r} is not a date; write it as YYYY-MM-DD."
+                         ) from None
+    return check_day(day, flag)
 
 
-__all__ = ["ENV_VAR", "Clock", "FixedClock", "SystemClock", "default_clock", "parse_day"]
+__all__ = ["EARLIEST_DAY", "ENV_VAR", "LATEST_DAY", "Clock", "FixedClock", "SystemClock",
+           "check_day", "default_clock", "parse_day"]

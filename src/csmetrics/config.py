@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from csmetrics.clock import EARLIEST_DAY, LATEST_DAY
 from csmetrics.errors import ConfigError
 
 CONFIG_FILE = "csmetrics.toml"
@@ -67,6 +69,30 @@ class FiscalSection(_Section):
 
     year_start_month: int = Field(1, ge=1, le=12, description="First month of the fiscal year.")
     week_start: Literal["monday", "sunday"] = "monday"
+
+
+class IngestSection(_Section):
+    """What loading files accepts: dates outside ``earliest_date``..``latest_date`` (in any
+    date or timestamp column) are refused as implausible."""
+
+    earliest_date: date = Field(EARLIEST_DAY, description="The earliest date a loaded file may "
+                                "hold.")
+    latest_date: date = Field(LATEST_DAY, description="The latest date a loaded file may hold.")
+
+    @field_validator("earliest_date", "latest_date")
+    @classmethod
+    def _supported(cls, value: date) -> date:
+        if not EARLIEST_DAY <= value <= LATEST_DAY:
+            raise ValueError(f"must be within the supported range {EARLIEST_DAY.isoformat()}.."
+                             f"{LATEST_DAY.isoformat()}")
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> IngestSection:
+        if self.earliest_date > self.latest_date:
+            raise ValueError(f"earliest_date {self.earliest_date} is after latest_date "
+                             f"{self.latest_date}")
+        return self
 
 
 class PolicySection(_Section):
@@ -245,12 +271,21 @@ class AlertsSection(_Section):
         True, description="'csmetrics refresh' evaluates the rules and opens tasks.")
 
 
+class ServerSection(_Section):
+    """The API and dashboard (``csmetrics serve``)."""
+
+    max_upload_mb: int = Field(
+        200, ge=1, description="Largest file the API and the dashboard accept for loading, in "
+        "MB (larger files: 'csmetrics ingest'); a bigger upload is refused (413) unread.")
+
+
 class Settings(_Section):
     """Everything ``csmetrics.toml`` can say. Unknown keys are errors, so typos don't pass."""
 
     workspace: WorkspaceSection = WorkspaceSection()
     engine: EngineSection = EngineSection()
     fiscal: FiscalSection = FiscalSection()
+    ingest: IngestSection = IngestSection()
     policy: PolicySection = PolicySection()
     metrics: MetricsSection = MetricsSection()
     health: HealthSection = HealthSection()
@@ -258,6 +293,7 @@ class Settings(_Section):
     voice: VoiceSection = VoiceSection()
     alerts: AlertsSection = AlertsSection()
     notify: NotifySection = NotifySection()
+    server: ServerSection = ServerSection()
     schedule: list[ScheduleEntry] = Field(default_factory=list)
     targets: dict[str, float | dict[str, float]] = Field(
         default_factory=dict,
@@ -334,6 +370,12 @@ threads = 0                          # 0 = all cores
 [fiscal]
 year_start_month = 1                 # 1 = January; 4 = a fiscal year starting in April
 week_start = "monday"                # or "sunday"
+
+[ingest]
+# Dates (and times) in loaded files outside this window are refused as implausible; both
+# must be within 1900-01-01..2100-12-31.
+# earliest_date = 1900-01-01
+# latest_date = 2100-12-31
 
 [policy]
 # The choices analytics tools disagree on. A preset ("default", "chartmogul", "stripe") sets
@@ -434,6 +476,9 @@ timeout_seconds = 10
 # cadence = "quarterly"              # quarterly strategic review
 # day = 5
 # to = ["leadership@example.com"]
+
+[server]
+max_upload_mb = 200                  # largest upload the API and dashboard accept (413 beyond)
 
 [alerts]
 file = "alerts.toml"                 # team, playbooks and rules; no file = the default rules

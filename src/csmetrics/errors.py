@@ -7,6 +7,7 @@
     │   ├── ConfigError             csmetrics.toml (or another config file) is wrong
     │   ├── WorkspaceNotFoundError  no csmetrics.toml in this folder or its parents
     │   ├── UnknownNameError        a table, column or metric name that does not exist
+    │   ├── FieldError              a flag's, query parameter's or form field's value; names it
     │   └── ValidationError         a batch of rows failed validation; carries every issue
     └── InternalError               a bug in csmetrics: please report it
 
@@ -24,6 +25,7 @@ __all__ = [
     "ConfigError",
     "CsMetricsError",
     "CsMetricsWarning",
+    "FieldError",
     "InternalError",
     "Issue",
     "UnknownNameError",
@@ -51,6 +53,18 @@ class WorkspaceNotFoundError(UserInputError):
 
 class UnknownNameError(UserInputError):
     """A name (table, column, metric) that does not exist; the message suggests the closest."""
+
+
+class FieldError(UserInputError):
+    """A value given for one option, query parameter or form field that is not accepted;
+    ``field`` names it (the API's error JSON carries it)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+    def __reduce__(self) -> tuple[type[FieldError], tuple[str, str]]:
+        return type(self), (self.field, str(self))
 
 
 class InternalError(CsMetricsError):

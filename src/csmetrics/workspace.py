@@ -180,14 +180,17 @@ class Workspace:
         encoding: str | None = None,
         loaded_by: str | None = None,
         on_step: Step | None = None,
+        replace_columns: bool = False,
     ) -> IngestResult:
-        """Validate and load files into a canonical table, all or nothing (see ``ingest``)."""
+        """Validate and load files into a canonical table, all or nothing (see ``ingest``);
+        dates outside ``[ingest] earliest_date``..``latest_date`` are refused."""
         if isinstance(mapping, Path):
             mapping = Mapping.from_toml(mapping)
+        window = (self.settings.ingest.earliest_date, self.settings.ingest.latest_date)
         return ingest_files(
             self.warehouse.sql, table, list(files), mapping=mapping, replace=replace,
             allow_orphans=allow_orphans, encoding=encoding, loaded_by=loaded_by,
-            on_step=on_step,
+            on_step=on_step, replace_columns=replace_columns, date_window=window,
         )
 
     def batches(self, table: str | None = None) -> list[Batch]:

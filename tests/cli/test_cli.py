@@ -97,6 +97,9 @@ def test_batches_as_json_and_csv(tmp_path: Path):
 def test_users_and_tokens_from_the_command_line(tmp_path: Path):
     import os
 
+    from csmetrics import Workspace
+    from csmetrics.store.accounts import Accounts
+
     run_cli("init", "ws", cwd=tmp_path)
     ws = ["-w", str(tmp_path / "ws")]
     env = {**os.environ, "CSMETRICS_PASSWORD": "a-long-secret-1"}
@@ -109,6 +112,19 @@ def test_users_and_tokens_from_the_command_line(tmp_path: Path):
     assert token.startswith("csm_")
     listed = run_cli("tokens", "list", "--format", "json", *ws).stdout
     assert token not in listed and '"user": "ana"' in listed
+    assert "role is now editor" in run_cli("users", "role", "ana", "editor", *ws).stdout
+    new_password = {**os.environ, "CSMETRICS_PASSWORD": "another-secret-2"}
+    assert "new password" in run_cli("users", "password", "ana", *ws, env=new_password).stdout
+    run_cli("users", "disable", "ana", *ws)
+    assert "Enabled ana" in run_cli("users", "enable", "ana", *ws).stdout
+    users = run_cli("users", "list", "--format", "json", *ws).stdout
+    assert '"role": "editor"' in users and '"disabled": false' in users
+    with Workspace.load(tmp_path / "ws") as opened:
+        accounts = Accounts(opened.warehouse.sql)
+        assert accounts.authenticate("ana", "another-secret-2") is not None
+        assert accounts.authenticate("ana", "a-long-secret-1") is None
+    unknown = run_cli("users", "role", "nobody", "viewer", *ws, check=False)
+    assert unknown.returncode == 2 and "no user 'nobody'" in unknown.stderr
     run_cli("users", "remove", "ana", *ws)
     assert "ana" not in run_cli("users", "list", "--format", "json", *ws).stdout
     assert "[]" in run_cli("tokens", "list", "--format", "json", *ws).stdout

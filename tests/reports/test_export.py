@@ -48,7 +48,7 @@ def test_csv_round_trip_keeps_order_and_leaves_missing_empty(tmp_path: Path) -> 
     assert text.splitlines() == [
         "customer_id,name,started_at,mrr,seats,renewed_at,active",
         "C1,Acme,2024-01-31,120.5,3,2024-03-31 23:30:00+00:00,True",
-        'C2,"=HYPERLINK(""x"")",2023-12-01,,,2024-07-01 08:15:00+00:00,False',
+        'C2,"\'=HYPERLINK(""x"")",2023-12-01,,,2024-07-01 08:15:00+00:00,False',
         "C3,,,0.0,1,,True",
         'C4,"Zoë, ""the"" café",2024-02-29,99.99,12,2024-01-01 00:00:00+00:00,True',
     ]

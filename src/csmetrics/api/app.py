@@ -13,9 +13,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from csmetrics._version import __version__
 from csmetrics.api.models import ErrorResponse
-from csmetrics.api.routers import customers, data, health, metrics, tasks
+from csmetrics.api.routers import admin, customers, data, health, metrics, tasks
 from csmetrics.errors import CsMetricsError, UnknownNameError, UserInputError, ValidationError
+from csmetrics.server.bodies import public_message
 from csmetrics.server.deps import Site
+from csmetrics.server.headers import SecurityHeaders
 from csmetrics.web import mount
 from csmetrics.workspace import Workspace
 
@@ -29,14 +31,15 @@ def create_app(workspace: Workspace | Path) -> FastAPI:
     app = FastAPI(
         title="csmetrics", version=__version__,
         description="Customer-success metrics, customers and data loading for one workspace.",
-        openapi_url=f"{PREFIX}/openapi.json", docs_url=f"{PREFIX}/docs", redoc_url=None,
+        openapi_url=f"{PREFIX}/openapi.json", docs_url=None, redoc_url=None,  # no CDN pages
         responses={400: {"model": ErrorResponse}, 401: {"model": ErrorResponse},
                    403: {"model": ErrorResponse}, 404: {"model": ErrorResponse},
                    422: {"model": ErrorResponse}},
     )
     app.state.site = Site(workspace)
+    app.add_middleware(SecurityHeaders)
     for router in (metrics.router, customers.router, health.router, tasks.router,
-                   data.router):
+                   data.router, admin.router):
         app.include_router(router, prefix=PREFIX)
 
     @app.get(f"{PREFIX}/live", tags=["system"], summary="Liveness check (no token needed)")
@@ -48,27 +51,31 @@ def create_app(workspace: Workspace | Path) -> FastAPI:
     return app
 
 
-def _error(status: int, message: str, field: str | None = None) -> JSONResponse:
+def _error(status: int, message: str, field: str | None = None,
+           request: Request | None = None) -> JSONResponse:
+    """The JSON error; with ``request``, server paths are taken out of the message."""
+    if request is not None:
+        message = public_message(message, request.app.state.site.workspace.root)
     return JSONResponse({"error": {"message": message, "field": field}}, status_code=status)
 
 
 def _error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ValidationError)
     def invalid_rows(request: Request, exc: ValidationError) -> JSONResponse:
-        response = _error(422, str(exc))
+        response = _error(422, str(exc), request=request)
         return response
 
     @app.exception_handler(UnknownNameError)
     def unknown(request: Request, exc: UnknownNameError) -> JSONResponse:
-        return _error(404, str(exc))
+        return _error(404, str(exc), request=request)
 
     @app.exception_handler(UserInputError)
     def bad_input(request: Request, exc: UserInputError) -> JSONResponse:
-        return _error(400, str(exc))
+        return _error(400, str(exc), getattr(exc, "field", None), request)
 
     @app.exception_handler(CsMetricsError)
     def internal(request: Request, exc: CsMetricsError) -> JSONResponse:
-        return _error(500, f"Internal error (please report): {exc}")
+        return _error(500, f"Internal error (please report): {exc}", request=request)
 
     @app.exception_handler(RequestValidationError)
     def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:

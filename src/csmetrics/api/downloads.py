@@ -8,7 +8,7 @@ import pandas as pd
 from fastapi import Query
 from fastapi.responses import Response
 
-from csmetrics.reports.export import FORMATS, download_name, frame_bytes
+from csmetrics.reports.export import FORMATS, content_disposition, download_name, frame_bytes
 
 __all__ = ["FILE_RESPONSES", "FormatQuery", "file_response"]
 
@@ -40,4 +40,4 @@ def file_response(frame: pd.DataFrame, fmt: str, stem: str, *, timezone: str) ->
     content, media_type = frame_bytes(frame, fmt, sheet=stem, timezone=timezone)
     name = download_name(stem, fmt)
     return Response(content, media_type=media_type,
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+                    headers={"Content-Disposition": content_disposition(name)})

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -200,3 +200,64 @@ class ClvRow(BaseModel):
     expected_value: float | None
     clv: float | None
     horizon_months: int | None
+
+
+class UserInfo(BaseModel):
+    """A user as listed (never the password or its hash)."""
+
+    username: str
+    role: Literal["admin", "editor", "viewer"]
+    disabled: bool
+    created_at: datetime | None = None
+
+
+class NewUser(BaseModel):
+    """A user to add: name, role and an initial password (at least 10 characters)."""
+
+    username: str = Field(min_length=1, max_length=100)
+    role: Literal["admin", "editor", "viewer"] = "viewer"
+    password: str = Field(min_length=10)
+
+
+class UserChange(BaseModel):
+    """What to change about a user; fields left out stay as they are."""
+
+    role: Literal["admin", "editor", "viewer"] | None = None
+    disabled: bool | None = None
+
+
+class PasswordReset(BaseModel):
+    """A new password set by an admin (at least 10 characters)."""
+
+    password: str = Field(min_length=10)
+
+
+class PasswordChange(BaseModel):
+    """The caller's own password change: the current password and the new one."""
+
+    current: str = Field(min_length=1)
+    new: str = Field(min_length=10)
+
+
+class TokenInfo(BaseModel):
+    """An API token's record (never its secret or its hash)."""
+
+    token_id: str
+    username: str
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class NewToken(BaseModel):
+    """A token to create: for whom (default: the caller; only admins name someone else) and
+    what it is for."""
+
+    username: str | None = Field(None, min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=100)
+
+
+class CreatedToken(TokenInfo):
+    """A new token with its secret: shown this once, stored only hashed."""
+
+    token: str

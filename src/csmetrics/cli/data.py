@@ -80,6 +80,9 @@ def ingest(
                                                  "and values onto ours.")] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Swap the table's whole content "
                                           "for these files, atomically.")] = False,
+    replace_columns: Annotated[bool, typer.Option(
+        "--replace-columns", help="Replace whole rows of existing keys: columns the files "
+        "lack become empty (by default they keep their stored values).")] = False,
     allow_orphans: Annotated[bool, typer.Option("--allow-orphans", help="Keep rows whose "
                                                 "customer is not in customers.")] = False,
     encoding: Annotated[str | None, typer.Option(help="Text encoding of CSV files, e.g. "
@@ -90,7 +93,8 @@ def ingest(
     # clean files take two steps, files with problems a step per file more: no fixed total
     with Workspace.find(workspace) as ws, steps(total=None) as step:
         result = ws.ingest(table, files, mapping=mapping, replace=replace,
-                           allow_orphans=allow_orphans, encoding=encoding, on_step=step)
+                           allow_orphans=allow_orphans, encoding=encoding, on_step=step,
+                           replace_columns=replace_columns)
     console.print(result.summary(), highlight=False, soft_wrap=True)
 
 

@@ -20,7 +20,8 @@ from csmetrics.workspace import Workspace
 
 app = typer.Typer()
 users_app = typer.Typer(
-    help="People who may use the dashboard and API: add, list, disable, remove.",
+    help="People who may use the dashboard and API: add, list, role, password, disable, "
+         "enable, remove.",
     no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens: create, list, revoke.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
@@ -61,6 +62,45 @@ def users_disable(username: str, workspace: WorkspaceOption = None) -> None:
     with Workspace.find(workspace) as ws:
         Accounts(ws.warehouse.sql).set_disabled(username, True)
     console.print(f"Disabled {username}.")
+
+
+@users_app.command("role")
+@handles_errors
+def users_role(
+    username: str,
+    role: Annotated[str, typer.Argument(help="admin, editor or viewer.")],
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Give a user another role."""
+    with Workspace.find(workspace) as ws:
+        user = Accounts(ws.warehouse.sql).set_role(username, role)
+    console.print(f"{user.username}'s role is now {user.role}.")
+
+
+@users_app.command("password")
+@handles_errors
+def users_password(
+    username: str,
+    password: Annotated[str, typer.Option(prompt="New password", hide_input=True,
+                                          confirmation_prompt=True,
+                                          envvar="CSMETRICS_PASSWORD",
+                                          help="At least 10 characters.")] = "",
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Set a user's password (asked for, or read from $CSMETRICS_PASSWORD); their dashboard
+    sessions end."""
+    with Workspace.find(workspace) as ws:
+        Accounts(ws.warehouse.sql).set_password(username, password)
+    console.print(f"Set a new password for {username}.")
+
+
+@users_app.command("enable")
+@handles_errors
+def users_enable(username: str, workspace: WorkspaceOption = None) -> None:
+    """Enable a disabled user again."""
+    with Workspace.find(workspace) as ws:
+        Accounts(ws.warehouse.sql).set_disabled(username, False)
+    console.print(f"Enabled {username}.")
 
 
 @users_app.command("remove")

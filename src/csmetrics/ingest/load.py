@@ -4,6 +4,10 @@ The whole batch is read and validated before anything is written. The write itse
 DuckDB transaction (new rows inserted, changed rows replaced, the ledger row appended), so a
 failure or a killed process leaves the warehouse exactly as it was.
 
+A file may carry only some of the table's columns: for a key already stored, the columns the
+file lacks keep their stored values (the given ones are merged into the stored row; a new key
+gets NULL for them), unless ``replace_columns`` asks to replace whole rows.
+
 Files are first read straight into the batch, expecting them to be clean; when anything is
 wrong (a cell that does not parse, a broken rule, an unreadable file), they are read again
 through staging tables, which know each row's place, to report every problem.
@@ -15,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -32,6 +37,7 @@ from csmetrics.ingest.mapping import Mapping
 from csmetrics.ingest.readers import file_columns, stage_file
 from csmetrics.ingest.validate import (
     BATCH,
+    DEFAULT_WINDOW,
     StagedFile,
     build_batch,
     checks_for,
@@ -91,12 +97,17 @@ def ingest_files(
     encoding: str | None = None,
     loaded_by: str | None = None,
     on_step: Step | None = None,
+    replace_columns: bool = False,
+    date_window: tuple[date, date] = DEFAULT_WINDOW,
 ) -> IngestResult:
     """Validate ``paths`` as rows of ``table_name`` and load them, all or nothing.
 
     Rows whose key already exists are updated when they differ and left alone when they
-    don't, so loading the same files twice changes nothing. ``replace=True`` swaps the
-    table's whole content for the batch instead.
+    don't, so loading the same files twice changes nothing. A file lacking some of the
+    table's columns updates only the columns it has: the others keep their stored values
+    (a new key gets NULL for them); ``replace_columns=True`` replaces whole rows instead,
+    emptying the columns the file lacks. ``replace=True`` swaps the table's whole content
+    for the batch. Dates outside ``date_window`` (first and last day) are refused.
     """
     started = time.perf_counter()
     step = on_step or (lambda _message: None)
@@ -109,18 +120,20 @@ def ingest_files(
     digest = hashing.submit(ledger.content_hash, paths, mapping.model_dump_json())
     try:
         step(f"reading and checking {', '.join(p.name for p in paths)}")
-        checked = _checked_direct(con, table, paths, mapping, encoding, allow_orphans)
+        checked = _checked_direct(con, table, paths, mapping, encoding, allow_orphans,
+                                  date_window)
         if checked is None:
-            checked = _checked_staged(con, table, paths, mapping, encoding, allow_orphans, step)
+            checked = _checked_staged(con, table, paths, mapping, encoding, allow_orphans, step,
+                                      date_window)
         files, orphans = checked
         step("loading")
         counts_by_action = _write(
-            con, table, replace=replace,
+            con, table, files, replace=replace, replace_columns=replace_columns,
             batch={
                 "table": table.name,
                 "files": [str(p) for p in paths],
                 "content_hash": digest.result(),
-                "mode": "replace" if replace else "upsert",
+                "mode": "replace" if replace else "upsert-rows" if replace_columns else "upsert",
                 "orphans": orphans,
                 "loaded_by": loaded_by or ledger.current_user(),
             },
@@ -143,7 +156,7 @@ def ingest_files(
 
 def _checked_direct(
     con: duckdb.DuckDBPyConnection, table: Table, paths: Sequence[Path], mapping: Mapping,
-    encoding: str | None, allow_orphans: bool,
+    encoding: str | None, allow_orphans: bool, window: tuple[date, date],
 ) -> tuple[list[StagedFile], int] | None:
     """Build the batch straight from the files and check it: the files and the number of
     orphan rows kept when it is clean, None when anything is wrong (then nothing is said:
@@ -160,7 +173,7 @@ def _checked_direct(
         if not with_rows or with_rows[0] < len(file_names(files)):
             return None  # a file with a header but no rows
         params = Params()
-        checks = checks_for(table, files, params)
+        checks = checks_for(table, files, params, window)
         orphan_rules = orphan_checks(table, files)
         found = screen_checks(con, checks + orphan_rules, params)
         if any(found[: len(checks)]):
@@ -175,7 +188,7 @@ def _checked_direct(
 
 def _checked_staged(
     con: duckdb.DuckDBPyConnection, table: Table, paths: Sequence[Path], mapping: Mapping,
-    encoding: str | None, allow_orphans: bool, step: Step,
+    encoding: str | None, allow_orphans: bool, step: Step, window: tuple[date, date],
 ) -> tuple[list[StagedFile], int]:
     """Read each file into a staging table (``_staging(index)``, for the caller to drop),
     build the batch from them and check it; raise ``ValidationError`` with every problem.
@@ -192,7 +205,7 @@ def _checked_staged(
     step("checking rows")
     build_batch(con, table, staged, mapping)
     params = Params()
-    counts, issues = run_checks(con, checks_for(table, staged, params), params, staged)
+    counts, issues = run_checks(con, checks_for(table, staged, params, window), params, staged)
     total = sum(counts)
     orphan_counts, orphan_issues = run_checks(con, orphan_checks(table, staged), params, staged)
     orphans = sum(orphan_counts)
@@ -209,10 +222,11 @@ def _staging(index: int) -> str:
     return f"__stage_{index}"
 
 
-def _incoming_select(table: Table) -> tuple[str, Params]:
-    """The batch's rows in the table's column order, with documented defaults filled in:
-    a usage event counts 1, an order is paid, a survey answer is on the survey's usual scale.
-    """
+def _incoming_select(table: Table, source: str = BATCH, keep: Sequence[str] = ()
+                     ) -> tuple[str, Params]:
+    """The rows of ``source`` (the batch) in the table's column order, with documented
+    defaults filled in: a usage event counts 1, an order is paid, a survey answer is on the
+    survey's usual scale. ``keep``: more columns of ``source`` to pass on."""
     params = Params()
     defaults = {
         "usage_events": {"quantity": "coalesce(quantity, 1)"},
@@ -220,18 +234,45 @@ def _incoming_select(table: Table) -> tuple[str, Params]:
         "survey_responses": {"scale_max": scale_max_sql(params)},
     }.get(table.name, {})
     columns = [f"{defaults.get(c, c)} AS {c}" for c in table.column_names]
-    return f"SELECT {', '.join(columns)}, attributes FROM {BATCH}", params
+    return f"SELECT {', '.join([*columns, 'attributes', *keep])} FROM {source}", params
+
+
+def _merged_columns(table: Table, files: Sequence[StagedFile], replace_columns: bool
+                    ) -> dict[str, str]:
+    """Each column of a batch row ``i`` joined with the stored row ``t`` of its key: the
+    batch's value where the row's file has the column, else the stored one (NULL for a new
+    key); extra columns (``attributes``) are merged key by key the same way. With
+    ``replace_columns`` every column is the batch's."""
+    if replace_columns:
+        return {c: f"i.{c}" for c in [*table.column_names, "attributes"]}
+    names = file_names(files)
+    every = set(range(len(names)))
+
+    def given(has: Callable[[StagedFile], bool], value: str, kept: str) -> str:
+        where = {names.index(str(f.path)) for f in files if has(f)}
+        if where == every:
+            return value
+        if not where:
+            return kept
+        files_in = ", ".join(map(str, sorted(where)))
+        return f"(CASE WHEN i.__file IN ({files_in}) THEN {value} ELSE {kept} END)"
+
+    merged = {c: f"i.{c}" if c in table.key else given(
+        lambda f, c=c: c in f.found, f"i.{c}", f"t.{c}") for c in table.column_names}
+    merged["attributes"] = given(lambda f: bool(f.extras),
+                                 "map_concat(t.attributes, i.attributes)", "t.attributes")
+    return merged
 
 
 def _write(
-    con: duckdb.DuckDBPyConnection, table: Table, *, replace: bool, batch: dict[str, object]
+    con: duckdb.DuckDBPyConnection, table: Table, files: Sequence[StagedFile], *,
+    replace: bool, replace_columns: bool, batch: dict[str, object]
 ) -> dict[str, int]:
     """Apply the batch in one transaction and record it in the ledger."""
     select, params = _incoming_select(table)
     names = table.column_names + ["attributes"]
     match = key_match(table)
     present = next(k for k in table.key if table.column(k).required)  # NULL: no stored row
-    same = " AND ".join(f"i.{c} IS NOT DISTINCT FROM t.{c}" for c in names)
     try:
         with transaction(con):
             existing = first(con.execute(f"SELECT count(*) FROM {table.name}"))[0]
@@ -246,11 +287,22 @@ def _write(
                 start = None if existing else earliest_in(con, table)
                 change = Change(start, start, bool(existing))
             else:
+                # one join of the batch with the stored rows: merge the columns each file
+                # lacks from the stored row, fill in the defaults, then compare with it
+                merged = _merged_columns(table, files, replace_columns)
+                olds = [f"__old_{c}" for c in names]
+                joined = (
+                    f"(SELECT {', '.join(f'{e} AS {c}' for c, e in merged.items())}, "
+                    f"t.{present} IS NOT NULL AS __stored, "
+                    f"{', '.join(f't.{c} AS __old_{c}' for c in names)} "
+                    f"FROM {BATCH} i LEFT JOIN {table.name} t ON {match})"
+                )
+                incoming, params = _incoming_select(table, joined, ["__stored", *olds])
+                same = " AND ".join(f"{c} IS NOT DISTINCT FROM __old_{c}" for c in names)
                 sql = (
-                    "CREATE OR REPLACE TEMP TABLE __classified AS SELECT i.*, CASE "
-                    f"WHEN t.{present} IS NULL THEN 'insert' WHEN {same} THEN 'same' "
-                    f"ELSE 'update' END AS __action FROM ({select}) i "
-                    f"LEFT JOIN {table.name} t ON {match}"
+                    "CREATE OR REPLACE TEMP TABLE __classified AS SELECT * EXCLUDE "
+                    f"(__stored, {', '.join(olds)}), CASE WHEN NOT __stored THEN 'insert' "
+                    f"WHEN {same} THEN 'same' ELSE 'update' END AS __action FROM ({incoming})"
                 )
                 con.execute(sql, params.used_by(sql))
                 change = earliest_change(con, table, "__classified")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from csmetrics.errors import UserInputError
+from csmetrics.errors import FieldError, UserInputError
 from csmetrics.store.sql import Params, first
 
 
@@ -42,6 +42,18 @@ def detect_format(path: Path) -> FileFormat:
         f"{path}: cannot tell the format from the name; use .csv, .tsv, .parquet or .jsonl "
         "(optionally with .gz)."
     )
+
+
+def check_upload_name(filename: str | None, field: str = "file") -> str:
+    """The name an uploaded file came with, when it is a plain file name (its suffix says the
+    format); an error naming ``field`` when it is empty, ``.`` or ``..``, or holds a path
+    separator or a control character."""
+    name = filename or ""
+    if (not name.strip() or name.strip() in (".", "..") or "/" in name or "\\" in name
+            or any(ord(c) < 32 for c in name)):
+        raise FieldError(field, f"{field}: {name!r} is not a file name; send the file under a "
+                         "plain name such as customers.csv (no folders, not '.' or '..').")
+    return name
 
 
 def check_file(path: Path) -> FileFormat:

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 
+from csmetrics.clock import EARLIEST_DAY, LATEST_DAY
 from csmetrics.errors import Issue, UserInputError, ValidationError, closest
 from csmetrics.ingest.mapping import Mapping, normalise_header, resolve_columns
 from csmetrics.ingest.readers import FileFormat, detect_format, reader_sql
@@ -32,6 +34,12 @@ from csmetrics.store.sql import Params, first, quote_ident
 BATCH = "__batch"
 MAX_SHOWN = 20
 _TEXT_TYPES = ("VARCHAR", "JSON")
+_INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT",
+                  "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT")
+#: The range of an integer column (DuckDB's BIGINT).
+INTEGER_RANGE = (-(2**63), 2**63 - 1)
+#: The days a loaded date may fall on unless ``[ingest]`` in csmetrics.toml narrows them.
+DEFAULT_WINDOW = (EARLIEST_DAY, LATEST_DAY)
 
 
 @dataclass
@@ -119,7 +127,7 @@ def build_batch(
             text = quote_ident(f"__text_{len(texts)}")
             texts.append(f"{_cell_text(header, source_type, column, mapping, params)} AS {text}")
             typed = _typed(header, text, source_type, column, mapping, params)
-            if _parsed_from_text(column, source_type):
+            if _converted(column, source_type):
                 if staged.staging is None:
                     typed = _or_stop(typed, text, params)
                 else:
@@ -153,8 +161,11 @@ def _or_stop(typed: str, text: str, params: Params) -> str:
     return f"(CASE WHEN {typed} IS NULL AND {text} IS NOT NULL THEN error({stop}) ELSE {typed} END)"
 
 
-def _parsed_from_text(column: Column, source_type: str) -> bool:
-    return column.dtype is not DType.STRING and source_type in _TEXT_TYPES
+def _converted(column: Column, source_type: str) -> bool:
+    """Whether the column's cells are parsed from text or cast from another type: then a
+    cell that gives NULL (does not parse, or overflows the column's type) is an error."""
+    return column.dtype is not DType.STRING and (
+        source_type in _TEXT_TYPES or source_type != column.dtype.sql)
 
 
 def _cell_text(
@@ -205,6 +216,8 @@ def _typed(
         value = quote_ident(header)
         if target is DType.TIMESTAMP:
             return f"TRY_CAST(TRY_CAST({value} AS TIMESTAMPTZ) AS TIMESTAMP)"
+        if target is DType.INTEGER and source_type not in _INTEGER_TYPES:
+            return _whole(f"TRY_CAST({value} AS DOUBLE)", None)
         return f"TRY_CAST({value} AS {target.sql})"
     fmt = mapping.format_for(target)
     if target is DType.DATE:
@@ -224,20 +237,28 @@ def _typed(
         return (f"(CASE WHEN {plain} THEN TRY_CAST({text} AS TIMESTAMP) "
                 f"ELSE TRY_CAST(TRY_CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP) END)")
     if target is DType.INTEGER:
-        number = f"TRY_CAST({text} AS DOUBLE)"
-        return f"(CASE WHEN {number} = round({number}) THEN CAST({number} AS BIGINT) END)"
+        return _whole(f"TRY_CAST({text} AS DOUBLE)", text)
     return f"TRY_CAST({text} AS {target.sql})"
 
 
-def checks_for(table: Table, files: Sequence[StagedFile], params: Params) -> list[Check]:
-    """Every row rule that applies to this batch, as SQL predicates over ``__batch``."""
+def _whole(number: str, text: str | None) -> str:
+    """A whole ``number`` as a BIGINT; NULL when it has a fraction or does not fit (the exact
+    ``text``, when there is one, is read directly: a double loses digits beyond 2**53)."""
+    exact = f"TRY_CAST({text} AS BIGINT)" if text else f"TRY_CAST({number} AS BIGINT)"
+    return f"(CASE WHEN {number} = round({number}) THEN {exact} END)"
+
+
+def checks_for(table: Table, files: Sequence[StagedFile], params: Params,
+               window: tuple[date, date] = DEFAULT_WINDOW) -> list[Check]:
+    """Every row rule that applies to this batch, as SQL predicates over ``__batch``; dates
+    must fall within ``window`` (first and last day)."""
     present = {name for staged in files for name in staged.found}
     raw_columns = {
         name
         for staged in files
         if staged.staging is not None
         for name, header in staged.found.items()
-        if _parsed_from_text(table.column(name), dict(staged.columns)[header])
+        if _converted(table.column(name), dict(staged.columns)[header])
     }
 
     def shown(name: str) -> str:
@@ -251,6 +272,8 @@ def checks_for(table: Table, files: Sequence[StagedFile], params: Params) -> lis
         raw = quote_ident("__raw_" + name)
         if name in raw_columns:
             expected = column.dtype.label
+            if column.dtype is DType.INTEGER:
+                expected += " from {:,} to {:,}".format(*INTEGER_RANGE)
             checks.append(Check(name, f"{raw} IS NOT NULL AND {name} IS NULL", raw, expected))
         if column.required:
             where = f"{name} IS NULL" + (f" AND {raw} IS NULL" if name in raw_columns else "")
@@ -272,6 +295,8 @@ def checks_for(table: Table, files: Sequence[StagedFile], params: Params) -> lis
                 Check(name, f"{name} < {params.add(column.minimum)}", shown(name),
                       f"a value of at least {column.minimum:g}")
             )
+        if column.dtype in (DType.DATE, DType.TIMESTAMP):
+            checks.append(_window_check(column, window, params, shown(name)))
     for rule in table.orderings:
         if rule.later in present:
             checks.append(
@@ -302,6 +327,19 @@ def checks_for(table: Table, files: Sequence[StagedFile], params: Params) -> lis
         )
     )
     return checks
+
+
+def _window_check(column: Column, window: tuple[date, date], params: Params, value: str
+                  ) -> Check:
+    """Dates (and times) before the window's first day or after its last are implausible."""
+    first_day, last_day = window
+    name = column.name
+    low = f"CAST({params.add(first_day.isoformat())} AS DATE)"
+    high = f"CAST({params.add((last_day + timedelta(days=1)).isoformat())} AS DATE)"
+    return Check(name, f"{name} < {low} OR {name} >= {high}", value,
+                 f"a date from {first_day.isoformat()} to {last_day.isoformat()} (other dates "
+                 "are refused as implausible; [ingest] earliest_date and latest_date in "
+                 "csmetrics.toml set the window)")
 
 
 def scale_max_sql(params: Params) -> str:

@@ -16,6 +16,10 @@ What a reader finds in the file:
   are ``date32``, timestamps keep their time zone, decimals stay decimals. In Excel a date is a
   date cell (``yyyy-mm-dd``), a timestamp a date-time cell (``yyyy-mm-dd hh:mm:ss``).
   CSV is text: dates as ``2024-01-31``, timestamps ISO 8601 with their UTC offset if they had one.
+- **No formulas from CSV**: a text cell (or column name) starting with ``=``, ``+``, ``-``,
+  ``@``, a tab or a carriage return gets a leading single quote (``'=HYPERLINK(...)``), so a
+  spreadsheet opening the file shows it as text instead of running it. Numbers, negative ones
+  included, are written as they are.
 - **Time zones in Excel**: Excel cells cannot hold a time zone, so time-zone-aware timestamps are
   converted to ``timezone`` (the workspace zone, ``[workspace] timezone`` in csmetrics.toml) and
   written as that zone's local wall-clock time. Naive timestamps are written as they are.
@@ -49,6 +53,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any, NamedTuple
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -59,6 +64,7 @@ __all__ = [
     "FORMATS",
     "ExportFormat",
     "check_format",
+    "content_disposition",
     "download_name",
     "export_frame",
     "format_of",
@@ -119,6 +125,19 @@ def download_name(stem: str, fmt: str) -> str:
     """A safe file name for a download of ``stem`` in format ``fmt`` ("mrr" -> "mrr.xlsx")."""
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "export"
     return safe + FORMATS[check_format(fmt)].extension
+
+
+def content_disposition(name: str) -> str:
+    """An ``attachment`` Content-Disposition for a file called ``name``: ``filename`` keeps
+    only ``[A-Za-z0-9._-]`` (anything else becomes "_"); a name with non-ASCII letters also
+    gets an RFC 5987 ``filename*`` that keeps them (percent-encoded UTF-8; quotes, slashes
+    and control characters still become "_")."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "download"
+    header = f'attachment; filename="{safe}"'
+    readable = re.sub(r'[\x00-\x1f\x7f"\\/]+', "_", name).strip(" ._")
+    if readable and not readable.isascii():
+        header += "; filename*=UTF-8''" + quote(readable, safe="")
+    return header
 
 
 def export_frame(
@@ -209,11 +228,33 @@ def _flat(frame: pd.DataFrame) -> pd.DataFrame:
 # --- CSV --------------------------------------------------------------------------------------
 
 
+#: What a spreadsheet reads as the start of a formula (OWASP's "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_text(value: Any) -> Any:
+    """A text value a spreadsheet would run as a formula, quoted; anything else as it is."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (flat) with its text cells and column names neutralised by ``_csv_text``."""
+    out = frame.set_axis([_csv_text(name) for name in frame.columns], axis="columns")
+    for position in range(out.shape[1]):
+        column = out.iloc[:, position]
+        if column.dtype == object or isinstance(column.dtype,
+                                                pd.StringDtype | pd.CategoricalDtype):
+            out.isetitem(position, column.astype(object).map(_csv_text))
+    return out
+
+
 def _write_csv(frame: pd.DataFrame, out: IO[bytes], sheet: str, timezone: str) -> None:
     text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
     try:
-        _flat(frame).to_csv(text, index=False, na_rep="", lineterminator="\n",
-                            quoting=csv.QUOTE_MINIMAL)
+        _csv_safe(_flat(frame)).to_csv(text, index=False, na_rep="", lineterminator="\n",
+                                       quoting=csv.QUOTE_MINIMAL)
     finally:
         text.detach()
 

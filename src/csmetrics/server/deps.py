@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from csmetrics.server.signin import LoginThrottle
 from csmetrics.store.accounts import Accounts, Role, User
 from csmetrics.workspace import Workspace
 
@@ -23,12 +24,16 @@ class Site:
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
         self.lock = threading.RLock()
+        self.throttle = LoginThrottle()  # failed sign-ins (csmetrics.server.signin)
 
     @contextmanager
     def use(self) -> Iterator[Workspace]:
-        """The workspace, for the duration of one piece of work."""
+        """The workspace, for the duration of one piece of work. Afterwards the warehouse's
+        files are made private again (DuckDB re-creates its write-ahead log after each
+        checkpoint with the process's umask)."""
         with self.lock:
             yield self.workspace
+            self.workspace.warehouse.protect_files()
 
 
 def site(request: Request) -> Site:
@@ -65,4 +70,5 @@ def requires(role: Role):  # noqa: ANN201 - a FastAPI dependency
 
 Viewer = Annotated[User, Depends(requires("viewer"))]
 Editor = Annotated[User, Depends(requires("editor"))]
+Admin = Annotated[User, Depends(requires("admin"))]
 SiteDep = Annotated[Site, Depends(site)]

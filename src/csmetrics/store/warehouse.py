@@ -10,6 +10,11 @@ everything that writes (ingest, refresh results, health snapshots, accounts) nee
 
 from __future__ import annotations
 
+import contextlib
+import os
+import stat
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -26,6 +31,19 @@ from csmetrics.store.ddl import create_all
 from csmetrics.store.sql import first, quote_literal
 
 SUPPORTED_SCHEMES = ("duckdb",)
+_UMASK_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _private_files() -> Iterator[None]:
+    """Files created in the block are private to their owner (umask 077). The umask is the
+    process's: other threads' files created meanwhile are private too, which errs safe."""
+    with _UMASK_LOCK:
+        previous = os.umask(0o077)
+        try:
+            yield
+        finally:
+            os.umask(previous)
 
 
 def duckdb_path(url: str, base_dir: Path) -> str:
@@ -57,6 +75,7 @@ class Warehouse:
         self.url = url
         self._engine = engine
         self._ibis: BaseBackend | None = None
+        self._file: Path | None = None  # the DuckDB file, when there is one
 
     @classmethod
     def open(
@@ -79,7 +98,8 @@ class Warehouse:
         if engine.threads:
             config["threads"] = engine.threads
         try:
-            con = duckdb.connect(path, read_only=read_only, config=config)
+            with _private_files():  # a new warehouse file (and log) is rw for its owner only
+                con = duckdb.connect(path, read_only=read_only, config=config)
         except duckdb.IOException as exc:
             raise UserInputError(
                 f"Cannot open the warehouse {path}: {exc}. If another csmetrics process "
@@ -88,15 +108,29 @@ class Warehouse:
         # Calendar dates are read in the workspace's zone (TIMESTAMPTZ -> local TIMESTAMP).
         con.execute(f"SET TimeZone = {quote_literal(timezone)}")
         warehouse = cls(con, timezone, url=engine.url, engine=engine)
+        warehouse._file = None if path == ":memory:" else Path(path)
         try:
             if read_only:
                 migrations.check(con)  # a read-only warehouse is read as it is
             else:
-                create_all(con)  # app tables migrated to the current version
+                with _private_files():
+                    create_all(con)  # app tables migrated to the current version
+                warehouse.protect_files()
         except BaseException:
             con.close()
             raise
         return warehouse
+
+    def protect_files(self) -> None:
+        """Make the DuckDB file and its write-ahead log readable by their owner only (0600):
+        they hold password hashes and session ids. Called when the warehouse opens and after
+        each piece of server work, since DuckDB re-creates the log after a checkpoint."""
+        if self._file is None:
+            return
+        for file in (self._file, self._file.with_name(self._file.name + ".wal")):
+            with contextlib.suppress(FileNotFoundError, PermissionError):
+                if stat.S_IMODE(file.stat().st_mode) & 0o077:
+                    os.chmod(file, 0o600)
 
     @property
     def sql(self) -> duckdb.DuckDBPyConnection:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import re
 import secrets
-import shutil
 import tempfile
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -13,20 +14,23 @@ from urllib.parse import urlencode
 
 import pandas as pd
 import plotly
-from fastapi import APIRouter, FastAPI, File, Form, Request, UploadFile
+from fastapi import APIRouter, FastAPI, Form, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
-from csmetrics.errors import UserInputError
+from csmetrics.clock import parse_day
+from csmetrics.errors import FieldError, UserInputError
 from csmetrics.metrics import get_metric
 from csmetrics.metrics.formatting import format_value
 from csmetrics.metrics.headline import last_complete_period
 from csmetrics.metrics.periods import Grain, next_start, period_start
 from csmetrics.reports.customers import select_customers
-from csmetrics.reports.export import FORMATS, frame_bytes
+from csmetrics.reports.export import FORMATS, content_disposition, download_name, frame_bytes
 from csmetrics.schema import TABLES
+from csmetrics.server.bodies import public_message, receive_upload
 from csmetrics.server.deps import Site
-from csmetrics.store.accounts import Accounts
+from csmetrics.server.signin import sign_in
 from csmetrics.web import charts, sessions, views
 
 HERE = Path(__file__).parent
@@ -125,6 +129,8 @@ class View:
     start: date
     end: date
     where: str
+    #: Why a date in the address was not used (the default is shown instead).
+    problems: tuple[str, ...] = ()
 
     @property
     def filters(self) -> dict[str, str] | None:
@@ -140,19 +146,24 @@ def _view(site: Site, period: str, start: str | None, end: str | None, where: st
     with site.use() as ws:
         last = ws.data_end()
     last = next_start(last_complete_period(last, grain), grain) - timedelta(days=1)
-    finish = _date_or(end, last)
+    problems: list[str] = []
+    finish = _date_or(end, last, "to", problems)
     span = {Grain.WEEK: 7 * 12, Grain.MONTH: 365, Grain.QUARTER: 365 * 2}[grain]
-    first = _date_or(start, period_start(finish - timedelta(days=span), grain))
+    first = _date_or(start, period_start(finish - timedelta(days=span), grain), "from",
+                     problems)
     if first > finish:
         first = period_start(finish, grain)
-    return View(grain.value, first, finish, where)
+    return View(grain.value, first, finish, where, tuple(problems))
 
 
-def _date_or(text: str | None, default: date) -> date:
-    """A date typed in the picker, or the default when it is empty or not a date."""
+def _date_or(text: str | None, default: date, field: str, problems: list[str]) -> date:
+    """A date typed in the picker (``field``), or the default when it is empty; a date that
+    is malformed or outside the supported range also gets the default, and ``problems``
+    the reason."""
     try:
-        return date.fromisoformat(text) if text else default
-    except ValueError:
+        return (parse_day(text, field) if text else None) or default
+    except FieldError as exc:
+        problems.append(str(exc))
         return default
 
 
@@ -196,11 +207,50 @@ def stylesheet() -> FileResponse:
     return FileResponse(HERE / "static" / "app.css", media_type="text/css")
 
 
+@router.get("/static/plotly.css")
+def plotly_css() -> Response:
+    """plotly.js's own style rules as a stylesheet: under the Content-Security-Policy
+    (style-src 'self') plotly may not inject them, and the pages tell it not to try."""
+    return Response(_plotly_rules(), media_type="text/css",
+                    headers={"Cache-Control": "public, max-age=86400"})
+
+
+@functools.cache
+def _plotly_rules() -> str:
+    """The rules plotly.js would add to a <style> element, read from the bundle (its
+    ``{"X,X div": "...", ...}`` table: X is a plot, Y the notifier); empty if not found."""
+    bundle = PLOTLY_JS.read_text(encoding="utf-8")
+    start = bundle.find('{"X,X div":')
+    end = bundle.find("};", start)
+    if start < 0 or end < 0:
+        return ""
+    text = r"""("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')"""
+    rules = []
+    for selector, body in re.findall(text + ":" + text, bundle[start:end + 1]):
+        selector = selector[1:-1].replace("X", ".js-plotly-plot .plotly").replace(
+            "Y", ".plotly-notifier")
+        rules.append(f"{selector}{{{body[1:-1]}}}")
+    return "\n".join(rules) + "\n"
+
+
+@router.get("/static/charts.js")
+def charts_js() -> FileResponse:
+    """The script that draws every page's charts (no inline scripts: see the CSP)."""
+    return FileResponse(HERE / "static" / "charts.js", media_type="application/javascript")
+
+
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, error: str = "") -> Response:
     """The sign-in form (with a CSRF token bound to a cookie)."""
+    return _login_page(request, error)
+
+
+def _login_page(request: Request, error: str, retry_after: int = 0) -> Response:
     token = secrets.token_urlsafe(24)
-    response = templates.TemplateResponse(request, "login.html", {"csrf": token, "error": error})
+    wait = (f"{-(-retry_after // 60)} minute(s)" if retry_after > 90
+            else f"{retry_after} seconds")
+    response = templates.TemplateResponse(request, "login.html", {
+        "csrf": token, "error": error, "wait": wait})
     response.set_cookie(sessions.LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict",
                         secure=_secure(request))
     return response
@@ -209,14 +259,22 @@ def login_form(request: Request, error: str = "") -> Response:
 @router.post("/login")
 def login(request: Request, username: Annotated[str, Form()], password: Annotated[str, Form()],
           csrf: Annotated[str, Form()]) -> Response:
-    """Check the password and start a session."""
+    """Check the password (throttled: see ``csmetrics.server.signin``) and start a session.
+    Too many failures for the account or the address: the form again, with 429 and
+    Retry-After, without looking at the password."""
     if not sessions.same(csrf, request.cookies.get(sessions.LOGIN_CSRF_COOKIE)):
         return RedirectResponse("/login?error=expired", status_code=303)
     site: Site = request.app.state.site
+    outcome = sign_in(site, username, password, request.client.host if request.client else "")
+    if outcome.retry_after:
+        refused = _login_page(request, "throttled", outcome.retry_after)
+        refused.status_code = 429
+        refused.headers["Retry-After"] = str(outcome.retry_after)
+        return refused
+    user = outcome.user
+    if user is None:
+        return RedirectResponse("/login?error=wrong", status_code=303)
     with site.use() as ws:
-        user = Accounts(ws.warehouse.sql).authenticate(username, password)
-        if user is None:
-            return RedirectResponse("/login?error=wrong", status_code=303)
         session_id = sessions.start(ws.warehouse.sql, user, ws.clock.now())
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(sessions.COOKIE, session_id, httponly=True, samesite="strict",
@@ -321,25 +379,52 @@ def data_page(request: Request, message: str = "", error: str = "") -> Response:
 
 
 @router.post("/data/upload", response_class=HTMLResponse)
-def upload(request: Request, table: Annotated[str, Form()], csrf: Annotated[str, Form()],
-           file: Annotated[UploadFile, File()], replace: Annotated[bool, Form()] = False
-           ) -> Response:
-    """Validate and load an uploaded file, all or nothing; viewers are refused."""
-    session, refusal = form_session(request, csrf, editor_for="Loading data")
-    if refusal is not None:
-        return refusal
+async def upload(request: Request) -> Response:
+    """Validate and load an uploaded file, all or nothing. The session and the editor role
+    are checked before the body is read (viewers are refused unread), and a body over
+    ``[server] max_upload_mb`` is refused (413) without being stored."""
+    session = await run_in_threadpool(_session, request)
+    if session is None:
+        return RedirectResponse("/login", status_code=303)
+    if not session.user.may("editor"):
+        return Response(f"Loading data needs the editor role; {session.user.username} is a "
+                        f"{session.user.role}.", status_code=403)
     site: Site = request.app.state.site
+    limit = site.workspace.settings.server.max_upload_mb
     with tempfile.TemporaryDirectory(prefix="csmetrics-upload-") as folder:
-        path = Path(folder) / Path(file.filename or "upload.csv").name
-        with path.open("wb") as out:
-            shutil.copyfileobj(file.file, out)
         try:
-            with site.use() as ws:
-                result = ws.ingest(table, [path], replace=replace,
-                                   loaded_by=f"{session.user.username} (dashboard)")
-        except UserInputError as exc:
-            return data_page(request, error=str(exc))
-    return data_page(request, message=result.summary())
+            received = await receive_upload(request, limit, Path(folder))
+        except HTTPException as exc:
+            if exc.status_code != 413:
+                raise
+            refused = await run_in_threadpool(data_page, request, "", str(exc.detail))
+            refused.status_code = 413
+            return refused
+        except FieldError as exc:  # a file named '..', with folders or without a name
+            refused = await run_in_threadpool(data_page, request, "", str(exc))
+            refused.status_code = 400
+            return refused
+        if not sessions.same(received.fields.get("csrf"), session.csrf):
+            return Response("The form expired; reload the page.", status_code=403)
+        if received.path is None:
+            return await run_in_threadpool(data_page, request, "", "Choose a file to load.")
+        path, table = received.path, received.fields.get("table", "")
+        replace = received.fields.get("replace", "").lower() in ("true", "on", "1")
+        replace_columns = received.fields.get("replace_columns", "").lower() in (
+            "true", "on", "1")
+
+        def load() -> tuple[str, str]:
+            try:
+                with site.use() as ws:
+                    result = ws.ingest(table, [path], replace=replace,
+                                       replace_columns=replace_columns,
+                                       loaded_by=f"{session.user.username} (dashboard)")
+            except UserInputError as exc:
+                return "", public_message(str(exc), site.workspace.root)
+            return result.summary(), ""
+
+        message, error = await run_in_threadpool(load)
+    return await run_in_threadpool(data_page, request, message, error)
 
 
 @router.get("/{page}", response_class=HTMLResponse)
@@ -371,6 +456,8 @@ def download(request: Request, page: str, chart: str, fmt: str, period: str = "m
             params.get("q", ""))
         return _file(frame, fmt, page, chart, zone)
     view = _view(site, period, request.query_params.get("from"), to, where)
+    if view.problems:
+        return Response(" ".join(view.problems), status_code=400)
     spec = next((c for c in PAGES.get(page, ("", ()))[1] if c.key == chart), None)
     if spec is not None:
         frame = _chart_frame(site, spec, view, _frame(site, spec.metrics, view))
@@ -385,9 +472,9 @@ def download(request: Request, page: str, chart: str, fmt: str, period: str = "m
 
 def _file(frame: pd.DataFrame, fmt: str, page: str, chart: str, zone: str) -> Response:
     content, media_type = frame_bytes(frame, fmt, sheet=f"{page}-{chart}", timezone=zone)
-    name = f"{page}-{chart}{FORMATS[fmt].extension}"
+    name = download_name(f"{page}-{chart}", fmt)
     return Response(content, media_type=media_type,
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+                    headers={"Content-Disposition": content_disposition(name)})
 
 
 #: The order download links are offered in, under each chart and table.
@@ -452,7 +539,7 @@ def _page(request: Request, page: str, period: str, start: str | None, end: str 
         "page": page, "title": title, "company": company, "user": session.user,
         "csrf": session.csrf, "view": view, "figures": figures, "tiles": tiles,
         "segments": segments, "pages": _nav(), "tables": tables,
-    })
+    }, status_code=400 if view.problems else 200)
 
 
 def _nav() -> list[tuple[str, str]]:

@@ -36,12 +36,19 @@ def _hash(value: str) -> str:
 
 
 def start(con: duckdb.DuckDBPyConnection, user: User, now: datetime) -> str:
-    """A new session for ``user``, started at ``now``; returns the cookie value."""
+    """A new session for ``user``, started at ``now``; returns the cookie value. Sessions
+    expired by ``now`` (anyone's) are deleted first."""
+    purge(con, now)
     session_id = secrets.token_urlsafe(32)
     expires = now + LIFETIME
     con.execute("INSERT INTO _sessions VALUES (?, ?, ?, ?)",
                 [_hash(session_id), user.username, secrets.token_urlsafe(24), expires])
     return session_id
+
+
+def purge(con: duckdb.DuckDBPyConnection, now: datetime) -> None:
+    """Delete every session that has expired by ``now``."""
+    con.execute("DELETE FROM _sessions WHERE expires_at <= ?", [now])
 
 
 def lookup(con: duckdb.DuckDBPyConnection, session_id: str | None, now: datetime

@@ -7,43 +7,62 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Query, UploadFile
+from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
 
-from csmetrics.api.models import IngestSummary, RefreshSummary
-from csmetrics.errors import UserInputError
+from csmetrics.api.models import ErrorResponse, IngestSummary, RefreshSummary
+from csmetrics.errors import FieldError, UserInputError
 from csmetrics.ingest import IngestResult
 from csmetrics.schema import get_table
+from csmetrics.server.bodies import receive_upload
 from csmetrics.server.deps import Editor, SiteDep
 
 router = APIRouter(tags=["data"])
-MAX_UPLOAD = 512 * 1024 * 1024
 
 
-@router.post("/ingest/{table}", response_model=IngestSummary, summary="Upload a file")
-def upload(
+_UPLOAD_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
+    "multipart/form-data": {"schema": {
+        "type": "object", "required": ["file"],
+        "properties": {"file": {"type": "string", "format": "binary",
+                                "description": "CSV, Parquet or JSON lines (.gz too)"},
+                       "replace_columns": {
+                           "type": "boolean", "default": False,
+                           "description": "Replace whole rows of existing keys: columns the "
+                           "file lacks become empty (by default they keep their stored "
+                           "values)."}}}}}}}
+
+
+@router.post("/ingest/{table}", response_model=IngestSummary, summary="Upload a file",
+             openapi_extra=_UPLOAD_BODY,
+             responses={413: {"model": ErrorResponse, "description": "Over [server] "
+                              "max_upload_mb"}})
+async def upload(
+    request: Request,
     table: str,
-    file: Annotated[UploadFile, File(description="CSV, Parquet or JSON lines (.gz too)")],
     user: Editor,
     site: SiteDep,
     replace: bool = False,
     allow_orphans: bool = False,
 ) -> IngestSummary:
-    """Validate and load one file into a table, all or nothing (like ``csmetrics ingest``)."""
+    """Validate and load one file into a table, all or nothing (like ``csmetrics ingest``).
+    The token and role are checked before the body is read; a body over ``[server]
+    max_upload_mb`` is refused (413) unstored."""
     get_table(table)
-    name = Path(file.filename or "upload.csv").name
+    limit = site.workspace.settings.server.max_upload_mb
     with tempfile.TemporaryDirectory(prefix="csmetrics-upload-") as folder:
-        path = Path(folder) / name
-        size = 0
-        with path.open("wb") as out:
-            while chunk := file.file.read(1 << 20):
-                size += len(chunk)
-                if size > MAX_UPLOAD:
-                    raise UserInputError(f"{name} is over {MAX_UPLOAD >> 20} MB; load it with "
-                                         "the csmetrics ingest command instead.")
-                out.write(chunk)
-        with site.use() as ws:
-            result = ws.ingest(table, [path], replace=replace, allow_orphans=allow_orphans,
-                               loaded_by=f"{user.username} (api)")
+        received = await receive_upload(request, limit, Path(folder))
+        if received.path is None:
+            raise FieldError("file", "Send the file as the multipart form field 'file'.")
+        path = received.path
+        replace_columns = _flag(received.fields, "replace_columns")
+
+        def load() -> IngestResult:
+            with site.use() as ws:
+                return ws.ingest(table, [path], replace=replace, allow_orphans=allow_orphans,
+                                 replace_columns=replace_columns,
+                                 loaded_by=f"{user.username} (api)")
+
+        result = await run_in_threadpool(load)
     return _summary(result)
 
 
@@ -68,6 +87,16 @@ def refresh(user: Editor, site: SiteDep) -> RefreshSummary:
     with site.use() as ws:
         run = ws.refresh()
     return RefreshSummary(**run)  # type: ignore[arg-type]
+
+
+def _flag(fields: dict[str, str], field: str) -> bool:
+    """A true/false form field (absent or empty: false); anything else is a 400 naming it."""
+    text = fields.get(field, "").strip().lower()
+    if text in ("true", "1", "on", "yes"):
+        return True
+    if text in ("", "false", "0", "off", "no"):
+        return False
+    raise FieldError(field, f"{field}: {fields[field]!r} is not true or false.")
 
 
 def _push(table: str, records: list[dict[str, Any]], username: str, site: Any,

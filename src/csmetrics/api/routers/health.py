@@ -18,6 +18,7 @@ from csmetrics.api.models import (
     HealthRow,
 )
 from csmetrics.api.routers.metrics import _clean
+from csmetrics.clock import check_day
 from csmetrics.server.deps import SiteDep, Viewer
 from csmetrics.store.sql import quote_ident
 
@@ -29,6 +30,7 @@ router = APIRouter(tags=["health and predictions"])
 def health_list(user: Viewer, site: SiteDep, band: str | None = None, owner: str | None = None,
                 as_of: date | None = None, fmt: FormatQuery = "json") -> HealthList | Response:
     """Health score, band and change of every paying account, optionally one band or owner."""
+    check_day(as_of, "as_of")
     with site.use() as ws:
         health = ws.health(as_of)
         zone = ws.settings.workspace.timezone
@@ -50,6 +52,7 @@ def health_list(user: Viewer, site: SiteDep, band: str | None = None, owner: str
 def health_explain(customer_id: str, user: Viewer, site: SiteDep,
                    as_of: date | None = None) -> HealthExplanation:
     """Each component's raw value, points, weight and contribution, in plain words."""
+    check_day(as_of, "as_of")
     with site.use() as ws:
         explanation = ws.health_explain(customer_id, as_of)
     components = [HealthComponent(**{k: _clean(r.get(k)) for k in HealthComponent.model_fields})

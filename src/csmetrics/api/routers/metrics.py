@@ -12,6 +12,7 @@ from fastapi.responses import Response
 
 from csmetrics.api.downloads import FILE_RESPONSES, FormatQuery, file_response
 from csmetrics.api.models import MetricInfo, MetricQuery, MetricQueryResponse, MetricRow
+from csmetrics.clock import check_day
 from csmetrics.metrics import all_metrics, get_metric
 from csmetrics.metrics.result import STANDARD
 from csmetrics.server.deps import SiteDep, Viewer
@@ -45,6 +46,8 @@ def one_metric(
 ) -> MetricQueryResponse | Response:
     """A metric per period (and segment), like ``csmetrics metrics show``."""
     get_metric(name)
+    for field, day in (("start", start), ("end", end), ("as_of", as_of)):
+        check_day(day, field)
     with site.use() as ws:
         frame = ws.query([name], period=period, start=start, end=end, by=by, customer=customer,
                          where=where, as_of=as_of)
@@ -59,6 +62,8 @@ def one_metric(
 def query(body: MetricQuery, user: Viewer, site: SiteDep,
           fmt: FormatQuery = "json") -> MetricQueryResponse | Response:
     """Metrics per period and segment, with filters, from a JSON body."""
+    for field, day in (("start", body.start), ("end", body.end), ("as_of", body.as_of)):
+        check_day(day, field)
     with site.use() as ws:
         frame = ws.query(body.metrics, period=body.period, start=body.start, end=body.end,
                          by=body.by or None, customer=body.customer, where=body.where or None,

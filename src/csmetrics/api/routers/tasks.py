@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from csmetrics.alerts.tasks import Task
 from csmetrics.api.downloads import FILE_RESPONSES, FormatQuery, file_response
 from csmetrics.api.routers.metrics import _clean
+from csmetrics.clock import check_day
 from csmetrics.server.deps import Editor, SiteDep, Viewer
 
 router = APIRouter(tags=["tasks"])
@@ -238,6 +239,7 @@ def run_rules(
 ) -> RunResult:
     """Evaluate the enabled rules (or those named) as of a day (default: the last day of the
     data); unless ``dry_run``, open tasks for new firings and notify their assignees."""
+    check_day(as_of, "as_of")
     with site.use() as ws:
         outcome = ws.evaluate_rules(as_of, rules=rules, dry_run=dry_run)
     return RunResult(
