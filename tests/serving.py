@@ -49,11 +49,18 @@ def served(ws: Workspace) -> Iterator[str]:
     server = uvicorn.Server(uvicorn.Config(create_app(ws), host="127.0.0.1", port=port,
                                            log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
+    before = set(threading.enumerate())
     thread.start()
     try:
         wait_until(lambda: server.started, f"the test server on 127.0.0.1:{port}",
                    alive=thread.is_alive)
         yield f"http://127.0.0.1:{port}"
     finally:
+        workers = [t for t in threading.enumerate()
+                   if t not in before and t.name == "AnyIO worker thread"]
         server.should_exit = True
         thread.join(timeout=10)
+        # The request threads end once the server's loop has; wait for them: one still ending
+        # when the interpreter shuts down drops its DuckDB connection then, and aborts Python.
+        for worker in workers:
+            worker.join(timeout=10)

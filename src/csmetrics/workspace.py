@@ -38,10 +38,10 @@ from csmetrics.metrics.engine import data_end, workspace_today
 from csmetrics.metrics.headline import Kpi, headline
 from csmetrics.metrics.refresh import DEFAULT_GRAINS, compute_all, data_start, plan_refresh
 from csmetrics.metrics.stored import stored_answer
+from csmetrics.reports.customer360 import CustomerView, CustomerViews, customer_views
 from csmetrics.schema import TABLES
 from csmetrics.store import Warehouse
 from csmetrics.store.materialize import read_metric_values, replace_metric_values
-from csmetrics.store.sql import first
 from csmetrics.store.warehouse import duckdb_path
 
 ENV_VAR = "CSMETRICS_WORKSPACE"
@@ -110,14 +110,19 @@ class Workspace:
              clock: Clock | None = None) -> Workspace:
         """The workspace named by ``explicit``, ``$CSMETRICS_WORKSPACE``, or the nearest folder
         from ``start`` (default: the current one) upwards that has a ``csmetrics.toml``."""
+        return cls.load(cls.locate(explicit, start), clock)
+
+    @staticmethod
+    def locate(explicit: Path | None = None, start: Path | None = None) -> Path:
+        """The folder ``find`` opens (unresolved when named), without reading it."""
         if explicit is not None:
-            return cls.load(explicit, clock)
+            return explicit
         if os.environ.get(ENV_VAR):
-            return cls.load(Path(os.environ[ENV_VAR]), clock)
+            return Path(os.environ[ENV_VAR])
         here = (start or Path.cwd()).resolve()
         for folder in (here, *here.parents):
             if (folder / CONFIG_FILE).is_file():
-                return cls.load(folder, clock)
+                return folder
         raise WorkspaceNotFoundError(
             f"No {CONFIG_FILE} in {here} or any folder above it. Run 'csmetrics init' here, "
             "or pass --workspace DIR."
@@ -144,6 +149,13 @@ class Workspace:
                 self.settings.engine, self.root, self.settings.workspace.timezone
             )
         return self._warehouse
+
+    def session(self) -> Workspace:
+        """The same workspace over a connection of its own (``Warehouse.cursor``), for one
+        thread of a server: sessions read side by side; closing one leaves this open."""
+        other = Workspace(self.root, self.settings, self.clock)
+        other._warehouse = self.warehouse.cursor()
+        return other
 
     @property
     def database_path(self) -> str:
@@ -290,39 +302,37 @@ class Workspace:
         """Results stored by the last refresh."""
         return read_metric_values(self.warehouse.sql, metric, grain, segment_by)
 
-    def customer_list(self) -> pd.DataFrame:
-        """Every customer's profile columns and MRR on the last day of the data."""
+    def customer_list(self, *, stored: bool = False) -> pd.DataFrame:
+        """Every customer's profile columns and MRR on the last day of the data.
+
+        ``stored``: take the MRR of paying accounts from the current health snapshot of that
+        day when there is one (see ``health``), else compute it."""
         sql = self.warehouse.sql
         frame = sql.execute("SELECT customer_id, name, started_at, plan, region, owner, "
                             "size_tier FROM customers").df()
         end = self.data_end()
-        mrr = self.query("mrr", period="day", start=end, end=end, by="customer_id")
-        frame = frame.merge(mrr[["customer_id", "value"]].rename(columns={"value": "mrr"}),
-                            on="customer_id", how="left")
+        snapshot = None
+        if stored and self.warehouse.shares_connections:
+            snapshot = health_history.current_snapshot(sql, end, self.scorecard(),
+                                                       self.settings)
+        if snapshot is not None:
+            mrr = snapshot.scores[["customer_id", "mrr"]]
+        else:
+            mrr = self.query("mrr", period="day", start=end, end=end, by="customer_id")[
+                ["customer_id", "value"]].rename(columns={"value": "mrr"})
+        frame = frame.merge(mrr, on="customer_id", how="left")
         frame["mrr"] = frame["mrr"].fillna(0.0)
         frame["started_at"] = pd.to_datetime(frame["started_at"]).dt.date
         return frame
 
-    def customer_360(
-        self, customer: str
-    ) -> tuple[dict[str, Any], list[tuple[date, float]], dict[str, int]] | None:
+    def customer_360(self, customer: str) -> CustomerView | None:
         """One customer's profile, month-end MRR over the last twelve months, and how many
         rows each table holds for it; None for an unknown customer."""
-        sql = self.warehouse.sql
-        profile = sql.execute("SELECT * FROM customers WHERE customer_id = ?", [customer]).df()
-        if profile.empty:
-            return None
-        record = {k: (None if pd.isna(v) else v) if not isinstance(v, dict) else v
-                  for k, v in profile.iloc[0].to_dict().items()}
-        history = self.query("mrr", customer=customer)
-        points = [(row.period_start, float(row.value)) for row in history.itertuples()]
-        counts = {
-            table: int(first(sql.execute(f"SELECT count(*) FROM {table} WHERE customer_id = ?",
-                                   [customer]))[0])
-            for table in ("subscriptions", "orders", "tickets", "survey_responses",
-                          "usage_events", "activities", "feedback")
-        }
-        return record, points, counts
+        return self.customer_views(customer).view(customer)
+
+    def customer_views(self, customer: str | None = None) -> CustomerViews:
+        """The 360 views of ``customer``, or of every customer at once (None)."""
+        return customer_views(self.warehouse.sql, self.query, customer)
 
     def table_counts(self) -> dict[str, int]:
         """Rows in every canonical table."""
@@ -334,22 +344,33 @@ class Workspace:
         """The health scorecard: the file ``health.scorecard`` names, or the default."""
         return load_scorecard(self.root / self.settings.health.scorecard)
 
-    def health(self, as_of: date | str | None = None) -> HealthScores:
+    def health(self, as_of: date | str | None = None, *, stored: bool = False) -> HealthScores:
         """Every paying account's health as of ``as_of`` (default: the end of the data), from
-        the data known then, with the change since the latest earlier snapshot."""
+        the data known then, with the change since the latest earlier snapshot.
+
+        ``stored``: read the snapshot of that date when it is current (same scorecard and
+        settings, no load since; see ``health.history.current_snapshot``), else score."""
         day = parse_day(as_of, "--as-of") or self.data_end()
-        scores = score_accounts(self.warehouse.ibis, self.settings, self.scorecard(), day)
+        scorecard = self.scorecard()
+        scores = None
+        if stored and self.warehouse.shares_connections:
+            scores = health_history.current_snapshot(self.warehouse.sql, day, scorecard,
+                                                     self.settings)
+        if scores is None:
+            scores = score_accounts(self.warehouse.ibis, self.settings, scorecard, day)
         return health_history.with_change(self.warehouse.sql, scores)
 
-    def health_explain(self, customer: str, as_of: date | str | None = None) -> Explanation:
+    def health_explain(self, customer: str, as_of: date | str | None = None, *,
+                       stored: bool = False) -> Explanation:
         """Why ``customer`` has its score: each component's value, points, weight, pull."""
-        return explain(self.health(as_of), self.scorecard(), customer)
+        return explain(self.health(as_of, stored=stored), self.scorecard(), customer)
 
     def health_snapshot(self, as_of: date | str | None = None) -> HealthScores:
         """Compute the health as of ``as_of`` (default: the data end) and store it as that
         date's snapshot, replacing an earlier one."""
         scores = self.health(as_of)
-        health_history.write_snapshot(self.warehouse.sql, scores, self.scorecard())
+        health_history.write_snapshot(self.warehouse.sql, scores, self.scorecard(),
+                                      self.settings)
         return scores
 
     def health_rebuild(self, start: date | str, end: date | str | None = None,

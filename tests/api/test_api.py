@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.encoders import jsonable_encoder
 
 from csmetrics import Workspace
 from csmetrics.demo import write_company
@@ -144,6 +145,23 @@ def test_customers_list_search_sort_page_and_360(server):
         assert view["profile"]["customer_id"] == first["customer_id"]
         assert view["mrr_history"] and view["counts"]["subscriptions"] >= 1
         assert api.get("/customers/NOPE").status_code == 404
+
+
+def test_the_360_view_of_every_customer_is_the_one_computed_for_it_alone(server):
+    """The server answers from every customer's views gathered at once; a customer's view is
+    the one ``Workspace.customer_360`` computes for that customer alone (churned customers,
+    whose months are zeros, included)."""
+    ws = SERVED["workspace"]
+    customers = [c for (c,) in ws.warehouse.sql.execute(
+        "SELECT customer_id FROM customers ORDER BY customer_id").fetchall()]
+    with client(server, "viewer") as api:
+        for customer in customers[::6]:
+            answer = api.get(f"/customers/{customer}").json()
+            profile, history, counts = ws.customer_360(customer)
+            assert answer["profile"] == jsonable_encoder(profile)
+            assert answer["mrr_history"] == [{"period_start": str(p), "mrr": m}
+                                             for p, m in history]
+            assert answer["counts"] == counts
 
 
 def test_viewers_cannot_load_data_editors_can_all_or_nothing(server):

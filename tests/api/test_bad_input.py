@@ -72,6 +72,27 @@ def test_a_query_bodys_dates_are_checked_the_same_way(api, field):
                                         "message": f"{field} 2250-01-01 {RANGE}"}
 
 
+@pytest.mark.parametrize(("metric", "by", "says"), [
+    ("mrr", ["plan", "plan"], "--by names 'plan' twice"),
+    ("mrr", ["region", "plan", "region"], "--by names 'region' twice"),
+    ("mrr", ["period_start"], "--by 'period_start' is a column of every result"),
+    ("conversion_rate", ["visitors"], "--by 'visitors' is a number, not a category"),
+    ("average_purchase_value", ["amount"], "--by 'amount' is a number, not a category"),
+    ("seat_utilisation", ["seats"], "--by 'seats' is a number, not a category"),
+    ("first_contact_resolution_rate", ["contacts"], "--by 'contacts' is a number"),
+])
+def test_a_segment_named_twice_a_result_column_or_a_number_is_a_400(api, metric, by, says):
+    # each was a 500 (found fuzzing the API): the segment column clashed with a column the
+    # result, or the metric's own arithmetic, needs
+    answers = [api.get(f"/metrics/{metric}", params={"by": ",".join(by)}),
+               api.post("/metrics/query", json={"metrics": [metric], "by": by})]
+    for response in answers:
+        assert response.status_code == 400, response.text
+        error = response.json()["error"]
+        assert error["field"] == "by"
+        assert error["message"].startswith(says)
+
+
 @pytest.mark.parametrize(("path", "params"), [
     ("/metrics/mrr", {"start": "not-a-date"}),
     ("/metrics/mrr", {"start": ""}),

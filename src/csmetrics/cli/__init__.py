@@ -33,5 +33,13 @@ for area in (data, metrics, customers, health, voice, predict, tasks, notify, re
 
 
 def main() -> None:
-    """Entry point of the ``csmetrics`` script."""
+    """Entry point of the ``csmetrics`` script. On a workspace a server is running, the
+    command runs inside that server (``csmetrics.cli.bridge``)."""
+    import sys
+
+    from csmetrics.cli.bridge import forward_if_served
+
+    code = forward_if_served(sys.argv[1:])
+    if code is not None:
+        raise SystemExit(code)
     app()

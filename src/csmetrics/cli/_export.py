@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from csmetrics.cli._shared import console
+from csmetrics.cli._shared import caller_path, console
 
 if TYPE_CHECKING:
     import pandas as pd
 
 def _check_out(value: Path | None) -> Path | None:
-    """Refuse an unknown extension before any work is done."""
+    """Refuse an unknown extension before any work is done; relative to the caller's folder."""
     from csmetrics.errors import UserInputError
     from csmetrics.reports.export import format_of
 
@@ -22,7 +22,7 @@ def _check_out(value: Path | None) -> Path | None:
             format_of(value)
         except UserInputError as exc:
             raise typer.BadParameter(str(exc)) from None
-    return value
+    return caller_path(value)
 
 
 OutOption = Annotated[

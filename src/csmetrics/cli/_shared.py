@@ -9,6 +9,7 @@ import math
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -21,6 +22,7 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from csmetrics.errors import CsMetricsError, UserInputError
+from csmetrics.workspace import Workspace
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,13 +46,50 @@ FormatOption = Annotated[
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: Set while a server runs a command for a caller (``csmetrics.cli.bridge``): how to open
+#: the served workspace, and the folder the command was typed in.
+_SERVED: ContextVar[tuple[Callable[[], Workspace], Path] | None] = ContextVar(
+    "csmetrics_served", default=None)
+
+
+@contextmanager
+def serving_for(open_served: Callable[[], Workspace], folder: Path) -> Iterator[None]:
+    """While the block runs, commands open ``open_served()`` instead of finding their
+    workspace, and read relative paths from ``folder``."""
+    token = _SERVED.set((open_served, folder))
+    try:
+        yield
+    finally:
+        _SERVED.reset(token)
+
+
+def open_workspace(explicit: Path | None) -> Workspace:
+    """The command's workspace: ``--workspace``, ``$CSMETRICS_WORKSPACE`` or the nearest one
+    (``Workspace.find``); the server's own when a server runs the command."""
+    served = _SERVED.get()
+    if served is not None:
+        return served[0]()
+    return Workspace.find(explicit)
+
+
+def caller_path(value: Any) -> Any:
+    """A path (or list of paths) as typed: relative ones are taken from the folder the
+    command was typed in, which is not the server's when a server runs it."""
+    served = _SERVED.get()
+    if served is None or value is None:
+        return value
+    if isinstance(value, list | tuple):
+        return type(value)(served[1] / item for item in value)
+    return served[1] / value
+
+
 WorkspaceOption = Annotated[
     Path | None,
     typer.Option(
         "--workspace", "-w",
         help="Workspace folder (default: the nearest folder with csmetrics.toml, or "
         "$CSMETRICS_WORKSPACE).",
-        show_default=False,
+        show_default=False, callback=caller_path,
     ),
 ]
 

@@ -13,9 +13,9 @@ from csmetrics.cli._shared import (
     WorkspaceOption,
     emit,
     handles_errors,
+    open_workspace,
     records,
 )
-from csmetrics.workspace import Workspace
 
 app = typer.Typer()
 customers_app = typer.Typer(help="Customers: the list with MRR and health.",
@@ -46,7 +46,7 @@ def customers_list(
     band and change; filters combine (like GET /api/v1/customers)."""
     from csmetrics.reports.customers import customer_table, select_customers
 
-    with Workspace.find(workspace) as ws:
+    with open_workspace(workspace) as ws:
         frame = select_customers(customer_table(ws), search=search, sort=sort, band=band,
                                  owner=owner, plan=plan, region=region, size_tier=size_tier)
         zone = ws.settings.workspace.timezone

@@ -15,9 +15,11 @@ from csmetrics.cli._shared import (
     FormatOption,
     OutputFormat,
     WorkspaceOption,
+    caller_path,
     console,
     emit,
     handles_errors,
+    open_workspace,
     progress_bar,
     steps,
 )
@@ -75,9 +77,11 @@ def schema(
 @handles_errors
 def ingest(
     table: Annotated[str, typer.Argument(help="Canonical table to load into.")],
-    files: Annotated[list[Path], typer.Argument(help="CSV, Parquet or JSON-lines files (.gz ok).")],
+    files: Annotated[list[Path], typer.Argument(help="CSV, Parquet or JSON-lines files (.gz ok).",
+                                                callback=caller_path)],
     mapping: Annotated[Path | None, typer.Option(help="TOML file mapping your column names "
-                                                 "and values onto ours.")] = None,
+                                                 "and values onto ours.",
+                                                 callback=caller_path)] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Swap the table's whole content "
                                           "for these files, atomically.")] = False,
     replace_columns: Annotated[bool, typer.Option(
@@ -91,7 +95,7 @@ def ingest(
 ) -> None:
     """Validate files and load them into a table: all or nothing, and safe to repeat."""
     # clean files take two steps, files with problems a step per file more: no fixed total
-    with Workspace.find(workspace) as ws, steps(total=None) as step:
+    with open_workspace(workspace) as ws, steps(total=None) as step:
         result = ws.ingest(table, files, mapping=mapping, replace=replace,
                            allow_orphans=allow_orphans, encoding=encoding, on_step=step,
                            replace_columns=replace_columns)
@@ -106,7 +110,7 @@ def batches(
     workspace: WorkspaceOption = None,
 ) -> None:
     """List every load: table, files, content hash, rows inserted / updated, user, time."""
-    with Workspace.find(workspace) as ws:
+    with open_workspace(workspace) as ws:
         rows = [
             {
                 "batch": b.batch_id, "table": b.table, "mode": b.mode,
@@ -125,7 +129,7 @@ def batches(
 @handles_errors
 def status(workspace: WorkspaceOption = None) -> None:
     """Show the workspace, its settings and how many rows each table holds."""
-    with Workspace.find(workspace) as ws:
+    with open_workspace(workspace) as ws:
         s = ws.settings.workspace
         console.print(f"[bold]{s.name}[/] — {ws.root}  ({s.currency}, {s.timezone})")
         grid = RichTable()

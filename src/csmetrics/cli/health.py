@@ -18,11 +18,11 @@ from csmetrics.cli._shared import (
     console,
     emit,
     handles_errors,
+    open_workspace,
     records,
     steps,
 )
 from csmetrics.errors import UserInputError
-from csmetrics.workspace import Workspace
 
 app = typer.Typer()
 health_app = typer.Typer(help="Account health: scores, explanations, history, backtest.",
@@ -56,7 +56,7 @@ def health_list(
     """Every paying account's score, band, change since the last snapshot, owner and MRR."""
     if band is not None and band not in BANDS:
         raise UserInputError(f"--band {band!r} must be one of red, yellow, green, unknown.")
-    with Workspace.find(workspace) as ws:
+    with open_workspace(workspace) as ws:
         health = ws.health(as_of)
         scores = health.scores
         if by is not None and by not in scores.columns:
@@ -114,7 +114,7 @@ def health_explain(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Each component's raw value, points, weight and contribution, biggest pull first."""
-    with Workspace.find(workspace) as ws:
+    with open_workspace(workspace) as ws:
         e = ws.health_explain(customer, as_of)
     parts = [{
         "component": r["component"], "value": r["shown"], "raw": r["raw"],
@@ -151,7 +151,7 @@ def health_snapshot(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Score every paying account as of a day and store it in the history."""
-    with Workspace.find(workspace) as ws:
+    with open_workspace(workspace) as ws:
         health = ws.health_snapshot(as_of)
     counts = health.scores["band"].value_counts()
     rows = [{"as_of": str(health.as_of), "accounts": len(health.scores),
@@ -178,7 +178,7 @@ def health_history(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Stored health snapshots: bands per date, or one customer's score over time."""
-    with Workspace.find(workspace) as ws:
+    with open_workspace(workspace) as ws:
         if rebuild:
             if start is None:
                 raise UserInputError("--rebuild needs --from YYYY-MM-DD (the first date to "
@@ -214,7 +214,7 @@ def health_backtest(
     workspace: WorkspaceOption = None,
 ) -> None:
     """How well stored scores separated accounts that churned within the horizon."""
-    with Workspace.find(workspace) as ws:
+    with open_workspace(workspace) as ws:
         b = ws.health_backtest(horizon, start, end)
     rw = b.reweighting
     result: dict[str, Any] = {

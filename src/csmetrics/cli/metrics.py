@@ -15,6 +15,7 @@ from csmetrics.cli._shared import (
     console,
     emit,
     handles_errors,
+    open_workspace,
     records,
     steps,
 )
@@ -65,7 +66,7 @@ def metrics_show(
     from csmetrics.metrics import get_metric
     from csmetrics.metrics.formatting import format_value
 
-    with Workspace.find(workspace) as ws:
+    with open_workspace(workspace) as ws:
         frame = ws.query(names, period=period, start=start, end=end, by=by, customer=customer,
                          where=where, as_of=as_of)
         currency = ws.settings.workspace.currency
@@ -117,7 +118,7 @@ def metrics_explain(
         console.print(Text(f"Benchmark: {m.benchmark}"))
     console.print(f"Reads: {', '.join(m.tables)}")
     try:
-        ws = Workspace.find(workspace)
+        ws = open_workspace(workspace)
         settings = ws.settings
         source = str(ws.root / "csmetrics.toml")
     except UserInputError:
@@ -146,7 +147,7 @@ def metrics_cohorts(
     """Retention by start month x months since start."""
     if kind not in ("logo", "revenue"):
         raise UserInputError(f"--kind {kind!r} must be logo or revenue.")
-    with Workspace.find(workspace) as ws:
+    with open_workspace(workspace) as ws:
         table = ws.cohorts(kind, start, end)
         zone = ws.settings.workspace.timezone
     if out is not None:
@@ -173,7 +174,7 @@ def refresh(
 
     Incremental by default: after new data only the periods it can change are recomputed
     (the result equals a full refresh); --full recomputes everything."""
-    with Workspace.find(workspace) as ws, steps(total=None) as step:
+    with open_workspace(workspace) as ws, steps(total=None) as step:
         run = ws.refresh(grains=period, on_step=step, full=full)
     console.print(
         f"Refreshed {run['rows']:,} metric values for {', '.join(run['grains'])} "
@@ -188,7 +189,7 @@ def refresh(
 @handles_errors
 def kpis(workspace: WorkspaceOption = None, fmt: FormatOption = OutputFormat.TABLE) -> None:
     """The headline KPIs of the last complete month, with the change against the month before."""
-    with Workspace.find(workspace) as ws:
+    with open_workspace(workspace) as ws:
         print_headline(ws, fmt)
 
 

@@ -16,10 +16,10 @@ from csmetrics.cli._shared import (
     emit,
     errors,
     handles_errors,
+    open_workspace,
 )
 from csmetrics.clock import default_clock
 from csmetrics.errors import UserInputError
-from csmetrics.workspace import Workspace
 
 app = typer.Typer()
 notify_app = typer.Typer(help="Notifications (e-mail, webhooks): outbox status, send, test.",
@@ -43,7 +43,7 @@ def notify_status(fmt: FormatOption = OutputFormat.TABLE,
     """Outbox counts per channel and status, and every failed notification with its error."""
     from csmetrics.alerts.notify import outbox_counts, outbox_rows
 
-    with Workspace.find(workspace) as ws:
+    with open_workspace(workspace) as ws:
         counts = outbox_counts(ws.warehouse.sql)
         stuck = [r for r in outbox_rows(ws.warehouse.sql) if r["status"] != "sent"]
     rows = [{"channel": channel, **by_status} for channel, by_status in counts.items()]
@@ -64,7 +64,7 @@ def notify_status(fmt: FormatOption = OutputFormat.TABLE,
 @handles_errors
 def notify_send(workspace: WorkspaceOption = None) -> None:
     """Deliver the pending notifications now (retries included); exit code 1 if any failed."""
-    with Workspace.find(workspace) as ws:
+    with open_workspace(workspace) as ws:
         report = ws.deliver_notifications()
     print_delivery(report)
     if report.failed or report.errors:
@@ -82,7 +82,7 @@ def notify_test(
     from csmetrics.alerts.notify import Notice, routes
 
     now = default_clock().now()
-    with Workspace.find(workspace) as ws:
+    with open_workspace(workspace) as ws:
         notice = Notice(
             key=f"test:{now.isoformat(timespec='microseconds')}", event="test",
             subject=f"csmetrics test notification from {ws.settings.workspace.name}",

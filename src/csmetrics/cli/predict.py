@@ -16,10 +16,10 @@ from csmetrics.cli._shared import (
     console,
     emit,
     handles_errors,
+    open_workspace,
     records,
     steps,
 )
-from csmetrics.workspace import Workspace
 
 app = typer.Typer()
 predict_app = typer.Typer(help="Predictions: churn risk.", no_args_is_help=True)
@@ -69,7 +69,7 @@ def churn_train(
 ) -> None:
     """Train the churn model on past cutoffs, validate it on later ones beside its baselines,
     and save it in the workspace (models/churn.joblib + churn.json)."""
-    with Workspace.find(workspace) as ws, steps(None) as step:
+    with open_workspace(workspace) as ws, steps(None) as step:
         model = ws.churn_train(horizon_days=horizon, seed=seed, on_step=step)
     m = model.metadata
     if fmt is OutputFormat.JSON:
@@ -95,7 +95,7 @@ def churn_score(
 ) -> None:
     """Risk of churning within the horizon for every paying customer, riskiest first (stored
     in the warehouse table _churn_scores)."""
-    with Workspace.find(workspace) as ws:
+    with open_workspace(workspace) as ws:
         frame = ws.churn_scores(as_of)
     if top:
         frame = frame.head(top)
@@ -116,7 +116,7 @@ def churn_explain(
 ) -> None:
     """Why one customer has its risk: the features that push it up or down the most, each
     compared with the typical (training median) value."""
-    with Workspace.find(workspace) as ws:
+    with open_workspace(workspace) as ws:
         probability, explanations = ws.churn_explain(customer, as_of)
     rows = [{"feature": e.feature, "value": e.value, "typical": e.typical,
              "effect_points": round(e.effect * 100, 1), "reason": e.sentence}
@@ -136,7 +136,7 @@ def churn_explain(
 @handles_errors
 def churn_report(fmt: FormatOption = OutputFormat.TABLE, workspace: WorkspaceOption = None) -> None:
     """How the saved model did on its validation cutoffs, beside its baselines."""
-    with Workspace.find(workspace) as ws:
+    with open_workspace(workspace) as ws:
         model = ws.churn_model()
     m = model.metadata
     if fmt is OutputFormat.JSON:
@@ -165,7 +165,7 @@ def clv_fit(until: Until = None, time_unit: TimeUnit = None, horizon: Horizon = 
             workspace: WorkspaceOption = None) -> None:
     """Fit BG/NBD (r, alpha, a, b) and Gamma-Gamma (p, q, gamma) by maximum likelihood on the
     paid orders, and store every customer's CLV (_clv_customers, _clv_fits)."""
-    with Workspace.find(workspace) as ws:
+    with open_workspace(workspace) as ws:
         run = ws.clv_fit(until, time_unit, horizon, discount_rate)
     params = run.parameters()
     if fmt is OutputFormat.JSON:
@@ -190,7 +190,7 @@ def clv_show(customer: Annotated[str | None, typer.Option(help="One customer_id.
     and discounted CLV, most valuable first."""
     from csmetrics.errors import UserInputError
 
-    with Workspace.find(workspace) as ws:
+    with open_workspace(workspace) as ws:
         run = ws.clv_fit(until, time_unit, horizon, discount_rate)
     frame = run.customers.sort_values("clv", ascending=False, ignore_index=True)
     if customer is not None:
@@ -221,7 +221,7 @@ def survival(
 ) -> None:
     """Kaplan-Meier customer-lifetime curves: median lifetime and expected lifespan per
     segment, with 95 % confidence bands (stored in _survival_curves, _survival_summary)."""
-    with Workspace.find(workspace) as ws:
+    with open_workspace(workspace) as ws:
         result = ws.survival(by, as_of)
     if fmt is OutputFormat.JSON and not curve:
         summary = records(result.summary.round(4))

@@ -15,16 +15,17 @@ from csmetrics.cli._shared import (
     FormatOption,
     OutputFormat,
     WorkspaceOption,
+    caller_path,
     console,
     emit,
     errors,
     handles_errors,
+    open_workspace,
     steps,
 )
 from csmetrics.cli.notify import print_delivery
 from csmetrics.clock import default_clock, parse_day
 from csmetrics.errors import UserInputError
-from csmetrics.workspace import Workspace
 
 app = typer.Typer()
 schedule_app = typer.Typer(help="Reports sent on a cadence ([[schedule]] in csmetrics.toml): "
@@ -52,7 +53,8 @@ def report(
                                                  "attached) to this address; repeatable.")
                   ] = None,
     out: Annotated[Path | None, typer.Option(help="Write FILE.pdf or FILE.html (by extension), "
-                                             "or both formats into a folder.")] = None,
+                                             "or both formats into a folder.",
+                                             callback=caller_path)] = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Report the last complete "
                                               "period ending on or before this day "
                                               "(YYYY-MM-DD); default: the end of the data.")
@@ -69,7 +71,7 @@ def report(
     if out is not None and out.suffix.lower() not in ("", ".pdf", ".html", ".htm"):
         raise UserInputError(f"--out {out}: write a .pdf or .html file, or name a folder to "
                              "get both.")
-    with Workspace.find(workspace) as ws, steps(None) as step:
+    with open_workspace(workspace) as ws, steps(None) as step:
         if to and not ws.settings.notify.email.enabled:
             raise UserInputError("--to needs e-mail: set [notify.email] enabled = true (with "
                                  "host, port, sender) in csmetrics.toml.")
@@ -107,7 +109,7 @@ def schedule_list(
     """Each [[schedule]]: cadence, recipients, the latest due period and whether it was sent."""
     from csmetrics.reports.deliver import schedule_table
 
-    with Workspace.find(workspace) as ws:
+    with open_workspace(workspace) as ws:
         rows = schedule_table(ws, _moment(now))
     emit(rows, fmt, title="Scheduled reports",
          empty="No schedules: add [[schedule]] entries to csmetrics.toml (see the commented "
@@ -127,7 +129,7 @@ def schedule_run(
     schedule or a notification failed."""
     from csmetrics.reports.deliver import run_schedules
 
-    with Workspace.find(workspace) as ws, steps(None) as step:
+    with open_workspace(workspace) as ws, steps(None) as step:
         result = run_schedules(ws, _moment(now), on_step=step)
     for outcome in result.outcomes:
         line = (f"{outcome.name} ({outcome.cadence}, period from {outcome.period.start}): "

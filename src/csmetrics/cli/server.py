@@ -13,6 +13,7 @@ from csmetrics.cli._shared import (
     console,
     emit,
     handles_errors,
+    open_workspace,
 )
 from csmetrics.errors import UserInputError
 from csmetrics.store.accounts import Accounts
@@ -40,7 +41,7 @@ def users_add(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Add a user (the password is asked for, or read from $CSMETRICS_PASSWORD)."""
-    with Workspace.find(workspace) as ws:
+    with open_workspace(workspace) as ws:
         user = Accounts(ws.warehouse.sql).add_user(username, password, role)
     console.print(f"Added {user.username} ({user.role}).")
 
@@ -49,7 +50,7 @@ def users_add(
 @handles_errors
 def users_list(fmt: FormatOption = OutputFormat.TABLE, workspace: WorkspaceOption = None) -> None:
     """List users and their roles."""
-    with Workspace.find(workspace) as ws:
+    with open_workspace(workspace) as ws:
         rows = [{"username": u.username, "role": u.role, "disabled": u.disabled}
                 for u in Accounts(ws.warehouse.sql).users()]
     emit(rows, fmt, title="Users", empty="No users yet: csmetrics users add NAME --role admin")
@@ -59,7 +60,7 @@ def users_list(fmt: FormatOption = OutputFormat.TABLE, workspace: WorkspaceOptio
 @handles_errors
 def users_disable(username: str, workspace: WorkspaceOption = None) -> None:
     """Disable a user: their tokens stop working at once."""
-    with Workspace.find(workspace) as ws:
+    with open_workspace(workspace) as ws:
         Accounts(ws.warehouse.sql).set_disabled(username, True)
     console.print(f"Disabled {username}.")
 
@@ -72,7 +73,7 @@ def users_role(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Give a user another role."""
-    with Workspace.find(workspace) as ws:
+    with open_workspace(workspace) as ws:
         user = Accounts(ws.warehouse.sql).set_role(username, role)
     console.print(f"{user.username}'s role is now {user.role}.")
 
@@ -89,7 +90,7 @@ def users_password(
 ) -> None:
     """Set a user's password (asked for, or read from $CSMETRICS_PASSWORD); their dashboard
     sessions end."""
-    with Workspace.find(workspace) as ws:
+    with open_workspace(workspace) as ws:
         Accounts(ws.warehouse.sql).set_password(username, password)
     console.print(f"Set a new password for {username}.")
 
@@ -98,7 +99,7 @@ def users_password(
 @handles_errors
 def users_enable(username: str, workspace: WorkspaceOption = None) -> None:
     """Enable a disabled user again."""
-    with Workspace.find(workspace) as ws:
+    with open_workspace(workspace) as ws:
         Accounts(ws.warehouse.sql).set_disabled(username, False)
     console.print(f"Enabled {username}.")
 
@@ -107,7 +108,7 @@ def users_enable(username: str, workspace: WorkspaceOption = None) -> None:
 @handles_errors
 def users_remove(username: str, workspace: WorkspaceOption = None) -> None:
     """Remove a user, their API tokens and their sessions."""
-    with Workspace.find(workspace) as ws:
+    with open_workspace(workspace) as ws:
         Accounts(ws.warehouse.sql).remove_user(username)
     console.print(f"Removed {username}.")
 
@@ -120,7 +121,7 @@ def tokens_create(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Create an API token; it is shown once, so store it now."""
-    with Workspace.find(workspace) as ws:
+    with open_workspace(workspace) as ws:
         token = Accounts(ws.warehouse.sql).create_token(username, name)
     console.print(token, highlight=False, soft_wrap=True)
 
@@ -129,7 +130,7 @@ def tokens_create(
 @handles_errors
 def tokens_list(fmt: FormatOption = OutputFormat.TABLE, workspace: WorkspaceOption = None) -> None:
     """List tokens (never their secrets)."""
-    with Workspace.find(workspace) as ws:
+    with open_workspace(workspace) as ws:
         rows = [{"token_id": t.token_id, "user": t.username, "name": t.name,
                  "created": t.created_at.isoformat(timespec="seconds"),
                  "revoked": t.revoked_at.isoformat(timespec="seconds") if t.revoked_at else ""}
@@ -141,7 +142,7 @@ def tokens_list(fmt: FormatOption = OutputFormat.TABLE, workspace: WorkspaceOpti
 @handles_errors
 def tokens_revoke(token_id: str, workspace: WorkspaceOption = None) -> None:
     """Revoke a token for good."""
-    with Workspace.find(workspace) as ws:
+    with open_workspace(workspace) as ws:
         Accounts(ws.warehouse.sql).revoke_token(token_id)
     console.print(f"Revoked {token_id}.")
 
@@ -159,10 +160,11 @@ def serve(
                                                 "runs.")] = 600,
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Serve the dashboard and the JSON API (OpenAPI docs at /api/v1/docs)."""
+    """Serve the dashboard and the JSON API (its OpenAPI document at /api/v1/openapi.json)."""
     import uvicorn
 
-    from csmetrics.api import create_app
+    from csmetrics.api import cli_channel, create_app
+    from csmetrics.cli import bridge
 
     ws = Workspace.find(workspace)
     if not Accounts(ws.warehouse.sql).users():
@@ -170,13 +172,17 @@ def serve(
                              "--role admin', then 'csmetrics tokens create NAME'.")
     console.print(f"Dashboard: http://{host}:{port}/  (sign in with a user of "
                   f"'csmetrics users list')")
-    console.print(f"API: http://{host}:{port}/api/v1  (docs: http://{host}:{port}/api/v1/docs)")
+    console.print(f"API: http://{host}:{port}/api/v1  (OpenAPI document: "
+                  f"http://{host}:{port}/api/v1/openapi.json)")
     app = create_app(ws)
+    announced = bridge.announce(ws.root, host, port)
+    if announced is not None:  # CLI commands on this workspace now run in this server
+        cli_channel.mount(app, announced.secret, bridge.run_forwarded)
     runner = None
     if scheduler:
         from csmetrics.reports.scheduler import Scheduler
 
-        runner = Scheduler(app.state.site.use, every=schedule_every)
+        runner = Scheduler(app.state.site.writing, every=schedule_every)
         runner.start()
         console.print(f"Scheduler: reports and notifications every {schedule_every} s.")
     try:
@@ -184,3 +190,6 @@ def serve(
     finally:
         if runner is not None:
             runner.stop()
+        if announced is not None:
+            bridge.withdraw(ws.root, announced)
+        app.state.site.close()

@@ -20,6 +20,7 @@ from csmetrics.cli._shared import (
     console,
     emit,
     handles_errors,
+    open_workspace,
     records,
 )
 from csmetrics.errors import UserInputError
@@ -50,7 +51,7 @@ def actor() -> str:
 @handles_errors
 def rules_list(fmt: FormatOption = OutputFormat.TABLE, workspace: WorkspaceOption = None) -> None:
     """Every rule: its condition in words, playbook and whether it is enabled."""
-    with Workspace.find(workspace) as ws:
+    with open_workspace(workspace) as ws:
         alerts = ws.alerts()
     rows = [{"rule": r.name, "on": "yes" if r.enabled else "no", "kind": r.kind,
              "condition": r.condition(), "playbook": r.playbook,
@@ -68,7 +69,7 @@ def rules_check(
     workspace: WorkspaceOption = None,
 ) -> None:
     """What the rules would fire now, without opening tasks (a dry run)."""
-    with Workspace.find(workspace) as ws:
+    with open_workspace(workspace) as ws:
         outcome = ws.evaluate_rules(as_of, rules=rule, dry_run=True)
     rows = [{"rule": f.rule, "subject": f.subject, "customer_id": f.customer_id,
              "assignee": f.owner, "reason": f.reason} for f in outcome.firings]
@@ -87,7 +88,7 @@ def rules_run(
 ) -> None:
     """Evaluate the rules, open tasks for new firings and notify their assignees. Safe to
     repeat: a condition that already has a task opens no other."""
-    with Workspace.find(workspace) as ws:
+    with open_workspace(workspace) as ws:
         outcome = ws.evaluate_rules(as_of, rules=rule)
     console.print(f"Rules as of {outcome.as_of}: {len(outcome.firings)} firing(s), "
                   f"{len(outcome.created)} new task(s), {outcome.suppressed} already handled, "
@@ -112,7 +113,7 @@ def tasks_list(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Tasks, most urgent first: due date, then priority."""
-    with Workspace.find(workspace) as ws:
+    with open_workspace(workspace) as ws:
         if mine:
             assignee = _my_owner_name(ws)
         frame = ws.tasks.list(status=status, assignee=assignee, customer=customer, rule=rule,
@@ -134,7 +135,7 @@ def tasks_list(
 def tasks_show(task_id: TaskId, fmt: FormatOption = OutputFormat.TABLE,
                workspace: WorkspaceOption = None) -> None:
     """One task: why it was opened, the figures, its steps and its history."""
-    with Workspace.find(workspace) as ws:
+    with open_workspace(workspace) as ws:
         task = ws.tasks.get(task_id)
     _show(task, fmt)
 
@@ -148,7 +149,7 @@ def tasks_done(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Mark a step, or the whole task, done."""
-    with Workspace.find(workspace) as ws:
+    with open_workspace(workspace) as ws:
         task = ws.tasks.done(task_id, actor(), step=step, note=note)
     done = sum(1 for s in task.steps if s["done_at"] is not None)
     console.print(f"Task {task_id}: {done}/{len(task.steps)} steps done, {task.status}.",
@@ -159,7 +160,7 @@ def tasks_done(
 @handles_errors
 def tasks_reopen(task_id: TaskId, workspace: WorkspaceOption = None) -> None:
     """Open a done task again."""
-    with Workspace.find(workspace) as ws:
+    with open_workspace(workspace) as ws:
         ws.tasks.reopen(task_id, actor())
     console.print(f"Task {task_id} is open again.", highlight=False)
 
@@ -172,7 +173,7 @@ def tasks_assign(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Give a task to someone else; they are notified."""
-    with Workspace.find(workspace) as ws:
+    with open_workspace(workspace) as ws:
         ws.assign_task(task_id, assignee, actor())
     console.print(Text(f"Task {task_id} is now {assignee}'s."), soft_wrap=True)
 
@@ -185,7 +186,7 @@ def tasks_comment(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Add a comment to a task's history."""
-    with Workspace.find(workspace) as ws:
+    with open_workspace(workspace) as ws:
         task = ws.tasks.comment(task_id, text, actor())
     console.print(f"Comment added to task {task_id} ({len(task.history)} entries in its "
                   "history).", highlight=False)

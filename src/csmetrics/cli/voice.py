@@ -13,9 +13,9 @@ from csmetrics.cli._shared import (
     emit,
     errors,
     handles_errors,
+    open_workspace,
     records,
 )
-from csmetrics.workspace import Workspace
 
 app = typer.Typer()
 voice_app = typer.Typer(help="Voice of the customer: sentiment, themes, feature requests.",
@@ -52,7 +52,7 @@ def voice_sentiment(
 ) -> None:
     """Score new texts, then show the share of negative comments per period (and segment),
     or one customer's texts with their sentiment."""
-    with Workspace.find(workspace) as ws:
+    with open_workspace(workspace) as ws:
         run = ws.voice_score()
         errors.print(f"... {run.scored:,} texts scored, {run.unchanged:,} unchanged, "
                      f"{run.removed:,} removed ({run.seconds:.1f} s)", highlight=False)
@@ -96,7 +96,7 @@ def voice_themes(
 ) -> None:
     """Group comments and feedback into named themes: size, sentiment, NPS detractors vs
     promoters, MRR of the customers raising them, example quotes, trend."""
-    with Workspace.find(workspace) as ws:
+    with open_workspace(workspace) as ws:
         report = ws.voice_themes(period=period, by=by, as_of=as_of, seed=seed,
                                  sources=tuple(source) if source else None)
         currency = ws.settings.workspace.currency
@@ -136,7 +136,7 @@ def voice_requests(
 ) -> None:
     """Feature requests and ideas, similar ones merged, ranked by the customers (or MRR)
     asking, with their status."""
-    with Workspace.find(workspace) as ws:
+    with open_workspace(workspace) as ws:
         if period is not None:
             report, trend = ws.voice_requests(by=by, as_of=as_of, rank=rank, period=period)
             top = set(report.requests.head(limit)["request_id"])

@@ -8,6 +8,7 @@ in one transaction; other dates are untouched.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from datetime import date, timedelta
@@ -16,6 +17,7 @@ import duckdb
 import pandas as pd
 
 from csmetrics.clock import default_clock
+from csmetrics.config import Settings
 from csmetrics.errors import UserInputError
 from csmetrics.health.score import HealthScores
 from csmetrics.health.scorecard import Scorecard
@@ -26,17 +28,33 @@ COMPONENT_COLUMNS = ["as_of", "customer_id", "component", "signal", "raw", "poin
                      "effective_weight", "contribution", "lost", "missing"]
 
 
+def settings_digest(settings: Settings) -> str:
+    """A digest of the settings health scores depend on (all of them: policy, currency,
+    metric options)."""
+    text = json.dumps(settings.model_dump(mode="json"), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _scorecard_text(scorecard: Scorecard) -> str:
+    return json.dumps(scorecard.model_dump(mode="json"), sort_keys=True)
+
+
+def _last_batch(con: duckdb.DuckDBPyConnection) -> int:
+    return int(con.execute("SELECT coalesce(max(batch_id), 0) FROM _batches").fetchall()[0][0])
+
+
 def write_snapshot(con: duckdb.DuckDBPyConnection, health: HealthScores,
-                   scorecard: Scorecard) -> None:
-    """Store ``health`` as the snapshot of its date, replacing an earlier one, atomically."""
+                   scorecard: Scorecard, settings: Settings) -> None:
+    """Store ``health`` as the snapshot of its date, replacing an earlier one, atomically,
+    with what it was computed from (scorecard, settings, newest load)."""
     scores = health.scores.assign(as_of=health.as_of)[SCORE_COLUMNS]
     components = health.components.assign(as_of=health.as_of)[COMPONENT_COLUMNS]
-    run = pd.DataFrame([{
-        "as_of": health.as_of, "computed_at": default_clock().now(),
-        "accounts": len(scores),
-        "scorecard": json.dumps(scorecard.model_dump(mode="json"), sort_keys=True)}])
     where = {"as_of": health.as_of}
     with transaction(con):
+        run = pd.DataFrame([{
+            "as_of": health.as_of, "computed_at": default_clock().now(),
+            "accounts": len(scores), "scorecard": _scorecard_text(scorecard),
+            "settings": settings_digest(settings), "last_batch": _last_batch(con)}])
         replace_rows(con, "_health_scores", scores, where)
         replace_rows(con, "_health_components", components, where)
         replace_rows(con, "_health_runs", run, where)
@@ -68,6 +86,21 @@ def read_components(con: duckdb.DuckDBPyConnection, dates: Iterable[date]) -> pd
     return con.execute(
         "SELECT * FROM _health_components WHERE list_contains($dates, as_of) "
         "ORDER BY as_of, customer_id, component", {"dates": list(dates)}).df()
+
+
+def current_snapshot(con: duckdb.DuckDBPyConnection, as_of: date, scorecard: Scorecard,
+                     settings: Settings) -> HealthScores | None:
+    """The stored snapshot of ``as_of`` when it is what scoring now would give: made with
+    this scorecard and these settings, after the newest load; None otherwise."""
+    row = con.execute(
+        "SELECT scorecard, settings, last_batch FROM _health_runs WHERE as_of = ?",
+        [as_of]).fetchall()
+    if not row or row[0] != (_scorecard_text(scorecard), settings_digest(settings),
+                             _last_batch(con)):
+        return None
+    scores = read_scores(con, [as_of]).drop(columns="as_of")
+    components = read_components(con, [as_of]).drop(columns="as_of")
+    return HealthScores(as_of, scores, components)
 
 
 def previous_scores(con: duckdb.DuckDBPyConnection, before: date) -> pd.DataFrame:

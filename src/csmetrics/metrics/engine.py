@@ -18,14 +18,14 @@ from ibis.backends import BaseBackend
 
 from csmetrics.clock import Clock, default_clock, parse_day
 from csmetrics.config import Settings
-from csmetrics.errors import UnknownNameError, UserInputError, closest
+from csmetrics.errors import FieldError, UnknownNameError, UserInputError, closest
 from csmetrics.metrics.context import MetricContext
 from csmetrics.metrics.definition import MetricDefinition, all_metrics, get_metric
 from csmetrics.metrics.money import check_rates
 from csmetrics.metrics.periods import Calendar, Grain, period_start, period_starts
 from csmetrics.metrics.policy import Policy
 from csmetrics.metrics.result import STANDARD
-from csmetrics.schema import TABLES
+from csmetrics.schema import TABLES, DType
 from csmetrics.store.engines import compile_ahead, run_compiled
 
 DEFAULT_PERIODS = 12
@@ -69,7 +69,7 @@ class MetricRequest:
             raise UserInputError(
                 f"--period {period!r} is not one of day, week, month, quarter, year."
             ) from None
-        segments = tuple(_split(by))
+        segments = _segments(by)
         return cls(
             metrics=names, grain=grain, start=parse_day(start, "--from"),
             end=parse_day(end, "--to"),
@@ -83,6 +83,30 @@ def _split(value: str | Iterable[str] | None) -> list[str]:
         return []
     items = value.split(",") if isinstance(value, str) else list(value)
     return [item.strip() for item in items if item.strip()]
+
+
+#: Columns every result row has: a segment of the same name would overwrite them.
+RESULT_COLUMNS = frozenset({"metric", "period_start", *STANDARD, "target", "benchmark",
+                            "segment_by", "segment_value"})
+#: Number columns of the canonical tables: what metrics add up, never a segment (segmenting
+#: turns the column into text, and a metric summing it would fail).
+NUMBER_COLUMNS = frozenset(c.name for t in TABLES.values() for c in t.columns
+                           if c.dtype in (DType.INTEGER, DType.NUMBER, DType.MONEY))
+
+
+def _segments(by: str | Iterable[str] | None) -> tuple[str, ...]:
+    """The segment columns asked for, each once, none a result column or a number."""
+    segments = _split(by)
+    for i, name in enumerate(segments):
+        if name in segments[:i]:
+            raise FieldError("by", f"--by names {name!r} twice; name each segment once.")
+        if name in RESULT_COLUMNS:
+            raise FieldError("by", f"--by {name!r} is a column of every result, not a "
+                             "segment; segment by a customer column or attribute, e.g. plan.")
+        if name in NUMBER_COLUMNS:
+            raise FieldError("by", f"--by {name!r} is a number, not a category; segment by a "
+                             "text column or customer attribute, e.g. size_tier or plan.")
+    return tuple(segments)
 
 
 def _filters(where: dict[str, str] | Iterable[str] | None) -> tuple[tuple[str, str], ...]:

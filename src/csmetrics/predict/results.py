@@ -10,7 +10,7 @@ import pandas as pd
 
 from csmetrics.store.sql import quote_ident, replace_rows, table_columns
 
-__all__ = ["TABLES", "read", "replace"]
+__all__ = ["TABLES", "latest_churn_risks", "read", "replace"]
 
 #: The result tables.
 TABLES: tuple[str, ...] = ("_churn_scores", "_clv_customers", "_clv_fits", "_survival_curves",
@@ -35,3 +35,10 @@ def replace(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame,
 def read(con: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
     """Everything stored in a result table (empty when nothing was stored yet)."""
     return con.execute(f"SELECT * FROM {quote_ident(_known(table))}").df()
+
+
+def latest_churn_risks(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Each scored customer's churn probability from its latest scoring: ``customer_id``,
+    ``probability`` (no rows before the first ``csmetrics predict churn score``)."""
+    return con.execute("SELECT customer_id, max_by(probability, as_of) AS probability "
+                       "FROM _churn_scores GROUP BY customer_id").df()

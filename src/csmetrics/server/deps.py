@@ -1,39 +1,114 @@
-"""What every route depends on: the workspace (one connection, one lock) and the caller."""
+"""What every route depends on: the workspace (a connection per thread, a writer lock) and
+the caller."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from csmetrics.server.results import Results, file_stamp
 from csmetrics.server.signin import LoginThrottle
 from csmetrics.store.accounts import Accounts, Role, User
 from csmetrics.workspace import Workspace
+
+T = TypeVar("T")
 
 bearer = HTTPBearer(auto_error=False, description="An API token: csmetrics tokens create")
 
 
 class Site:
-    """The open workspace behind the app. DuckDB connections are not shared between
-    threads, so requests take turns on it."""
+    """The open workspace behind the app, lent to one piece of work at a time per thread.
+
+    Each worker thread reads through a connection of its own (``Workspace.session``), so
+    requests run side by side and see every committed change; no lock is taken to read.
+    Work that changes the warehouse takes the writer lock, so two writes never meet;
+    sign-ins and sign-outs take a lock of their own, so they never wait for a refresh.
+    Query-only engines (Spark) have one connection, and everything takes the writer lock.
+    What the reads compute is kept until the next write (``remember``). See docs/serving.md."""
 
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
-        self.lock = threading.RLock()
+        self.writer = threading.RLock()
+        self.sessions_lock = threading.Lock()
         self.throttle = LoginThrottle()  # failed sign-ins (csmetrics.server.signin)
+        self.results = Results(stamp=self._stamp)
+        self._local = threading.local()
+        self._parallel = workspace.warehouse.shares_connections
+        self._sessions: list[Workspace] = []
+        self._sessions_made = threading.Lock()
+
+    def _session(self) -> Workspace:
+        """This thread's connection to the workspace (made on its first use)."""
+        if not self._parallel:
+            return self.workspace
+        view: Workspace | None = getattr(self._local, "workspace", None)
+        if view is None:
+            view = self.workspace.session()
+            self._local.workspace = view
+            with self._sessions_made:
+                self._sessions.append(view)
+        return view
+
+    def _stamp(self) -> Hashable:
+        """What the kept results depend on besides the warehouse: today, and the scorecard
+        file, which is read on every use and may be edited while the server runs."""
+        ws = self.workspace
+        return ws.today(), file_stamp(ws.root / ws.settings.health.scorecard)
+
+    def remember(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``'s answer, kept under ``key`` until the warehouse next changes (see
+        ``csmetrics.server.results``): ``key`` must name everything the answer depends on.
+        Not kept on a query-only engine (Spark): its tables may change without the server."""
+        if not self._parallel:
+            return compute()
+        return self.results.get(key, compute)
 
     @contextmanager
-    def use(self) -> Iterator[Workspace]:
-        """The workspace, for the duration of one piece of work. Afterwards the warehouse's
-        files are made private again (DuckDB re-creates its write-ahead log after each
-        checkpoint with the process's umask)."""
-        with self.lock:
-            yield self.workspace
-            self.workspace.warehouse.protect_files()
+    def reading(self) -> Iterator[Workspace]:
+        """The workspace, to read: no lock, side by side with other readers and a writer."""
+        if not self._parallel:
+            with self.writer:
+                yield self.workspace
+            return
+        yield self._session()
+
+    @contextmanager
+    def writing(self) -> Iterator[Workspace]:
+        """The workspace, to change (see ``changing``)."""
+        with self.changing():
+            yield self._session()
+
+    @contextmanager
+    def changing(self) -> Iterator[None]:
+        """One change of the warehouse at a time. Afterwards, even after a failure, the kept
+        results are dropped and the warehouse's files made private again (DuckDB re-creates
+        its write-ahead log after a checkpoint)."""
+        with self.writer:
+            try:
+                yield
+            finally:
+                self.results.forget()
+                self.workspace.warehouse.protect_files()
+
+    @contextmanager
+    def signing_in(self) -> Iterator[Workspace]:
+        """The workspace, to start or end a dashboard session."""
+        with self.sessions_lock:
+            yield self._session()
+
+    def close(self) -> None:
+        """Close every thread's connection, then the workspace: before the process exits,
+        so no connection is left for the interpreter to tear down."""
+        with self._sessions_made:
+            sessions, self._sessions = self._sessions, []
+        for view in sessions:
+            view.close()
+        self.workspace.close()
 
 
 def site(request: Request) -> Site:
@@ -50,7 +125,7 @@ def caller(
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "An API token is required: send "
                             "'Authorization: Bearer <token>' (create one with 'csmetrics "
                             "tokens create').", headers={"WWW-Authenticate": "Bearer"})
-    with site(request).use() as ws:
+    with site(request).reading() as ws:
         user = Accounts(ws.warehouse.sql).user_for_token(credentials.credentials)
     if user is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "The API token is unknown, revoked, "

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from csmetrics.store.accounts import Accounts, User, check_password
+from csmetrics.errors import FieldError
+from csmetrics.store.accounts import Accounts, NewPassword, User, check_password, verify_password
 
 if TYPE_CHECKING:
     from csmetrics.server.deps import Site
@@ -115,14 +116,26 @@ def sign_in(site: Site, username: str, password: str, address: str) -> SignIn:
     wait = site.throttle.wait(username, address, now)
     if wait:
         return SignIn(None, wait)
-    with site.use() as ws:
+    with site.reading() as ws:
         stored, record = Accounts(ws.warehouse.sql).credentials(username)
     user, upgraded = check_password(password, stored, record)  # scrypt: outside the lock
     if user is None:
         site.throttle.failed(username, address, now)
         return SignIn(None)
     if upgraded is not None and stored is not None:
-        with site.use() as ws:
+        with site.writing() as ws:
             Accounts(ws.warehouse.sql).upgrade_hash(username, stored, upgraded)
     site.throttle.succeeded(username)
     return SignIn(user)
+
+
+def change_own_password(site: Site, username: str, current: str, new: str) -> None:
+    """A user changing their own password: the current one must be right. Their dashboard
+    sessions end. The scrypt work is done outside the writer lock."""
+    with site.reading() as ws:
+        stored, _ = Accounts(ws.warehouse.sql).credentials(username)
+    if stored is None or not verify_password(current, stored):
+        raise FieldError("current", "The current password is wrong.")
+    secret = NewPassword.of(new)
+    with site.writing() as ws:
+        Accounts(ws.warehouse.sql).set_password(username, secret)

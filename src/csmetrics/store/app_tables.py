@@ -97,7 +97,10 @@ CREATE TABLE IF NOT EXISTS _health_components (
   missing BOOLEAN, PRIMARY KEY (as_of, customer_id, component))""",
     "_health_runs": """
 CREATE TABLE IF NOT EXISTS _health_runs (
-  as_of DATE PRIMARY KEY, computed_at TIMESTAMPTZ, accounts BIGINT, scorecard VARCHAR)""",
+  as_of DATE PRIMARY KEY, computed_at TIMESTAMPTZ, accounts BIGINT, scorecard VARCHAR,
+  settings VARCHAR,         -- digest of the settings the scores were computed with
+  last_batch BIGINT         -- the newest ingest batch they include
+)""",
     # -- predictions (csmetrics.predict.results) -------------------------------------------
     "_churn_scores": """
 CREATE TABLE IF NOT EXISTS _churn_scores (

@@ -76,11 +76,20 @@ def _batch_changes_fact_days(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("UPDATE _batch_changes SET earliest_beyond_facts = earliest")
 
 
+def _health_runs_basis(con: duckdb.DuckDBPyConnection) -> None:
+    """``_health_runs.settings`` and ``last_batch``: what a snapshot was computed from, so a
+    server can read it instead of scoring again. Older snapshots have neither, and are
+    never taken as current."""
+    _add_column(con, "_health_runs", "settings", "VARCHAR")
+    _add_column(con, "_health_runs", "last_batch", "BIGINT")
+
+
 #: Every migration, in order; the position of each is its version.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "create the app tables", _create_app_tables),
     Migration(2, "add _batch_changes.earliest_beyond_facts", _batch_changes_beyond_facts),
     Migration(3, "add _batch_changes.fact_days", _batch_changes_fact_days),
+    Migration(4, "add _health_runs.settings and last_batch", _health_runs_basis),
 )
 #: The version this code writes and expects.
 LATEST = MIGRATIONS[-1].version

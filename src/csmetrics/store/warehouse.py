@@ -121,6 +121,24 @@ class Warehouse:
             raise
         return warehouse
 
+    def cursor(self) -> Warehouse:
+        """Another connection to this open warehouse, for one thread: it runs queries side by
+        side with the others, sees every committed change, and has temporary tables of its
+        own. Closing it leaves this one open. A query-only engine (Spark) has no such thing:
+        the same warehouse is returned."""
+        if self._sql is None:
+            return self
+        con = self._sql.cursor()
+        con.execute(f"SET TimeZone = {quote_literal(self.timezone)}")
+        other = Warehouse(con, self.timezone, url=self.url, engine=self._engine)
+        other._file = self._file
+        return other
+
+    @property
+    def shares_connections(self) -> bool:
+        """Whether ``cursor()`` gives connections that may run side by side (DuckDB)."""
+        return self._sql is not None
+
     def protect_files(self) -> None:
         """Make the DuckDB file and its write-ahead log readable by their owner only (0600):
         they hold password hashes and session ids. Called when the warehouse opens and after

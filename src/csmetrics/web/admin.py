@@ -16,7 +16,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from csmetrics.errors import UserInputError
 from csmetrics.server.deps import Site
-from csmetrics.store.accounts import ROLES, Accounts
+from csmetrics.server.signin import change_own_password
+from csmetrics.store.accounts import ROLES, Accounts, NewPassword
 from csmetrics.web import sessions
 from csmetrics.web.pages import _nav, _secure, _session, form_session, templates
 
@@ -27,7 +28,7 @@ USER_ACTIONS = ("role", "disable", "enable", "password", "remove")
 
 def _forbidden(request: Request, session: sessions.Session, what: str) -> Response:
     site: Site = request.app.state.site
-    with site.use() as ws:
+    with site.reading() as ws:
         company = ws.settings.workspace.name
     return templates.TemplateResponse(request, "forbidden.html", {
         "page": "", "title": "Not allowed", "company": company, "user": session.user,
@@ -40,7 +41,7 @@ def _forbidden(request: Request, session: sessions.Session, what: str) -> Respon
 def _admin_page(request: Request, session: sessions.Session, message: str = "",
                 error: str = "", new_token: str = "") -> Response:
     site: Site = request.app.state.site
-    with site.use() as ws:
+    with site.reading() as ws:
         company = ws.settings.workspace.name
         accounts = Accounts(ws.warehouse.sql)
         users, tokens = accounts.users(), accounts.tokens()
@@ -90,8 +91,9 @@ def add_user(request: Request, csrf: Annotated[str, Form()], username: Annotated
         return refusal
     site: Site = request.app.state.site
     try:
-        with site.use() as ws:
-            user = Accounts(ws.warehouse.sql).add_user(username.strip(), password, role)
+        secret = NewPassword.of(password)  # the slow hash, before the writer lock
+        with site.writing() as ws:
+            user = Accounts(ws.warehouse.sql).add_user(username.strip(), secret, role)
     except UserInputError as exc:
         return _back("/admin", error=str(exc))
     return _back("/admin", f"Added {user.username} ({user.role}).")
@@ -109,7 +111,8 @@ def user_action(request: Request, username: str, action: str, csrf: Annotated[st
         return Response(f"No user action {action!r}.", status_code=404)
     site: Site = request.app.state.site
     try:
-        with site.use() as ws:
+        secret = NewPassword.of(password) if action == "password" else None
+        with site.writing() as ws:
             accounts = Accounts(ws.warehouse.sql)
             if action == "role":
                 accounts.set_role(username, role, keep_admin=True)
@@ -117,8 +120,8 @@ def user_action(request: Request, username: str, action: str, csrf: Annotated[st
             elif action in ("disable", "enable"):
                 accounts.set_disabled(username, action == "disable", keep_admin=True)
                 said = f"{username} is {action}d."
-            elif action == "password":
-                accounts.set_password(username, password)
+            elif secret is not None:
+                accounts.set_password(username, secret)
                 said = f"Set a new password for {username}; their sessions ended."
             else:
                 accounts.remove_user(username, keep_admin=True)
@@ -138,7 +141,7 @@ def create_token(request: Request, csrf: Annotated[str, Form()],
     assert session is not None
     site: Site = request.app.state.site
     try:
-        with site.use() as ws:
+        with site.writing() as ws:
             token = Accounts(ws.warehouse.sql).create_token(username, name.strip())
     except UserInputError as exc:
         return _admin_page(request, session, error=str(exc))
@@ -154,7 +157,7 @@ def revoke_token(request: Request, token_id: str, csrf: Annotated[str, Form()]) 
         return refusal
     site: Site = request.app.state.site
     try:
-        with site.use() as ws:
+        with site.writing() as ws:
             Accounts(ws.warehouse.sql).revoke_token(token_id)
     except UserInputError as exc:
         return _back("/admin", error=str(exc))
@@ -168,7 +171,7 @@ def account_page(request: Request, message: str = "", error: str = "") -> Respon
     if session is None:
         return RedirectResponse("/login", status_code=303)
     site: Site = request.app.state.site
-    with site.use() as ws:
+    with site.reading() as ws:
         company = ws.settings.workspace.name
     return templates.TemplateResponse(request, "account.html", {
         "page": "account", "title": "Account", "company": company, "user": session.user,
@@ -190,8 +193,8 @@ def change_password(request: Request, csrf: Annotated[str, Form()],
         return _back("/account", error="The new password and its confirmation differ.")
     site: Site = request.app.state.site
     try:
-        with site.use() as ws:
-            Accounts(ws.warehouse.sql).change_password(session.user.username, current, new)
+        change_own_password(site, session.user.username, current, new)
+        with site.signing_in() as ws:
             session_id = sessions.start(ws.warehouse.sql, session.user, ws.clock.now())
     except UserInputError as exc:
         return _back("/account", error=str(exc))

@@ -143,8 +143,8 @@ class View:
 
 def _view(site: Site, period: str, start: str | None, end: str | None, where: str) -> View:
     grain = {"quarter": Grain.QUARTER, "week": Grain.WEEK}.get(period, Grain.MONTH)
-    with site.use() as ws:
-        last = ws.data_end()
+    with site.reading() as ws:
+        last = site.remember("data end", ws.data_end)
     last = next_start(last_complete_period(last, grain), grain) - timedelta(days=1)
     problems: list[str] = []
     finish = _date_or(end, last, "to", problems)
@@ -169,7 +169,7 @@ def _date_or(text: str | None, default: date, field: str, problems: list[str]) -
 
 def _session(request: Request) -> sessions.Session | None:
     site: Site = request.app.state.site
-    with site.use() as ws:
+    with site.reading() as ws:
         return sessions.lookup(ws.warehouse.sql, request.cookies.get(sessions.COOKIE),
                                ws.clock.now())
 
@@ -274,7 +274,7 @@ def login(request: Request, username: Annotated[str, Form()], password: Annotate
     user = outcome.user
     if user is None:
         return RedirectResponse("/login?error=wrong", status_code=303)
-    with site.use() as ws:
+    with site.signing_in() as ws:
         session_id = sessions.start(ws.warehouse.sql, user, ws.clock.now())
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(sessions.COOKIE, session_id, httponly=True, samesite="strict",
@@ -290,7 +290,7 @@ def logout(request: Request, csrf: Annotated[str, Form()]) -> Response:
     if session is None or not sessions.same(csrf, session.csrf):
         return RedirectResponse("/login", status_code=303)
     site: Site = request.app.state.site
-    with site.use() as ws:
+    with site.signing_in() as ws:
         sessions.end(ws.warehouse.sql, request.cookies.get(sessions.COOKIE))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(sessions.COOKIE)
@@ -315,7 +315,7 @@ def customers_page(request: Request, sort: str = "-mrr", band: str = "", owner: 
     filters = {"band": band, "owner": owner, "plan": plan, "region": region}
     frame, options = _customer_rows(site, sort, filters, q)
     query = urlencode({"sort": sort, "q": q, **filters})
-    with site.use() as ws:
+    with site.reading() as ws:
         company, currency = ws.settings.workspace.name, ws.settings.workspace.currency
     return templates.TemplateResponse(request, "customers.html", {
         "page": "customers", "title": "Customers", "company": company, "user": session.user,
@@ -348,7 +348,7 @@ def customer_page(request: Request, customer_id: str) -> Response:
     view = views.customer_view(site, customer_id)
     if view is None:
         return Response(f"There is no customer {customer_id!r}.", status_code=404)
-    with site.use() as ws:
+    with site.reading() as ws:
         company = ws.settings.workspace.name
         tasks = ws.tasks.list(status="all", customer=customer_id).head(20)
     return templates.TemplateResponse(request, "customer.html", {
@@ -365,7 +365,7 @@ def data_page(request: Request, message: str = "", error: str = "") -> Response:
     if session is None:
         return RedirectResponse("/login", status_code=303)
     site: Site = request.app.state.site
-    with site.use() as ws:
+    with site.reading() as ws:
         company = ws.settings.workspace.name
         batches = [{"batch": b.batch_id, "table": b.table, "files": ", ".join(
             Path(f).name for f in b.files), "inserted": b.inserted, "updated": b.updated,
@@ -415,7 +415,7 @@ async def upload(request: Request) -> Response:
 
         def load() -> tuple[str, str]:
             try:
-                with site.use() as ws:
+                with site.writing() as ws:
                     result = ws.ingest(table, [path], replace=replace,
                                        replace_columns=replace_columns,
                                        loaded_by=f"{session.user.username} (dashboard)")
@@ -447,7 +447,7 @@ def download(request: Request, page: str, chart: str, fmt: str, period: str = "m
         return Response(f"No download as .{fmt}; use .csv, .xlsx or .parquet.",
                         status_code=404)
     site: Site = request.app.state.site
-    with site.use() as ws:
+    with site.reading() as ws:
         zone = ws.settings.workspace.timezone
     if page == "customers" and chart == "customers":
         params = request.query_params
@@ -489,7 +489,7 @@ def _downloads(page: str, key: str, query: str) -> list[dict[str, str]]:
 
 
 def _frame(site: Site, metrics: tuple[str, ...], view: View) -> pd.DataFrame:
-    with site.use() as ws:
+    with site.reading() as ws:
         return ws.query(list(metrics), period=view.period, start=view.start, end=view.end,
                         where=view.filters, stored=True)
 
@@ -501,12 +501,20 @@ def _page(request: Request, page: str, period: str, start: str | None, end: str 
         return RedirectResponse("/login", status_code=303)
     site: Site = request.app.state.site
     view = _view(site, period, start, end, where)
+    content = site.remember(("page", page, view), lambda: _page_content(site, page, view))
+    return templates.TemplateResponse(request, "page.html", {
+        **content, "user": session.user, "csrf": session.csrf,
+    }, status_code=400 if view.problems else 200)
+
+
+def _page_content(site: Site, page: str, view: View) -> dict[str, Any]:
+    """What a page of charts shows of ``view``, the same for every user."""
     title, chart_specs = PAGES[page]
     wanted = tuple(dict.fromkeys(
         m for c in chart_specs if c.segment is None for m in c.metrics) | dict.fromkeys(
         OVERVIEW_TILES if page == "overview" else ()))
     frame = _frame(site, wanted, view) if wanted else pd.DataFrame(columns=["metric"])
-    with site.use() as ws:
+    with site.reading() as ws:
         currency = ws.settings.workspace.currency
         company = ws.settings.workspace.name
         segments = _segment_options(ws.warehouse.sql)
@@ -535,11 +543,9 @@ def _page(request: Request, page: str, period: str, start: str | None, end: str 
     tiles = _tiles(frame, currency) if page == "overview" else []
     if page == "overview":
         tiles.insert(4, views.health_mix_tile(site))
-    return templates.TemplateResponse(request, "page.html", {
-        "page": page, "title": title, "company": company, "user": session.user,
-        "csrf": session.csrf, "view": view, "figures": figures, "tiles": tiles,
-        "segments": segments, "pages": _nav(), "tables": tables,
-    }, status_code=400 if view.problems else 200)
+    return {"page": page, "title": title, "company": company, "view": view,
+            "figures": figures, "tiles": tiles, "segments": segments, "pages": _nav(),
+            "tables": tables}
 
 
 def _nav() -> list[tuple[str, str]]:
@@ -552,7 +558,7 @@ def _chart_frame(site: Site, spec: Chart, view: View, frame: pd.DataFrame) -> pd
         return frame[frame.metric.isin(spec.metrics)]
     definition = get_metric(spec.metrics[0])
     by = None if definition.dimension == spec.segment else spec.segment
-    with site.use() as ws:
+    with site.reading() as ws:
         return ws.query(list(spec.metrics), period=view.period, start=view.start,
                         end=view.end, by=by, where=view.filters)
 

@@ -40,7 +40,7 @@ def tasks_page(request: Request, view: str = "", assignee: str = "", rule: str =
     if session is None:
         return RedirectResponse("/login", status_code=303)
     site: Site = request.app.state.site
-    with site.use() as ws:
+    with site.reading() as ws:
         alerts = ws.alerts()
         owner = alerts.owner_of_user(session.user.username)
         me = owner or session.user.username
@@ -76,7 +76,7 @@ def tasks_export(request: Request, fmt: str, view: str = "mine", assignee: str =
     if fmt not in FORMATS:
         return Response(f"No download as .{fmt}; use .csv, .xlsx or .parquet.", status_code=404)
     site: Site = request.app.state.site
-    with site.use() as ws:
+    with site.reading() as ws:
         me = ws.alerts().owner_of_user(session.user.username) or session.user.username
         frame = ws.tasks.list(**_filters(view, me, assignee, rule, customer, ws.today()))
         zone = ws.settings.workspace.timezone
@@ -100,7 +100,7 @@ def task_page(request: Request, task_id: int, message: str = "", error: str = ""
     if session is None:
         return RedirectResponse("/login", status_code=303)
     site: Site = request.app.state.site
-    with site.use() as ws:
+    with site.reading() as ws:
         try:
             task = ws.tasks.get(task_id)
         except UserInputError as exc:
@@ -133,7 +133,7 @@ def task_action(request: Request, task_id: int, action: str, csrf: Annotated[str
     site: Site = request.app.state.site
     actor = session.user.username
     try:
-        with site.use() as ws:
+        with site.writing() as ws:
             if action == "done":
                 ws.tasks.done(task_id, actor, step=step, note=text or None)
             elif action == "reopen":
@@ -160,7 +160,7 @@ def rules_page(request: Request, message: str = "", error: str = "", text: str |
         return RedirectResponse("/login", status_code=303)
     site: Site = request.app.state.site
     firings = None
-    with site.use() as ws:
+    with site.reading() as ws:
         company = ws.settings.workspace.name
         source = ws.alerts_text() if text is None else text
         try:
@@ -189,7 +189,7 @@ def save_rules(request: Request, csrf: Annotated[str, Form()], text: Annotated[s
         return refusal
     site: Site = request.app.state.site
     try:
-        with site.use() as ws:
+        with site.writing() as ws:
             alerts = ws.save_alerts(text.replace("\r\n", "\n"))
             message = f"Saved {len(alerts.rules)} rules."
             if run:

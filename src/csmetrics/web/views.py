@@ -11,6 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from csmetrics.errors import UserInputError
+from csmetrics.server import answers
 from csmetrics.web import charts
 
 if TYPE_CHECKING:
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
 def extras(site: Site, page: str, view: View) -> Iterator[tuple[str, str, go.Figure, pd.DataFrame]]:
     """(key, title, figure, rows) of a page's charts that are not metric lines."""
-    with site.use() as ws:
+    with site.reading() as ws:
         if page == "retention":
             for kind in ("logo", "revenue"):
                 table = ws.cohorts(kind, start=view.start, end=view.end).reset_index()
@@ -47,7 +48,7 @@ def tables(site: Site, page: str, view: View) -> Iterator[tuple[str, str, pd.Dat
     """(key, title, rows) of a page's tables."""
     if page != "voice":
         return
-    with site.use() as ws:
+    with site.reading() as ws:
         themes = ws.voice_themes(save=False).summary
         requests = ws.voice_requests(save=False).requests
         comments = ws.warehouse.sql.execute(
@@ -69,10 +70,10 @@ def tables(site: Site, page: str, view: View) -> Iterator[tuple[str, str, pd.Dat
 def health_mix_tile(site: Site) -> dict[str, Any]:
     """The overview's health tile: shares of paying accounts per band, from the latest stored
     snapshot (refresh), or scored now when there is none."""
-    with site.use() as ws:
+    with site.reading() as ws:
         stored = _stored(ws, "_health_scores", ["as_of", "customer_id", "band"])
         if stored.empty:
-            health = ws.health()
+            health = answers.health(site, ws)
             scores, as_of = health.scores, health.as_of
         else:
             latest = stored["as_of"].max()
@@ -103,24 +104,23 @@ def health_mix_tile(site: Site) -> dict[str, Any]:
 
 def customer_table(site: Site) -> pd.DataFrame:
     """Every customer with MRR, and for paying ones health score, band, change and risk."""
-    with site.use() as ws:
-        customers = ws.customer_list()
-        health = ws.health().scores[["customer_id", "score", "band", "change"]]
-        risk = _stored(ws, "_churn_scores", ["customer_id", "probability"])
-    frame = customers.merge(health, on="customer_id", how="left")
-    if not risk.empty:
-        frame = frame.merge(risk.rename(columns={"probability": "risk"}), on="customer_id",
-                            how="left")
-    else:
-        frame["risk"] = None
-    frame["band"] = frame["band"].fillna("not paying")
-    return frame
+    def compute() -> pd.DataFrame:
+        with site.reading() as ws:
+            customers = answers.customer_list(site, ws)
+            health = answers.health(site, ws).scores[["customer_id", "score", "band",
+                                                      "change"]]
+            risks = answers.churn_risks(site, ws)
+        frame = customers.merge(health, on="customer_id", how="left")
+        frame["risk"] = frame["customer_id"].map(risks)
+        frame["band"] = frame["band"].fillna("not paying")
+        return frame
+    return site.remember("customer table", compute)
 
 
 def customer_view(site: Site, customer: str) -> dict[str, Any] | None:
     """Everything the customer page shows, or None for an unknown customer."""
-    with site.use() as ws:
-        found = ws.customer_360(customer)
+    with site.reading() as ws:
+        found = answers.customer_views(site, ws).view(customer)
         if found is None:
             return None
         profile, history, counts = found
@@ -129,17 +129,14 @@ def customer_view(site: Site, customer: str) -> dict[str, Any] | None:
         tickets = sql.execute(
             "SELECT opened_at, category, priority, agent, contacts, resolved_at FROM tickets "
             "WHERE customer_id = ? ORDER BY opened_at DESC LIMIT 10", [customer]).df()
-        answers = sql.execute(
+        answered = sql.execute(
             "SELECT responded_at, survey, score, comment FROM survey_responses "
             "WHERE customer_id = ? ORDER BY responded_at DESC LIMIT 10", [customer]).df()
         activities = sql.execute(
             "SELECT occurred_at, kind, employee, sentiment, notes FROM activities "
             "WHERE customer_id = ? ORDER BY occurred_at DESC LIMIT 10", [customer]).df()
         texts = ws.voice_texts(customer).head(15)
-        try:
-            explanation = ws.health_explain(customer)
-        except UserInputError:
-            explanation = None
+        explanation = answers.health_explanation(site, ws, customer)
         drivers = None
         try:
             drivers = ws.churn_explain(customer)
@@ -159,7 +156,7 @@ def customer_view(site: Site, customer: str) -> dict[str, Any] | None:
         "customer_id": customer, "name": profile.get("name") or customer, "profile": {
             k: v for k, v in profile.items() if k != "attributes" and v is not None},
         "counts": counts, "timeline": charts.to_json(timeline),
-        "tickets": tickets.to_dict("records"), "answers": answers.to_dict("records"),
+        "tickets": tickets.to_dict("records"), "answers": answered.to_dict("records"),
         "activities": activities.to_dict("records"), "texts": texts.to_dict("records"),
         "health": None if explanation is None else {
             "score": explanation.score, "band": explanation.band,

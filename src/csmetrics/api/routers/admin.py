@@ -21,8 +21,9 @@ from csmetrics.api.models import (
     UserInfo,
 )
 from csmetrics.errors import UnknownNameError
+from csmetrics.server import signin
 from csmetrics.server.deps import Admin, SiteDep, Viewer
-from csmetrics.store.accounts import TOKEN_PREFIX, Accounts, Token, User
+from csmetrics.store.accounts import TOKEN_PREFIX, Accounts, NewPassword, Token, User
 from csmetrics.store.sql import transaction
 
 router = APIRouter(tags=["administration"])
@@ -41,7 +42,7 @@ def _token(token: Token) -> TokenInfo:
 @router.get("/users", response_model=list[UserInfo], summary="List users (admins)")
 def list_users(admin: Admin, site: SiteDep) -> list[UserInfo]:
     """Every user with their role, whether disabled, and when they were added."""
-    with site.use() as ws:
+    with site.reading() as ws:
         return [_user(u) for u in Accounts(ws.warehouse.sql).users()]
 
 
@@ -49,9 +50,9 @@ def list_users(admin: Admin, site: SiteDep) -> list[UserInfo]:
              summary="Add a user (admins)")
 def add_user(body: NewUser, admin: Admin, site: SiteDep) -> UserInfo:
     """A new user with a role and an initial password; 400 when the name is taken."""
-    with site.use() as ws:
-        return _user(Accounts(ws.warehouse.sql).add_user(body.username, body.password,
-                                                         body.role))
+    secret = NewPassword.of(body.password)  # the slow hash, before the writer lock
+    with site.writing() as ws:
+        return _user(Accounts(ws.warehouse.sql).add_user(body.username, secret, body.role))
 
 
 @router.patch("/users/{username}", response_model=UserInfo, summary="Change a user's role or "
@@ -59,7 +60,7 @@ def add_user(body: NewUser, admin: Admin, site: SiteDep) -> UserInfo:
 def change_user(username: str, body: UserChange, admin: Admin, site: SiteDep) -> UserInfo:
     """A disabled user's tokens and sessions stop working at once; 400 for the last active
     admin, 404 for an unknown user."""
-    with site.use() as ws:
+    with site.writing() as ws:
         accounts = Accounts(ws.warehouse.sql)
         with transaction(ws.warehouse.sql):  # both changes or neither
             if body.role is not None:
@@ -76,7 +77,7 @@ def change_user(username: str, body: UserChange, admin: Admin, site: SiteDep) ->
                summary="Remove a user (admins)")
 def remove_user(username: str, admin: Admin, site: SiteDep) -> Response:
     """Remove a user with their API tokens and sessions; 400 for the last active admin."""
-    with site.use() as ws:
+    with site.writing() as ws:
         Accounts(ws.warehouse.sql).remove_user(username, keep_admin=True)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -86,8 +87,9 @@ def remove_user(username: str, admin: Admin, site: SiteDep) -> Response:
 def reset_password(username: str, body: PasswordReset, admin: Admin, site: SiteDep
                    ) -> Response:
     """Set a new password; the user's dashboard sessions end (their tokens stay)."""
-    with site.use() as ws:
-        Accounts(ws.warehouse.sql).set_password(username, body.password)
+    secret = NewPassword.of(body.password)  # the slow hash, before the writer lock
+    with site.writing() as ws:
+        Accounts(ws.warehouse.sql).set_password(username, secret)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -96,8 +98,7 @@ def reset_password(username: str, body: PasswordReset, admin: Admin, site: SiteD
 def change_own_password(body: PasswordChange, user: Viewer, site: SiteDep) -> Response:
     """The caller's (the token's user's) password; 400 when ``current`` is wrong. Their
     dashboard sessions end."""
-    with site.use() as ws:
-        Accounts(ws.warehouse.sql).change_password(user.username, body.current, body.new)
+    signin.change_own_password(site, user.username, body.current, body.new)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -105,7 +106,7 @@ def change_own_password(body: PasswordChange, user: Viewer, site: SiteDep) -> Re
 def list_tokens(user: Viewer, site: SiteDep) -> list[TokenInfo]:
     """Everyone's tokens for an admin, the caller's own otherwise, newest first (never their
     secrets)."""
-    with site.use() as ws:
+    with site.reading() as ws:
         tokens = Accounts(ws.warehouse.sql).tokens(
             None if user.may("admin") else user.username)
     return [_token(t) for t in tokens]
@@ -120,7 +121,7 @@ def create_token(body: NewToken, user: Viewer, site: SiteDep) -> CreatedToken:
     if owner != user.username and not user.may("admin"):
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"Only admins create tokens for "
                             f"others; {user.username} is a {user.role}.")
-    with site.use() as ws:
+    with site.writing() as ws:
         accounts = Accounts(ws.warehouse.sql)
         secret = accounts.create_token(owner, body.name)
         token = accounts.token(secret.removeprefix(TOKEN_PREFIX).split("_", 1)[0])
@@ -133,7 +134,7 @@ def create_token(body: NewToken, user: Viewer, site: SiteDep) -> CreatedToken:
 def revoke_token(token_id: str, user: Viewer, site: SiteDep) -> TokenInfo:
     """Any token for an admin, the caller's own otherwise (404 for someone else's); refused
     from the very next request on."""
-    with site.use() as ws:
+    with site.writing() as ws:
         accounts = Accounts(ws.warehouse.sql)
         token = accounts.token(token_id)
         if token is None or (token.username != user.username and not user.may("admin")):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import Response
@@ -10,8 +10,8 @@ from fastapi.responses import Response
 from csmetrics.api.downloads import FILE_RESPONSES, FormatQuery, file_response
 from csmetrics.api.models import Customer360, CustomerPage, CustomerSummary, MrrPoint
 from csmetrics.api.routers.metrics import _clean
-from csmetrics.errors import UserInputError
 from csmetrics.reports.customers import select_customers
+from csmetrics.server import answers
 from csmetrics.server.deps import SiteDep, Viewer
 
 router = APIRouter(prefix="/customers", tags=["customers"])
@@ -36,8 +36,8 @@ def list_customers(
 ) -> CustomerPage | Response:
     """Customers with their current MRR; filters combine, search matches id or name.
     With ``format`` csv, parquet or xlsx: every matching customer (not one page) as a file."""
-    with site.use() as ws:
-        frame = ws.customer_list()
+    with site.reading() as ws:
+        frame = answers.customer_list(site, ws)
         zone = ws.settings.workspace.timezone
     frame = select_customers(frame, search=q, sort=sort, plan=plan, region=region, owner=owner,
                              size_tier=size_tier)
@@ -51,21 +51,15 @@ def list_customers(
 
 @router.get("/{customer_id}", response_model=Customer360, summary="One customer, in full")
 def customer_360(customer_id: str, user: Viewer, site: SiteDep) -> Customer360:
-    """Profile, MRR over the last twelve months and how many tickets, answers, activities,
-    orders and feedback the customer has."""
-    with site.use() as ws:
-        view = ws.customer_360(customer_id)
+    """Profile, MRR over the last twelve months, health, churn risk and how many tickets,
+    answers, activities, orders and feedback the customer has."""
+    with site.reading() as ws:
+        view = answers.customer_views(site, ws).view(customer_id)
         if view is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND,
                                 f"There is no customer {customer_id!r}.")
-        try:
-            health = ws.health_explain(customer_id)
-        except UserInputError:  # not paying now: no score
-            health = None
-        risk = ws.warehouse.sql.execute(
-            "SELECT max_by(probability, as_of) FROM _churn_scores WHERE customer_id = ?",
-            [customer_id],
-        ).fetchall() if _has_table(ws, "_churn_scores") else [(None,)]
+        health = answers.health_explanation(site, ws, customer_id)
+        risk = answers.churn_risks(site, ws).get(customer_id)
     profile, history, counts = view
     return Customer360(
         profile=profile, counts=counts,
@@ -73,9 +67,4 @@ def customer_360(customer_id: str, user: Viewer, site: SiteDep) -> Customer360:
         health_score=None if health is None else _clean(health.score),
         health_band=None if health is None else health.band,
         health_summary=None if health is None else health.summary,
-        churn_risk=_clean(risk[0][0]) if risk else None)
-
-
-def _has_table(ws: Any, name: str) -> bool:
-    return bool(ws.warehouse.sql.execute(
-        "SELECT 1 FROM duckdb_tables() WHERE table_name = ?", [name]).fetchall())
+        churn_risk=_clean(risk))

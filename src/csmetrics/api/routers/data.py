@@ -57,7 +57,7 @@ async def upload(
         replace_columns = _flag(received.fields, "replace_columns")
 
         def load() -> IngestResult:
-            with site.use() as ws:
+            with site.writing() as ws:
                 return ws.ingest(table, [path], replace=replace, allow_orphans=allow_orphans,
                                  replace_columns=replace_columns,
                                  loaded_by=f"{user.username} (api)")
@@ -84,7 +84,7 @@ def push_responses(records: list[dict[str, Any]], user: Editor, site: SiteDep,
 @router.post("/refresh", response_model=RefreshSummary, summary="Recompute every metric")
 def refresh(user: Editor, site: SiteDep) -> RefreshSummary:
     """Recompute and store every metric for all periods and default segments."""
-    with site.use() as ws:
+    with site.writing() as ws:
         run = ws.refresh()
     return RefreshSummary(**run)  # type: ignore[arg-type]
 
@@ -106,7 +106,7 @@ def _push(table: str, records: list[dict[str, Any]], username: str, site: Any,
     with tempfile.TemporaryDirectory(prefix="csmetrics-push-") as folder:
         path = Path(folder) / f"{table}.jsonl"
         path.write_text("\n".join(json.dumps(r, default=str) for r in records) + "\n")
-        with site.use() as ws:
+        with site.writing() as ws:
             result = ws.ingest(table, [path], allow_orphans=allow_orphans,
                                loaded_by=f"{username} (api)")
     return _summary(result)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
+import pandas as pd
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import Response
 
@@ -19,6 +20,8 @@ from csmetrics.api.models import (
 )
 from csmetrics.api.routers.metrics import _clean
 from csmetrics.clock import check_day
+from csmetrics.health.explain import explain
+from csmetrics.server import answers
 from csmetrics.server.deps import SiteDep, Viewer
 from csmetrics.store.sql import quote_ident
 
@@ -31,20 +34,30 @@ def health_list(user: Viewer, site: SiteDep, band: str | None = None, owner: str
                 as_of: date | None = None, fmt: FormatQuery = "json") -> HealthList | Response:
     """Health score, band and change of every paying account, optionally one band or owner."""
     check_day(as_of, "as_of")
-    with site.use() as ws:
-        health = ws.health(as_of)
+    if fmt == "json":
+        def body() -> bytes:  # kept as JSON: every account's row is not rebuilt per request
+            with site.reading() as ws:
+                health = answers.health(site, ws, as_of)
+            rows = [HealthRow(**{k: _clean(r.get(k)) for k in HealthRow.model_fields})
+                    for r in _chosen(health.scores, band, owner).to_dict("records")]
+            return HealthList(as_of=health.as_of, rows=rows).model_dump_json().encode()
+        return Response(site.remember(("health list", as_of, band, owner), body),
+                        media_type="application/json")
+    with site.reading() as ws:
+        health = answers.health(site, ws, as_of)
         zone = ws.settings.workspace.timezone
-    scores = health.scores
+    rows = _chosen(health.scores, band, owner)[list(HealthRow.model_fields)]
+    return file_response(rows.assign(as_of=health.as_of), fmt, f"health-{health.as_of}",
+                         timezone=zone)
+
+
+def _chosen(scores: pd.DataFrame, band: str | None, owner: str | None) -> pd.DataFrame:
+    """The accounts of ``band`` and ``owner`` (all when not given)."""
     if band:
         scores = scores[scores["band"] == band]
     if owner:
         scores = scores[scores["owner"] == owner]
-    if fmt != "json":
-        rows = scores[list(HealthRow.model_fields)].assign(as_of=health.as_of)
-        return file_response(rows, fmt, f"health-{health.as_of}", timezone=zone)
-    rows = [HealthRow(**{k: _clean(r.get(k)) for k in HealthRow.model_fields})
-            for r in scores.to_dict("records")]
-    return HealthList(as_of=health.as_of, rows=rows)
+    return scores
 
 
 @router.get("/health/{customer_id}", response_model=HealthExplanation,
@@ -53,8 +66,11 @@ def health_explain(customer_id: str, user: Viewer, site: SiteDep,
                    as_of: date | None = None) -> HealthExplanation:
     """Each component's raw value, points, weight and contribution, in plain words."""
     check_day(as_of, "as_of")
-    with site.use() as ws:
-        explanation = ws.health_explain(customer_id, as_of)
+    with site.reading() as ws:
+        explanation = answers.health_explanation(site, ws, customer_id, as_of)
+        if explanation is None:  # the reason, in words
+            explanation = explain(answers.health(site, ws, as_of),
+                                  answers.scorecard(site, ws), customer_id)
     components = [HealthComponent(**{k: _clean(r.get(k)) for k in HealthComponent.model_fields})
                   for r in explanation.components.to_dict("records")]
     return HealthExplanation(customer_id=explanation.customer_id, as_of=str(explanation.as_of),
@@ -86,7 +102,7 @@ def clv(user: Viewer, site: SiteDep,
 
 
 def _stored(site: SiteDep, sql: str, params: list[object], missing: str) -> list[dict]:
-    with site.use() as ws:
+    with site.reading() as ws:
         table = sql.split(" FROM ")[1].split()[0]
         # the result tables always exist (store/app_tables.py): empty means never written
         if not ws.warehouse.sql.execute(

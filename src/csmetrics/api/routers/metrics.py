@@ -48,9 +48,11 @@ def one_metric(
     get_metric(name)
     for field, day in (("start", start), ("end", end), ("as_of", as_of)):
         check_day(day, field)
-    with site.use() as ws:
-        frame = ws.query([name], period=period, start=start, end=end, by=by, customer=customer,
-                         where=where, as_of=as_of)
+    with site.reading() as ws:
+        frame = site.remember(
+            ("metric", name, period, start, end, by, customer, tuple(where or ()), as_of),
+            lambda: ws.query([name], period=period, start=start, end=end, by=by,
+                             customer=customer, where=where, as_of=as_of, stored=True))
         zone = ws.settings.workspace.timezone
     if fmt != "json":
         return file_response(frame, fmt, f"{name}-by-{period}", timezone=zone)
@@ -64,10 +66,11 @@ def query(body: MetricQuery, user: Viewer, site: SiteDep,
     """Metrics per period and segment, with filters, from a JSON body."""
     for field, day in (("start", body.start), ("end", body.end), ("as_of", body.as_of)):
         check_day(day, field)
-    with site.use() as ws:
-        frame = ws.query(body.metrics, period=body.period, start=body.start, end=body.end,
-                         by=body.by or None, customer=body.customer, where=body.where or None,
-                         as_of=body.as_of)
+    with site.reading() as ws:
+        frame = site.remember(("metrics", body.model_dump_json()), lambda: ws.query(
+            body.metrics, period=body.period, start=body.start, end=body.end,
+            by=body.by or None, customer=body.customer, where=body.where or None,
+            as_of=body.as_of, stored=True))
         zone = ws.settings.workspace.timezone
     if fmt != "json":
         return file_response(frame, fmt, f"{'-'.join(body.metrics)}-by-{body.period}"[:80],

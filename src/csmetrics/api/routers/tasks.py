@@ -154,7 +154,7 @@ def list_tasks(
 ) -> list[TaskSummary] | Response:
     """Tasks, most urgent first (due date, then priority); filters combine. With ``format``
     csv, parquet or xlsx: the same rows as a file."""
-    with site.use() as ws:
+    with site.reading() as ws:
         if mine:
             assignee = ws.alerts().owner_of_user(user.username) or user.username
         frame = ws.tasks.list(status=status, assignee=assignee, customer=customer, rule=rule,
@@ -170,7 +170,7 @@ def list_tasks(
 @router.get("/tasks/{task_id}", response_model=TaskDetail, summary="One task in full")
 def get_task(task_id: int, user: Viewer, site: SiteDep) -> TaskDetail:
     """Why the task was opened, the figures, its steps and history; 404 for an unknown id."""
-    with site.use() as ws:
+    with site.reading() as ws:
         return _detail(ws.tasks.get(task_id))
 
 
@@ -178,35 +178,35 @@ def get_task(task_id: int, user: Viewer, site: SiteDep) -> TaskDetail:
              "the task")
 def complete(task_id: int, body: DoneRequest, user: Viewer, site: SiteDep) -> TaskDetail:
     """The task is done when every step is."""
-    with site.use() as ws:
+    with site.writing() as ws:
         return _detail(ws.tasks.done(task_id, _actor(user), step=body.step, note=body.note))
 
 
 @router.post("/tasks/{task_id}/reopen", response_model=TaskDetail, summary="Reopen a task")
 def reopen(task_id: int, user: Viewer, site: SiteDep) -> TaskDetail:
     """Open a done task again."""
-    with site.use() as ws:
+    with site.writing() as ws:
         return _detail(ws.tasks.reopen(task_id, _actor(user)))
 
 
 @router.post("/tasks/{task_id}/assign", response_model=TaskDetail, summary="Reassign a task")
 def assign(task_id: int, body: AssignRequest, user: Viewer, site: SiteDep) -> TaskDetail:
     """Give the task to someone else; they are notified."""
-    with site.use() as ws:
+    with site.writing() as ws:
         return _detail(ws.assign_task(task_id, body.assignee, _actor(user)))
 
 
 @router.post("/tasks/{task_id}/comments", response_model=TaskDetail, summary="Comment")
 def comment(task_id: int, body: CommentRequest, user: Viewer, site: SiteDep) -> TaskDetail:
     """Add a comment to the task's history."""
-    with site.use() as ws:
+    with site.writing() as ws:
         return _detail(ws.tasks.comment(task_id, body.text, _actor(user)))
 
 
 @router.get("/rules", response_model=list[RuleSummary], summary="The rules")
 def list_rules(user: Viewer, site: SiteDep) -> list[RuleSummary]:
     """Every rule in the alerts file with its condition in words."""
-    with site.use() as ws:
+    with site.reading() as ws:
         alerts = ws.alerts()
     return [RuleSummary(name=r.name, enabled=r.enabled, kind=r.kind, condition=r.condition(),
                         playbook=r.playbook, description=r.description) for r in alerts.rules]
@@ -215,7 +215,7 @@ def list_rules(user: Viewer, site: SiteDep) -> list[RuleSummary]:
 @router.get("/rules/file", response_model=RulesFile, summary="The alerts file's text")
 def read_rules_file(user: Editor, site: SiteDep) -> RulesFile:
     """The team, playbooks and rules as TOML (the default when there is no file yet)."""
-    with site.use() as ws:
+    with site.reading() as ws:
         return RulesFile(text=ws.alerts_text())
 
 
@@ -223,7 +223,7 @@ def read_rules_file(user: Editor, site: SiteDep) -> RulesFile:
 def write_rules_file(body: RulesFile, user: Editor, site: SiteDep) -> list[RuleSummary]:
     """Check and save the alerts file; a bad one is refused (400, naming the key and the fix)
     and the old one stays."""
-    with site.use() as ws:
+    with site.writing() as ws:
         alerts = ws.save_alerts(body.text)
     return [RuleSummary(name=r.name, enabled=r.enabled, kind=r.kind, condition=r.condition(),
                         playbook=r.playbook, description=r.description) for r in alerts.rules]
@@ -240,7 +240,7 @@ def run_rules(
     """Evaluate the enabled rules (or those named) as of a day (default: the last day of the
     data); unless ``dry_run``, open tasks for new firings and notify their assignees."""
     check_day(as_of, "as_of")
-    with site.use() as ws:
+    with site.writing() as ws:
         outcome = ws.evaluate_rules(as_of, rules=rules, dry_run=dry_run)
     return RunResult(
         as_of=outcome.as_of, dry_run=dry_run,
