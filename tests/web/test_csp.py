@@ -73,3 +73,37 @@ def test_pages_draw_their_charts_under_the_content_security_policy(base_url):
     # injects inline at load (no map charts here)
     assert all(v.startswith("style-src-elem inline") and v.endswith("/static/plotly.min.js")
                for v in violations), violations
+
+
+def test_the_api_documentation_works_offline_under_the_policy(base_url):
+    """Swagger UI comes from the installed package: the page lists the API's operations with
+    every request kept on this server, and nothing is blocked."""
+    executable = shutil.which("chromium")
+    assert executable, "Debian's chromium is missing: 'make test' installs it"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        elsewhere: list[str] = []
+
+        def only_here(route) -> None:  # noqa: ANN001 - playwright's Route
+            if route.request.url.startswith("http://127.0.0.1"):
+                route.continue_()
+            else:
+                elsewhere.append(route.request.url)
+                route.abort()
+
+        page.route("**/*", only_here)
+        page.add_init_script(RECORD)
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        response = page.goto(base_url + "/api/v1/docs")
+        assert response is not None and response.ok
+        page.wait_for_selector(".opblock-summary-path")
+        paths = page.locator(".opblock-summary-path").all_inner_texts()
+        violations = page.evaluate("window.__csp")
+        browser.close()
+    assert "/api/v1/metrics/{name}" in [p.replace("\u200b", "") for p in paths]
+    assert "/api/v1/_cli" not in paths
+    assert not errors and not elsewhere and not violations, (errors, elsewhere, violations)

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from csmetrics._version import __version__
+from csmetrics.api import docs
 from csmetrics.api.models import ErrorResponse
 from csmetrics.api.routers import admin, customers, data, health, metrics, tasks
 from csmetrics.errors import CsMetricsError, UnknownNameError, UserInputError, ValidationError
@@ -31,7 +32,7 @@ def create_app(workspace: Workspace | Path) -> FastAPI:
     app = FastAPI(
         title="csmetrics", version=__version__,
         description="Customer-success metrics, customers and data loading for one workspace.",
-        openapi_url=f"{PREFIX}/openapi.json", docs_url=None, redoc_url=None,  # no CDN pages
+        openapi_url=f"{PREFIX}/openapi.json", docs_url=None, redoc_url=None,  # see api.docs
         responses={400: {"model": ErrorResponse}, 401: {"model": ErrorResponse},
                    403: {"model": ErrorResponse}, 404: {"model": ErrorResponse},
                    422: {"model": ErrorResponse}},
@@ -47,6 +48,7 @@ def create_app(workspace: Workspace | Path) -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     _error_handlers(app)
+    docs.mount(app, PREFIX)  # Swagger UI from the installed package, not a CDN
     mount(app)  # the dashboard shares the app (and its workspace)
     return app
 

@@ -160,7 +160,7 @@ def serve(
                                                 "runs.")] = 600,
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Serve the dashboard and the JSON API (its OpenAPI document at /api/v1/openapi.json)."""
+    """Serve the dashboard and the JSON API (its documentation at /api/v1/docs)."""
     import uvicorn
 
     from csmetrics.api import cli_channel, create_app
@@ -172,8 +172,7 @@ def serve(
                              "--role admin', then 'csmetrics tokens create NAME'.")
     console.print(f"Dashboard: http://{host}:{port}/  (sign in with a user of "
                   f"'csmetrics users list')")
-    console.print(f"API: http://{host}:{port}/api/v1  (OpenAPI document: "
-                  f"http://{host}:{port}/api/v1/openapi.json)")
+    console.print(f"API: http://{host}:{port}/api/v1  (docs: http://{host}:{port}/api/v1/docs)")
     app = create_app(ws)
     announced = bridge.announce(ws.root, host, port)
     if announced is not None:  # CLI commands on this workspace now run in this server
