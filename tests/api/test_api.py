@@ -132,6 +132,14 @@ def test_errors_name_the_field(server):
         assert empty.status_code == 422 and empty.json()["error"]["field"] == "metrics"
 
 
+def test_segment_names_are_read_as_the_engine_reads_them(server):
+    with client(server, "viewer") as api:
+        plain = api.get("/metrics/mrr", params={"by": "plan"}).json()["rows"]
+        spaced = api.get("/metrics/mrr", params={"by": " plan ,"}).json()["rows"]
+    assert plain and all(set(row["segment"]) == {"plan"} for row in plain)
+    assert spaced == plain
+
+
 def test_customers_list_search_sort_page_and_360(server):
     with client(server, "viewer") as api:
         page = api.get("/customers", params={"sort": "-mrr", "page_size": 5}).json()

@@ -199,3 +199,18 @@ def test_a_model_trained_with_health_scores_refuses_a_changed_scorecard(company)
     assert scorecard_fingerprint(scorecard) != "0123456789abcdef"
     with pytest.raises(UserInputError, match="scorecard changed"):
         score(company.ibis, S, trained_with, date(2024, 9, 1), scorecard=scorecard)
+
+
+def test_the_latest_scoring_of_each_customer_is_its_risk(ws) -> None:  # noqa: ANN001
+    """Scorings of several days are kept; a customer's risk is its latest one (the customer
+    list once showed a row per scoring)."""
+    from csmetrics.predict.results import latest_churn_risks, replace
+
+    for day, risks in ((date(2026, 5, 31), {"A": 0.9, "B": 0.2}),
+                       (date(2026, 6, 30), {"A": 0.4})):
+        frame = pd.DataFrame({"customer_id": list(risks), "as_of": day,
+                              "probability": list(risks.values())})
+        replace(ws.warehouse.sql, "_churn_scores", frame, {"as_of": day})
+    latest = latest_churn_risks(ws.warehouse.sql).sort_values("customer_id")
+    assert latest.to_dict("records") == [{"customer_id": "A", "probability": 0.4},
+                                         {"customer_id": "B", "probability": 0.2}]

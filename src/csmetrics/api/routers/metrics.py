@@ -81,6 +81,7 @@ def query(body: MetricQuery, user: Viewer, site: SiteDep,
 def to_rows(frame: pd.DataFrame, by: list[str]) -> list[MetricRow]:
     """Engine rows as API rows: segments (and a metric's dimension) in ``segment``, extra
     columns in ``details``, empty values as null."""
+    by = [name.strip() for name in by if name.strip()]  # as the engine reads them
     dimensions = {m.dimension for m in all_metrics() if m.dimension}
     fixed = {"metric", "period_start", "target", "benchmark", *STANDARD}
     rows = []
