@@ -7,7 +7,7 @@ SPARK  := $(VENV)/.installed-spark
 
 SUDO   := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: demo test test-on bench install browser system-packages java clean
+.PHONY: demo test test-on bench bench-install install browser system-packages java clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,8 +59,16 @@ test-on: $(STAMP) $(SPARK) system-packages java
 	faketime '$(DATE) 08:00:00' $(BIN)/python -m pytest
 
 ## Benchmarks against baselines in the same run (never part of make test); SCALE=0.05 is quick.
+## The model fits against lifetimes: $(BIN)/python bench/clv.py (after make bench-install).
 SCALE ?= 1
-bench: $(STAMP)
+BENCH := $(VENV)/.installed-bench
+$(BENCH): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH)
+
+bench-install: $(BENCH)
+
+bench: $(BENCH)
 	$(BIN)/python bench/run.py --scale $(SCALE)
 
 clean:

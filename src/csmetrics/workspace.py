@@ -545,19 +545,55 @@ class Workspace:
 
     def clv_fit(self, until: date | str | None = None, time_unit: str | None = None,
                 horizon_months: int | None = None,
-                discount_rate: float | None = None) -> Any:
-        """Fit BG/NBD + Gamma-Gamma on paid orders and store per-customer CLV (see
-        ``csmetrics.predict.service.fit_clv``)."""
+                discount_rate: float | None = None, model: str = "both") -> Any:
+        """Fit BG/NBD + Gamma-Gamma (or BG/NBD alone: ``model="bgnbd"``) on paid orders and
+        store per-customer CLV (see ``csmetrics.predict.service.fit_clv``)."""
         from csmetrics.predict.service import fit_clv
 
         return fit_clv(self.warehouse, self.settings, parse_day(until, "--until"), time_unit,
-                       horizon_months, discount_rate)
+                       horizon_months, discount_rate, model)
 
-    def survival(self, by: str | None = None, as_of: date | str | None = None) -> Any:
-        """Kaplan-Meier lifetime curves per segment; stored in ``_survival_*``."""
+    def purchase_model(self, until: date | str | None = None, time_unit: str | None = None,
+                       params: tuple[float, float, float, float] | None = None) -> Any:
+        """BG/NBD on the paid orders, fitted or at given parameters, not stored
+        (``csmetrics.predict.service.purchase_model``)."""
+        from csmetrics.predict.service import purchase_model
+
+        return purchase_model(self.warehouse, self.settings, parse_day(until, "--until"),
+                              time_unit, params)
+
+    def clv_holdout(self, until: date | str, end: date | str | None = None,
+                    time_unit: str | None = None) -> Any:
+        """Fit BG/NBD on the paid orders up to ``until`` and compare its predicted repeat
+        purchases with the actual ones up to ``end`` (``csmetrics.predict.clv.holdout``)."""
+        from csmetrics.predict.service import clv_holdout
+
+        return clv_holdout(self.warehouse, self.settings, parse_day(until, "--until"),
+                           parse_day(end, "--end"), time_unit)
+
+    def survival(self, by: str | None = None, as_of: date | str | None = None, *,
+                 ci: str = "log", horizon_months: float | None = None,
+                 tail: bool = False) -> Any:
+        """Kaplan-Meier lifetime curves per segment, median, RMST and log-rank test; stored
+        in ``_survival_*`` (see ``csmetrics.predict.service.survival``)."""
         from csmetrics.predict.service import survival
 
         return survival(self.warehouse, self.settings, by,
-                        parse_day(as_of, "--as-of") or self.data_end())
+                        parse_day(as_of, "--as-of") or self.data_end(), ci=ci,
+                        horizon_months=horizon_months, tail=tail)
+
+    def contractual_retention(self, by: str | None = None, period: str | None = None,
+                              horizon: int = 12, discount_rate: float | None = None,
+                              renewals: int = 0, as_of: date | str | None = None) -> Any:
+        """sBG retention fits per start cohort or segment, not stored (see
+        ``csmetrics.predict.contractual.retention_fits``); ``discount_rate`` is annual,
+        default ``[predict] clv_discount_rate``."""
+        from csmetrics.predict.contractual import retention_fits
+
+        rate = self.settings.predict.clv_discount_rate if discount_rate is None else discount_rate
+        return retention_fits(self.warehouse.ibis, self.settings,
+                              as_of=parse_day(as_of, "--as-of") or self.data_end(), by=by,
+                              period=period, horizon=horizon, discount_rate=rate,
+                              renewals=renewals)
 
 

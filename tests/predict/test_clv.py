@@ -18,6 +18,7 @@ from csmetrics.predict.clv import (
     fit_bgnbd,
     fit_gamma_gamma,
     gamma_gamma_log_likelihood,
+    holdout,
     rfm_summary,
 )
 from tests.metrics.revenue_fixtures import insert, memory_warehouse
@@ -25,6 +26,7 @@ from tests.metrics.revenue_fixtures import insert, memory_warehouse
 DATA = Path(__file__).parent.parent / "data"  # see tests/data/CDNOW.md
 CDNOW = DATA / "cdnow_customers_summary_with_transactions.csv"
 CDNOW_RFT = DATA / "cdnow_customers_summary.csv"
+CDNOW_ORDERS = DATA / "cdnow_sample_orders.txt"
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +74,128 @@ def test_gamma_gamma_reproduces_fader_hardie_lee_iso_value_note(cdnow: pd.DataFr
     # printed by the lifetimes docs: 24.66
     assert gg.expected_value(np.array([2.0]), np.array([22.35]))[0] == pytest.approx(24.66,
                                                                                     abs=0.01)
+
+
+@pytest.fixture(scope="module")
+def cdnow_orders():  # noqa: ANN201 - a Warehouse
+    """The 2,357 customers' raw CDNOW orders (6,919 of 1997-01-01 to 1998-06-30) in a
+    warehouse's orders table, all paid."""
+    raw = pd.read_csv(CDNOW_ORDERS, sep=r"\s+", header=None,
+                      names=["master_id", "customer_id", "day", "cds", "amount"],
+                      dtype={"master_id": str, "customer_id": str, "day": str})
+    raw["ordered_at"] = pd.to_datetime(raw["day"], format="%Y%m%d")
+    raw["order_id"] = raw.index.astype(str)
+    wh = memory_warehouse()
+    wh.sql.register("raw_orders", raw)
+    wh.sql.execute("INSERT INTO orders (order_id, customer_id, ordered_at, amount, status) "
+                   "SELECT order_id, customer_id, ordered_at, amount, 'paid' FROM raw_orders")
+    wh.sql.unregister("raw_orders")
+    return wh
+
+
+@pytest.fixture(scope="module")
+def cdnow_from_orders(cdnow_orders) -> pd.DataFrame:  # noqa: ANN001
+    """Their RFM by ``rfm_summary`` (several orders of a day are one purchase), calibration
+    to 1997-09-30, in weeks, sorted by customer."""
+    summary, until = rfm_summary(cdnow_orders.ibis, until=date(1997, 9, 30), time_unit="week")
+    assert until == date(1997, 9, 30)
+    return summary.sort_values("customer_id", ignore_index=True)
+
+
+def test_rfm_from_raw_orders_is_the_papers_summary(cdnow_from_orders: pd.DataFrame,
+                                                   cdnow: pd.DataFrame) -> None:
+    # the published summary (2 decimals): T of a customer who first bought on 1997-01-01 is
+    # 38.86 weeks, 272 days to the calibration end 1997-09-30 (not 273: T runs to that day)
+    ours, published = cdnow_from_orders, cdnow.sort_values("ID", ignore_index=True)
+    assert len(ours) == len(published) == 2357
+    assert (ours["frequency"].to_numpy() == published["x"].to_numpy()).all()
+    for mine, theirs in (("recency", "t_x"), ("T", "T"), ("monetary", "zbar")):
+        assert np.abs(ours[mine].to_numpy() - published[theirs].to_numpy()).max() <= 0.005 + 1e-9
+
+
+def test_bgnbd_from_raw_orders_reproduces_fader_hardie_lee_2005(
+        cdnow_from_orders: pd.DataFrame) -> None:
+    # FHL 2005, section 5: r = 0.243, alpha = 4.414, a = 0.793, b = 2.426, LL = -9582.4
+    s = cdnow_from_orders
+    bg = fit_bgnbd(s["frequency"], s["recency"], s["T"], time_unit="week")
+    assert (round(bg.r, 3), round(bg.alpha, 3), round(bg.a, 3), round(bg.b, 3)) == (
+        0.243, 4.414, 0.793, 2.426)
+    assert round(bg.log_likelihood, 1) == -9582.4
+    # the spend model from the same orders: p = 6.25, q = 3.74, gamma = 15.44 (FHL's note)
+    gg = fit_gamma_gamma(s["frequency"], s["monetary"])
+    assert (gg.n, round(gg.p, 2), round(gg.q, 2), round(gg.gamma, 2)) == (946, 6.25, 3.74,
+                                                                          15.44)
+
+
+def test_repeat_buyers_averaging_zero_are_left_out_of_the_spend_model(
+        cdnow_from_orders: pd.DataFrame) -> None:
+    s = cdnow_from_orders.copy()
+    free = s.index[s["frequency"] > 0][:20]
+    s.loc[free, "monetary"] = 0.0
+    gg = fit_gamma_gamma(s["frequency"], s["monetary"])
+    assert (gg.n, gg.left_out) == (926, 20)
+    bg = fit_bgnbd(s["frequency"], s["recency"], s["T"], time_unit="week")
+    table = clv(bg, gg, s, horizon_months=12, discount_rate=0.1)
+    population = gg.p * gg.gamma / (gg.q - 1)
+    zeros = table.loc[free, "expected_value"]
+    # the formula at zbar = 0: the population mean, shrunk by the purchases seen
+    weight = gg.p * s.loc[free, "frequency"] / (gg.p * s.loc[free, "frequency"] + gg.q - 1)
+    assert np.allclose(zeros, (1 - weight) * population)
+    assert (table["clv"] >= 0).all()
+
+
+def test_purchase_count_distribution_of_a_new_customer(cdnow_bg) -> None:  # noqa: ANN001
+    # P(X(t) = n) (FHL 2005, eq. 8) is a distribution whose mean is E[X(t)] (eq. 9), at any
+    # t in the fit's unit, whole or not
+    for t in (0.5, 13.0, 39.0, 78.25):
+        n = np.arange(0, 2000)
+        p = cdnow_bg.purchase_probability(n, t)
+        assert (p >= 0).all() and p.sum() == pytest.approx(1, abs=1e-9)
+        assert (n * p).sum() == pytest.approx(float(cdnow_bg.expected_purchases_new(t)),
+                                              rel=1e-9)
+    # the calibration period's histogram (FHL 2005, Figure 1): sum over customers of
+    # P(X(T_i) = n); 1,411 customers made no repeat purchase
+    rft = pd.read_csv(CDNOW_RFT)
+    zero = sum(float(cdnow_bg.purchase_probability(0, T)) for T in rft["T"])
+    assert zero == pytest.approx(1411, rel=0.01)
+    # a new customer's expectation is the conditional one at x = t_x = T = 0
+    assert float(cdnow_bg.expected_purchases_new(39)) == pytest.approx(
+        cdnow_bg.expected_purchases(39, np.array([0.0]), np.array([0.0]), np.array([0.0]))[0])
+    with pytest.raises(UserInputError, match="negative"):
+        cdnow_bg.purchase_probability(-1, 39)
+
+
+def test_log_likelihood_at_given_parameters(cdnow_bg) -> None:  # noqa: ANN001
+    rft = pd.read_csv(CDNOW_RFT)
+    assert cdnow_bg.log_likelihood_of(rft["frequency"], rft["recency"], rft["T"]) == (
+        pytest.approx(cdnow_bg.log_likelihood, abs=1e-6))
+    # the published parameters give the published LL (FHL 2005: -9582.4)
+    assert bgnbd_log_likelihood((0.243, 4.414, 0.793, 2.426), rft["frequency"],
+                                rft["recency"], rft["T"]).sum() == pytest.approx(-9582.4,
+                                                                                 abs=0.1)
+
+
+def test_holdout_compares_with_the_orders_after_the_calibration(cdnow_orders) -> None:  # noqa: ANN001
+    check = holdout(cdnow_orders.ibis, until=date(1997, 9, 30), time_unit="week")
+    assert check.end == date(1998, 6, 30)  # the last order
+    # actual: purchase days after the calibration, counted here from the raw file
+    raw = pd.read_csv(CDNOW_ORDERS, sep=r"\s+", header=None, dtype=str,
+                      names=["master_id", "customer_id", "day", "cds", "amount"])
+    later = raw[raw["day"] > "19970930"].drop_duplicates(["customer_id", "day"])
+    assert check.totals()["actual"] == len(later)
+    by_customer = check.customers.set_index("customer_id")
+    assert by_customer["actual"].to_dict() == {
+        c: int(later["customer_id"].eq(c).sum()) for c in by_customer.index}
+    # predicted: 39 weeks ahead; FHL's customer 1 (x = 2, t_x = 30.43, T = 38.86): 1.226
+    assert by_customer.loc["0001", "predicted"] == pytest.approx(1.226, abs=0.001)
+    weekly = check.weekly
+    assert list(weekly["week"]) == list(range(1, 40))
+    assert weekly["actual"].is_monotonic_increasing
+    assert weekly["predicted"].is_monotonic_increasing
+    assert weekly["actual"].iloc[-1] == len(later)
+    assert weekly["predicted"].iloc[-1] == pytest.approx(check.totals()["predicted"])
+    with pytest.raises(UserInputError, match="No paid orders after"):
+        holdout(cdnow_orders.ibis, until=date(1998, 6, 30))
 
 
 def test_tiny_bgnbd_likelihood_is_exact() -> None:
@@ -132,10 +256,13 @@ def test_rfm_summary_by_hand() -> None:
     assert until == date(2024, 2, 11)
     rows = summary.set_index("customer_id")
     # A: purchase days Jan 1, Jan 15, Jan 29 -> 2 repeats, recency 28 days = 4 weeks,
-    # T = Jan 1 .. end of Feb 11 = 42 days = 6 weeks, monetary = (30 + 50) / 2 = 40
-    assert rows.loc["A"].to_dict() == {"frequency": 2, "recency": 4, "T": 6, "monetary": 40}
-    # B: one purchase Jan 8: T = 35 days = 5 weeks
-    assert rows.loc["B"].to_dict() == {"frequency": 0, "recency": 0, "T": 5, "monetary": 0}
+    # T = Jan 1 .. Feb 11 = 41 days (FHL count days between, as recency does), monetary =
+    # (30 + 50) / 2 = 40
+    assert rows.loc["A"].to_dict() == {"frequency": 2, "recency": 4, "T": 41 / 7,
+                                       "monetary": 40}
+    # B: one purchase Jan 8: T = 34 days
+    assert rows.loc["B"].to_dict() == {"frequency": 0, "recency": 0, "T": 34 / 7,
+                                       "monetary": 0}
     # default end = the last paid order (Mar 1), which then counts for A
     summary, until = rfm_summary(wh.ibis, time_unit="day")
     assert until == date(2024, 3, 1)
@@ -153,8 +280,8 @@ def test_errors_when_the_data_cannot_support_a_fit() -> None:
         fit_gamma_gamma([1, 2, 0], [5.0, 6.0, 0.0])
     with pytest.raises(UserInputError, match="same mean purchase value"):
         fit_gamma_gamma([1] * 12, [5.0] * 12)
-    with pytest.raises(UserInputError, match="positive mean purchase value"):
-        fit_gamma_gamma([1] * 12, [0.0] + [5.0] * 11)
+    with pytest.raises(UserInputError, match=r"found 9 \(3 more average \$0"):
+        fit_gamma_gamma([1] * 12, [0.0] * 3 + [5.0, 6.0] * 4 + [7.0])
     with pytest.raises(UserInputError, match="--time-unit"):
         rfm_summary(_shop().ibis, time_unit="year")
     with pytest.raises(UserInputError, match="no paid orders"):

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from csmetrics import Workspace
-from tests.conftest import DEMO_END, run_cli
+from tests.conftest import DEMO_END, run_cli, write_csv
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +72,69 @@ def test_clv_fit_and_show(demo: Path) -> None:
     with duckdb.connect(str(demo / "csmetrics.duckdb"), read_only=True) as con:
         params = dict(con.execute("SELECT param, value FROM _clv_fits").fetchall())
     assert params["r"] == pytest.approx(fit["bgnbd"]["r"])
+
+
+def test_clv_fits_with_free_repeat_orders_and_bgnbd_alone(demo: Path, tmp_path: Path) -> None:
+    """A $0 order is a purchase: BG/NBD counts it; Gamma-Gamma leaves out the repeat buyers
+    whose repeat orders are all $0, and says how many (it once refused the whole data)."""
+    copy = tmp_path / "ws"
+    shutil.copytree(demo, copy)
+    with duckdb.connect(str(copy / "csmetrics.duckdb"), read_only=True) as con:
+        once = [c for (c,) in con.execute(
+            "SELECT customer_id FROM orders WHERE status IS NULL OR status = 'paid' "
+            "GROUP BY customer_id HAVING count(DISTINCT CAST(ordered_at AS DATE)) = 1 "
+            "AND max(ordered_at) < TIMESTAMP '2026-05-01' ORDER BY 1 LIMIT 4").fetchall()]
+    assert len(once) == 4
+    free = tmp_path / "free.csv"
+    write_csv(free, ["order_id", "customer_id", "ordered_at", "amount", "status"],
+              [[f"FREE-{c}-{k}", c, f"2026-06-{10 + k} 12:00:00", 0, "paid"]
+               for c in once for k in (1, 2)])
+    w = ("--workspace", str(copy))
+    run_cli("ingest", "orders", str(free), *w)
+
+    fit = json.loads(run_cli("clv", "fit", "--format", "json", *w).stdout)
+    assert fit["gamma_gamma"]["left_out"] >= 4
+    assert any("average $0" in warning for warning in fit["warnings"])
+    shown = json.loads(run_cli("clv", "show", "--customer", once[0], "--format", "json",
+                               *w).stdout)
+    assert shown[0]["frequency"] == 2 and shown[0]["monetary"] == 0
+
+    alone = json.loads(run_cli("clv", "fit", "--model", "bgnbd", "--format", "json",
+                               *w).stdout)
+    assert alone["gamma_gamma"] is None and alone["bgnbd"]["r"] == fit["bgnbd"]["r"]
+    by_purchases = json.loads(run_cli("clv", "show", "--model", "bgnbd", "--top", "3",
+                                      "--format", "json", *w).stdout)
+    assert "clv" not in by_purchases[0] and by_purchases[0]["expected_purchases"] >= (
+        by_purchases[1]["expected_purchases"])
+
+
+def test_clv_query_and_holdout(demo: Path) -> None:
+    w = ("--workspace", str(demo))
+    fitted = json.loads(run_cli("clv", "query", "--t", "2.5", "--frequency", "3", "--recency",
+                                "20", "--age", "40", "--format", "json", *w).stdout)
+    new = fitted["new_customer"]
+    assert list(new["probability_of_n"]) == [str(n) for n in range(8)]
+    assert sum(new["probability_of_n"].values()) <= 1 + 1e-9
+    assert 0 < fitted["customer"]["p_alive"] <= 1
+    assert fitted["customer"]["expected_purchases"] > 0
+    # at the fitted parameters, --params gives the same answers and log-likelihood
+    given = ",".join(repr(fitted["parameters"][k]) for k in ("r", "alpha", "a", "b"))
+    again = json.loads(run_cli("clv", "query", "--t", "2.5", "--params", given,
+                               "--format", "json", *w).stdout)
+    assert again["log_likelihood"] == pytest.approx(fitted["log_likelihood"], abs=1e-6)
+    assert again["new_customer"]["expected_purchases"] == pytest.approx(
+        new["expected_purchases"])
+    assert again["new_customer"]["probability_of_n"] == pytest.approx(new["probability_of_n"])
+    bad = run_cli("clv", "query", "--t", "1", "--frequency", "2", *w, check=False)
+    assert bad.returncode == 2 and "go together" in bad.stderr
+
+    check = json.loads(run_cli("clv", "holdout", "--until", "2026-03-31", "--format", "json",
+                               *w).stdout)
+    assert check["until"] == "2026-03-31" and check["end"] <= DEMO_END
+    assert check["weekly"][-1]["actual"] == check["actual"] > 0
+    assert check["weekly"][-1]["predicted"] == pytest.approx(check["predicted"])
+    table = run_cli("clv", "holdout", "--until", "2026-03-31", *w).stdout
+    assert "repeat purchases" in table and "predicted" in table
 
 
 def test_survival_by_cohort(demo: Path) -> None:

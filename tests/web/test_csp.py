@@ -7,7 +7,7 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from csmetrics import Workspace
 from csmetrics.demo import write_company
@@ -33,13 +33,18 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     ws.close()
 
 
-def test_pages_draw_their_charts_under_the_content_security_policy(base_url):
+def _chromium(p: Playwright) -> Browser:
+    """Debian's chromium, headless."""
     executable = shutil.which("chromium")
     assert executable, "Debian's chromium is missing: 'make test' installs it"
+    return p.chromium.launch(executable_path=executable, headless=True, args=[
+        "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"])
+
+
+def test_pages_draw_their_charts_under_the_content_security_policy(base_url):
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+        browser = _chromium(p)
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
         page.route("**/*", lambda route: route.continue_()
                    if route.request.url.startswith("http://127.0.0.1") else route.abort())
@@ -78,12 +83,8 @@ def test_pages_draw_their_charts_under_the_content_security_policy(base_url):
 def test_the_api_documentation_works_offline_under_the_policy(base_url):
     """Swagger UI comes from the installed package: the page lists the API's operations with
     every request kept on this server, and nothing is blocked."""
-    executable = shutil.which("chromium")
-    assert executable, "Debian's chromium is missing: 'make test' installs it"
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+        browser = _chromium(p)
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
         elsewhere: list[str] = []
 

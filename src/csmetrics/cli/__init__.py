@@ -8,6 +8,7 @@ from __future__ import annotations
 import typer
 
 from csmetrics.cli import (
+    contractual,
     customers,
     data,
     health,
@@ -30,6 +31,8 @@ for area in (data, metrics, customers, health, voice, predict, tasks, notify, re
              server):
     app.registered_commands += area.app.registered_commands
     app.registered_groups += area.app.registered_groups
+# ``csmetrics predict retention``: its own module, mounted in the predict group
+predict.predict_app.registered_commands += contractual.app.registered_commands
 
 
 def main() -> None:

@@ -153,6 +153,19 @@ def progress_bar() -> Progress:
     )
 
 
+def print_json(value: Any) -> None:
+    """Print strict JSON: NaN and infinities become null."""
+    def clean(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [clean(x) for x in v]
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        return v
+    sys.stdout.write(json.dumps(clean(value), default=str, indent=2, allow_nan=False) + "\n")
+
+
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """DataFrame rows as plain dicts: NaN becomes None, dates become ISO strings."""
     import pandas as pd

@@ -35,7 +35,8 @@ SECRET_HEADER = "X-CSMetrics-Secret"
 READ_ONLY = frozenset({
     "batches", "status", "kpis", "report", "metrics show", "metrics cohorts",
     "customers list", "health list", "health explain", "health backtest",
-    "predict churn explain", "predict churn report", "clv show", "rules list", "rules check",
+    "predict churn explain", "predict churn report", "predict retention", "clv show",
+    "rules list", "rules check",
     "tasks list", "tasks show", "notify status", "schedule list", "users list", "tokens list",
 })
 #: Commands that need the warehouse to themselves: refused while a server runs.

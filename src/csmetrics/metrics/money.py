@@ -85,15 +85,19 @@ def _iso(value: object) -> str:
     return value.isoformat()[:10] if isinstance(value, date) else str(value)[:10]
 
 
-def subscription_lines(ctx: MetricContext) -> ir.Table:
+def subscription_lines(ctx: MetricContext, *, empty: bool = False) -> ir.Table:
     """Subscriptions as service lines: ``customer_id``, ``plan``, ``start``, ``end`` (first
     day without service, NULL = open), ``monthly`` (normalised, discounts per policy) and
-    ``currency``; the churn-recognition, delinquency and gap policies already applied."""
-    return ctx.shared("subscription-lines", lambda: _lines(ctx),
+    ``currency``; the churn-recognition, delinquency and gap policies already applied.
+
+    A line that ends on its start day gives no day of service and is left out, unless
+    ``empty``: survival curves keep it as a lifetime of length 0."""
+    return ctx.shared("subscription-lines" + ("+empty" if empty else ""),
+                      lambda: _lines(ctx, empty),
                       lambda: int(ctx.con.execute(ctx.table("subscriptions").count())))
 
 
-def _lines(ctx: MetricContext) -> ir.Table:
+def _lines(ctx: MetricContext, empty: bool = False) -> ir.Table:
     s = ctx.table("subscriptions")
     policy = ctx.policy
     price = s.amount.cast("float64")
@@ -111,7 +115,8 @@ def _lines(ctx: MetricContext) -> ir.Table:
         start=s.start_date, end=end, monthly=price / months,
     )
     # an end on or before the start (cancelled before service began) means no service at all
-    lines = lines.filter(lines.end.isnull() | (lines.end > lines.start))
+    kept = (lines.end >= lines.start) if empty else (lines.end > lines.start)
+    lines = lines.filter(lines.end.isnull() | kept)
     if policy.reactivation_min_gap_days > 0:
         lines = _bridge_short_gaps(lines, policy.reactivation_min_gap_days)
     if policy.currency_rate_at == "service_start":

@@ -13,9 +13,10 @@ The models (Fader, Hardie & Lee 2005):
   gamma); fitted on repeat buyers' mean repeat-purchase value (``monetary``), it gives the
   expected value of one future purchase, shrunk towards the population mean.
 
-Both are fitted by maximum likelihood (scipy.optimize, Nelder-Mead on log parameters) on a
-vectorised log-likelihood. CLV = sum over the months of the horizon of the expected purchases
-in that month x the expected purchase value, discounted monthly at the annual discount rate.
+Both are fitted by maximum likelihood (scipy.optimize: BFGS on log parameters, a bounded
+search when that fails) on a vectorised log-likelihood, computed once per distinct history.
+CLV = sum over the months of the horizon of the expected purchases in that month x the
+expected purchase value, discounted monthly at the annual discount rate.
 The fits reproduce the published CDNOW results (tests/predict/test_clv.py).
 """
 
@@ -24,14 +25,14 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import ibis
 import numpy as np
 import pandas as pd
 from ibis.backends import BaseBackend
 from scipy.optimize import minimize
-from scipy.special import betaln, gammaln, hyp2f1
+from scipy.special import betainc, betaln, gammaln, hyp2f1
 
 from csmetrics.errors import UserInputError
 from csmetrics.metrics.context import MetricContext
@@ -42,11 +43,13 @@ __all__ = [
     "DAYS_PER_UNIT",
     "BetaGeoFit",
     "GammaGammaFit",
+    "Holdout",
     "bgnbd_log_likelihood",
     "clv",
     "fit_bgnbd",
     "fit_gamma_gamma",
     "gamma_gamma_log_likelihood",
+    "holdout",
     "rfm_summary",
 ]
 
@@ -66,7 +69,8 @@ def rfm_summary(con: BaseBackend, *, until: date | None = None, time_unit: str =
     """Per customer with a paid order on or before ``until`` (default: the last paid order):
     ``frequency`` (repeat purchase days: days with a paid order after the first, the
     lifetimes/FHL convention that orders on the same day are one purchase), ``recency`` (first
-    to last purchase) and ``T`` (first purchase to the end of ``until``), in ``time_unit``s,
+    to last purchase day) and ``T`` (first purchase day to ``until``: days between them, as
+    FHL 2005 and lifetimes count), in ``time_unit``s,
     and ``monetary`` (mean value of the repeat purchase days; 0 without repeats), in the
     reporting currency. Paid = status 'paid' or empty; refunded and failed orders are not
     purchases. Returns the frame and the calibration end used."""
@@ -82,11 +86,7 @@ def rfm_summary(con: BaseBackend, *, until: date | None = None, time_unit: str =
     ctx = MetricContext(con=con, grain=Grain.DAY, starts=[until], currency=currency,
                         as_of=until, known_until=until)
     try:
-        o = ctx.table("orders")
-        o = o.filter(o.status.isnull() | (o.status == "paid"))  # empty status = paid
-        o = convert(ctx, o.mutate(value=o.amount.cast("float64")), "value", "ordered_at")
-        o = o.mutate(day=o.ordered_at.cast("date"))
-        daily = o.group_by(["customer_id", "day"]).aggregate(value=o.value.sum())
+        daily = _purchase_days(ctx)
         w = ibis.window(group_by=daily.customer_id)
         daily = daily.mutate(first=daily.day.min().over(w))
         per = daily.group_by("customer_id").aggregate(
@@ -103,7 +103,7 @@ def rfm_summary(con: BaseBackend, *, until: date | None = None, time_unit: str =
     unit = DAYS_PER_UNIT[time_unit]
     first = pd.to_datetime(frame["first"])
     last = pd.to_datetime(frame["last"])
-    end = pd.Timestamp(until) + pd.Timedelta(days=1)  # the calibration day itself is observed
+    end = pd.Timestamp(until)  # T runs to the calibration end itself, as the papers measure it
     frequency = frame["purchases"].astype(float) - 1
     summary = pd.DataFrame({
         "customer_id": frame["customer_id"].astype(str),
@@ -114,6 +114,17 @@ def rfm_summary(con: BaseBackend, *, until: date | None = None, time_unit: str =
                              / frequency.where(frequency > 0, 1.0), 0.0),
     })
     return summary, until
+
+
+def _purchase_days(ctx: MetricContext) -> ibis.Table:
+    """Each customer's purchase days known to ``ctx``: ``customer_id``, ``day`` and the
+    day's paid ``value`` in the reporting currency (several orders of a day are one
+    purchase; refunded and failed orders are none)."""
+    o = ctx.table("orders")
+    o = o.filter(o.status.isnull() | (o.status == "paid"))  # empty status = paid
+    o = convert(ctx, o.mutate(value=o.amount.cast("float64")), "value", "ordered_at")
+    o = o.mutate(day=o.ordered_at.cast("date"))
+    return o.group_by(["customer_id", "day"]).aggregate(value=o.value.sum())
 
 
 # ------------------------------------------------------------------------------------------
@@ -188,6 +199,39 @@ class BetaGeoFit:
         odds = np.where(x > 0, a / (b + xr - 1) * ((alpha + T) / (alpha + t_x)) ** (r + x), 0.0)
         return head * body / (1 + odds)
 
+    def expected_purchases_new(self, t: float | np.ndarray) -> np.ndarray:
+        """Expected purchases in ``t`` units by a customer just acquired, E[X(t)] (FHL 2005,
+        eq. 9)."""
+        r, alpha, a, b = self.params
+        t = np.asarray(t, float)
+        return (a + b - 1) / (a - 1) * (
+            1 - (alpha / (alpha + t)) ** r * hyp2f1(r, b, a + b - 1, t / (alpha + t)))
+
+    def purchase_probability(self, n: int | np.ndarray, t: float) -> np.ndarray:
+        """P(X(t) = n): the chance a customer just acquired makes exactly ``n`` purchases in
+        ``t`` units (FHL 2005, eq. 8)."""
+        r, alpha, a, b = self.params
+        n = np.asarray(n, int)
+        if (n < 0).any():
+            raise UserInputError("A number of purchases cannot be negative.")
+        stay, go = alpha / (alpha + t), t / (alpha + t)
+
+        def nbd(k: np.ndarray) -> np.ndarray:  # G(r+k)/(G(r) k!) stay^r go^k
+            return np.exp(gammaln(r + k) - gammaln(r) - gammaln(k + 1) + r * np.log(stay)
+                          + k * np.log(go))
+
+        first = np.exp(betaln(a, b + n) - betaln(a, b)) * nbd(n)
+        # 1 - sum_{j < n} nbd(j) = P(NBD >= n) = I_go(n, r), the regularised incomplete beta
+        at_least = betainc(np.maximum(n, 1), r, go)
+        second = np.where(n > 0, np.exp(betaln(a + 1, b + np.maximum(n, 1) - 1)
+                                        - betaln(a, b)) * at_least, 0.0)
+        return first + second
+
+    def log_likelihood_of(self, frequency: np.ndarray, recency: np.ndarray,
+                          T: np.ndarray) -> float:
+        """The total log-likelihood of (x, t_x, T) under these parameters."""
+        return float(bgnbd_log_likelihood(self.params, frequency, recency, T).sum())
+
 
 def _check_rfm(frequency: np.ndarray, recency: np.ndarray, T: np.ndarray) -> None:
     values = np.column_stack([frequency, recency, T])
@@ -214,6 +258,13 @@ LOG_BOUND = 12.0
 
 
 def _fit(negative_ll, start: np.ndarray) -> tuple[np.ndarray, float]:  # noqa: ANN001
+    """The parameters whose logarithms minimise ``negative_ll``, and the log-likelihood
+    there: BFGS from ``start`` (about 100 evaluations), or, when it fails or leaves the
+    bounds, the bounded Nelder-Mead and L-BFGS-B search (thousands of evaluations)."""
+    quick = minimize(negative_ll, start, method="BFGS", options={"gtol": 1e-7})
+    if (np.isfinite(quick.fun) and quick.fun < 1e300 and np.isfinite(quick.x).all()
+            and (np.abs(quick.x) <= LOG_BOUND).all()):
+        return np.exp(quick.x), float(-quick.fun)
     bounds = [(-LOG_BOUND, LOG_BOUND)] * len(start)
     best = None
     for method, options in (("Nelder-Mead", {"xatol": 1e-8, "fatol": 1e-10, "maxiter": 20_000,
@@ -236,15 +287,23 @@ def fit_bgnbd(frequency: np.ndarray, recency: np.ndarray, T: np.ndarray, *,
     _check_rfm(x, t_x, T_)
     scale = max(float(T_.max()), 1.0) / 10  # alpha has the unit of time: start near the data
     started = time.perf_counter()
+    (ux, ut_x, uT), weight = _distinct(x, t_x, T_)
 
     def negative_ll(log_params: np.ndarray) -> float:
         params = np.exp(log_params)
-        value = -bgnbd_log_likelihood(params, x, t_x, T_).sum()
+        value = -(weight * bgnbd_log_likelihood(params, ux, ut_x, uT)).sum()
         return float(value) if np.isfinite(value) else 1e300
 
     params, ll = _fit(negative_ll, np.log([1.0, scale, 1.0, 1.0]))
     return BetaGeoFit(*map(float, params), log_likelihood=ll, n=len(x), time_unit=time_unit,
                       seconds=time.perf_counter() - started)
+
+
+def _distinct(*columns: np.ndarray) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """The distinct rows of ``columns`` and how many times each occurs: customers with the
+    same history add the same term to the likelihood, so it is computed once per history."""
+    rows, counts = np.unique(np.column_stack(columns), axis=0, return_counts=True)
+    return tuple(rows.T), counts.astype(float)
 
 
 # ------------------------------------------------------------------------------------------
@@ -264,7 +323,9 @@ def gamma_gamma_log_likelihood(params: np.ndarray | tuple[float, float, float],
 
 @dataclass(frozen=True)
 class GammaGammaFit:
-    """A fitted Gamma-Gamma model: ``p``, ``q``, ``gamma``, log-likelihood, repeat buyers used."""
+    """A fitted Gamma-Gamma model: ``p``, ``q``, ``gamma``, log-likelihood, repeat buyers used
+    (``n``) and left out (``left_out``: their repeat purchases average $0 or less, which the
+    model's Gamma spend cannot describe)."""
 
     p: float
     q: float
@@ -272,6 +333,7 @@ class GammaGammaFit:
     log_likelihood: float
     n: int
     seconds: float = 0.0
+    left_out: int = 0
 
     @property
     def at_bound(self) -> list[str]:
@@ -280,7 +342,9 @@ class GammaGammaFit:
 
     def expected_value(self, frequency: np.ndarray, monetary: np.ndarray) -> np.ndarray:
         """E[value of one purchase | x, zbar] = (q - 1)/(px + q - 1) * p gamma/(q - 1)
-        + px/(px + q - 1) * zbar; customers without repeats get the population mean."""
+        + px/(px + q - 1) * zbar; customers without repeats get the population mean. For a
+        repeat buyer left out of the fit (zbar = 0) it is the same formula's value: the
+        population mean, shrunk the more the more $0 purchases were seen."""
         x, z = np.asarray(frequency, float), np.asarray(monetary, float)
         population = self.p * self.gamma / (self.q - 1)
         weight = self.p * x / (self.p * x + self.q - 1)
@@ -292,28 +356,35 @@ def _at_bound(params: dict[str, float]) -> list[str]:
 
 
 def fit_gamma_gamma(frequency: np.ndarray, monetary: np.ndarray) -> GammaGammaFit:
-    """Maximum-likelihood Gamma-Gamma on the repeat buyers (frequency > 0) only."""
+    """Maximum-likelihood Gamma-Gamma on the repeat buyers (frequency > 0) whose repeat
+    purchases average more than $0; the others are left out and counted (``left_out``)."""
     x, z = np.asarray(frequency, float), np.asarray(monetary, float)
-    keep = x > 0
+    if not np.isfinite(z).all():
+        raise UserInputError("Every mean purchase value must be a finite number.")
+    repeat = x > 0
+    keep = repeat & (z > 0)
+    left_out = int((repeat & ~keep).sum())
     x, z = x[keep], z[keep]
     if len(x) < MIN_REPEAT_BUYERS:
-        raise UserInputError(f"Gamma-Gamma needs at least {MIN_REPEAT_BUYERS} repeat buyers; "
-                             f"found {len(x)}. Use a later --until or more orders.")
-    if not np.isfinite(z).all() or (z <= 0).any():
-        raise UserInputError("Every repeat buyer needs a positive mean purchase value; remove "
-                             "zero-amount paid orders or mark them refunded.")
+        unpaid = f" ({left_out} more average $0 and are left out)" if left_out else ""
+        raise UserInputError(f"Gamma-Gamma needs at least {MIN_REPEAT_BUYERS} repeat buyers "
+                             f"with a positive mean purchase value; found {len(x)}{unpaid}. "
+                             "Use a later --until or more orders, or --model bgnbd to fit "
+                             "the purchase process alone.")
     if np.ptp(z) == 0:
         raise UserInputError("All repeat buyers have the same mean purchase value: the "
                              "Gamma-Gamma spread cannot be estimated.")
     started = time.perf_counter()
 
+    (ux, uz), weight = _distinct(x, z)
+
     def negative_ll(log_params: np.ndarray) -> float:
-        value = -gamma_gamma_log_likelihood(np.exp(log_params), x, z).sum()
+        value = -(weight * gamma_gamma_log_likelihood(np.exp(log_params), ux, uz)).sum()
         return float(value) if np.isfinite(value) else 1e300
 
     params, ll = _fit(negative_ll, np.log([1.0, 1.0, max(float(z.mean()), 1.0)]))
     fit = GammaGammaFit(*map(float, params), log_likelihood=ll, n=len(x),
-                        seconds=time.perf_counter() - started)
+                        seconds=time.perf_counter() - started, left_out=left_out)
     if fit.q <= 1:
         raise UserInputError(f"Gamma-Gamma fitted q = {fit.q:.3g} <= 1, so the mean purchase "
                              "value is undefined; the values are too dispersed for this model.")
@@ -321,16 +392,79 @@ def fit_gamma_gamma(frequency: np.ndarray, monetary: np.ndarray) -> GammaGammaFi
 
 
 # ------------------------------------------------------------------------------------------
+# Holdout check: fit to a date, compare predicted and actual repeat purchases after it
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Holdout:
+    """A BG/NBD fit to ``until`` checked on ``until`` < day <= ``end``: ``customers`` (RFM
+    at ``until``, ``actual`` and ``predicted`` repeat purchases in the holdout) and
+    ``weekly`` (``week``, its last ``day``, ``actual`` and ``predicted`` cumulative repeat
+    purchases of all those customers since ``until``)."""
+
+    fit: BetaGeoFit
+    customers: pd.DataFrame
+    weekly: pd.DataFrame
+    until: date
+    end: date
+
+    def totals(self) -> dict[str, float]:
+        """Holdout purchases, actual and predicted, and the mean absolute error per customer."""
+        c = self.customers
+        return {"customers": len(c), "actual": float(c["actual"].sum()),
+                "predicted": float(c["predicted"].sum()),
+                "mean_absolute_error": float((c["actual"] - c["predicted"]).abs().mean())}
+
+
+def holdout(con: BaseBackend, *, until: date, end: date | None = None,
+            time_unit: str = "week", currency: str = "USD") -> Holdout:
+    """Fit BG/NBD on the paid orders up to ``until`` (``rfm_summary``), then compare with the
+    purchase days of those customers after it, up to ``end`` (default: the last paid order)."""
+    summary, until = rfm_summary(con, until=until, time_unit=time_unit, currency=currency)
+    fit = fit_bgnbd(summary["frequency"], summary["recency"], summary["T"],
+                    time_unit=time_unit)
+    ctx = MetricContext(con=con, grain=Grain.DAY, starts=[until], currency=currency)
+    try:
+        days = _purchase_days(ctx)
+        later = con.execute(days.filter(days.day > ibis.literal(until))
+                            .select("customer_id", "day"))
+    finally:
+        ctx.close()
+    later["day"] = pd.to_datetime(later["day"]).dt.date
+    end = end or (max(later["day"]) if len(later) else None)
+    if end is None or end <= until:
+        raise UserInputError(f"No paid orders after {until} to check the fit on; choose an "
+                             "earlier --until.")
+    later = later[later["customer_id"].isin(summary["customer_id"]) & (later["day"] <= end)]
+    unit = DAYS_PER_UNIT[time_unit]
+    x, t_x, T = (summary[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    customers = summary.assign(
+        actual=summary["customer_id"].map(later["customer_id"].value_counts()).fillna(0)
+        .astype(int),
+        predicted=fit.expected_purchases((end - until).days / unit, x, t_x, T))
+    cuts = [min(until + timedelta(days=7 * k), end)
+            for k in range(1, -(-(end - until).days // 7) + 1)]
+    weekly = pd.DataFrame({
+        "week": range(1, len(cuts) + 1), "day": cuts,
+        "actual": [int((later["day"] <= cut).sum()) for cut in cuts],
+        "predicted": [float(fit.expected_purchases((cut - until).days / unit, x, t_x, T).sum())
+                      for cut in cuts]})
+    return Holdout(fit, customers, weekly, until, end)
+
+
+# ------------------------------------------------------------------------------------------
 # CLV
 # ------------------------------------------------------------------------------------------
 
 
-def clv(bg: BetaGeoFit, gg: GammaGammaFit, summary: pd.DataFrame, *, horizon_months: int = 12,
-        discount_rate: float = 0.1) -> pd.DataFrame:
+def clv(bg: BetaGeoFit, gg: GammaGammaFit | None, summary: pd.DataFrame, *,
+        horizon_months: int = 12, discount_rate: float = 0.1) -> pd.DataFrame:
     """Per customer: ``expected_purchases`` over the horizon, ``p_alive``,
     ``expected_value`` (of one purchase) and ``clv`` = sum over months m = 1..H of
     (E[purchases by m] - E[purchases by m-1]) x expected value / (1 + d)^m, with d the monthly
-    rate equivalent to the annual ``discount_rate``."""
+    rate equivalent to the annual ``discount_rate``. Without ``gg`` (BG/NBD alone) the
+    expected value and CLV are empty."""
     if horizon_months < 1:
         raise UserInputError("--horizon must be at least 1 month.")
     if not 0 <= discount_rate < 1:
@@ -341,7 +475,8 @@ def clv(bg: BetaGeoFit, gg: GammaGammaFit, summary: pd.DataFrame, *, horizon_mon
     x, t_x, T = (summary[c].to_numpy(float) for c in ("frequency", "recency", "T"))
     per_month = DAYS_PER_UNIT["month"] / DAYS_PER_UNIT[bg.time_unit]
     monthly = (1 + discount_rate) ** (1 / 12) - 1
-    value = gg.expected_value(x, summary["monetary"].to_numpy(float))
+    value = (np.full(len(x), np.nan) if gg is None
+             else gg.expected_value(x, summary["monetary"].to_numpy(float)))
     total, previous = np.zeros(len(x)), np.zeros(len(x))
     for month in range(1, horizon_months + 1):
         now = bg.expected_purchases(month * per_month, x, t_x, T)

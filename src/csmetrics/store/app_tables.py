@@ -120,12 +120,13 @@ CREATE TABLE IF NOT EXISTS _clv_fits (
 CREATE TABLE IF NOT EXISTS _survival_curves (
   by_column VARCHAR, segment VARCHAR, months DOUBLE, at_risk INTEGER,
   churned INTEGER, survival DOUBLE, ci_lower DOUBLE, ci_upper DOUBLE,
-  as_of DATE)""",
+  as_of DATE, ci_transform VARCHAR)""",
     "_survival_summary": """
 CREATE TABLE IF NOT EXISTS _survival_summary (
   by_column VARCHAR, segment VARCHAR, customers INTEGER,
   churned INTEGER, median_months DOUBLE, median_ci_lower DOUBLE,
-  median_ci_upper DOUBLE, expected_lifespan_months DOUBLE, as_of DATE)""",
+  median_ci_upper DOUBLE, expected_lifespan_months DOUBLE, as_of DATE,
+  ci_transform VARCHAR, rmst_months DOUBLE, rmst_horizon_months DOUBLE)""",
     # -- voice of the customer (csmetrics.enrich.sentiment, csmetrics.insights) -------------
     "_text_sentiment": """
 CREATE TABLE IF NOT EXISTS _text_sentiment (

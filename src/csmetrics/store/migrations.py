@@ -84,12 +84,22 @@ def _health_runs_basis(con: duckdb.DuckDBPyConnection) -> None:
     _add_column(con, "_health_runs", "last_batch", "BIGINT")
 
 
+def _survival_outputs(con: duckdb.DuckDBPyConnection) -> None:
+    """The survival run's confidence-band transform and restricted mean lifetime, stored
+    with its curves and summary (older runs have them empty)."""
+    _add_column(con, "_survival_curves", "ci_transform", "VARCHAR")
+    _add_column(con, "_survival_summary", "ci_transform", "VARCHAR")
+    _add_column(con, "_survival_summary", "rmst_months", "DOUBLE")
+    _add_column(con, "_survival_summary", "rmst_horizon_months", "DOUBLE")
+
+
 #: Every migration, in order; the position of each is its version.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "create the app tables", _create_app_tables),
     Migration(2, "add _batch_changes.earliest_beyond_facts", _batch_changes_beyond_facts),
     Migration(3, "add _batch_changes.fact_days", _batch_changes_fact_days),
     Migration(4, "add _health_runs.settings and last_batch", _health_runs_basis),
+    Migration(5, "add the survival band transform and restricted mean", _survival_outputs),
 )
 #: The version this code writes and expects.
 LATEST = MIGRATIONS[-1].version
