@@ -573,14 +573,15 @@ class Workspace:
 
     def survival(self, by: str | None = None, as_of: date | str | None = None, *,
                  ci: str = "log", horizon_months: float | None = None,
-                 tail: bool = False) -> Any:
+                 tail: bool = False, store: bool = True) -> Any:
         """Kaplan-Meier lifetime curves per segment, median, RMST and log-rank test; stored
-        in ``_survival_*`` (see ``csmetrics.predict.service.survival``)."""
+        in ``_survival_*`` unless ``store`` is false (see
+        ``csmetrics.predict.service.survival``)."""
         from csmetrics.predict.service import survival
 
         return survival(self.warehouse, self.settings, by,
                         parse_day(as_of, "--as-of") or self.data_end(), ci=ci,
-                        horizon_months=horizon_months, tail=tail)
+                        horizon_months=horizon_months, tail=tail, store=store)
 
     def contractual_retention(self, by: str | None = None, period: str | None = None,
                               horizon: int = 12, discount_rate: float | None = None,

@@ -307,6 +307,18 @@ def test_clear_errors() -> None:
         survival_curves(_company().ibis, Settings(), as_of=AS_OF, horizon_months=0)
 
 
+def test_a_run_stores_its_curves_unless_told_not_to() -> None:
+    """The dashboard draws curves without storing them (a page view only reads)."""
+    from csmetrics.predict.service import survival
+
+    wh = _company()
+    count = "SELECT count(*) FROM _survival_summary"
+    shown = survival(wh, Settings(), "region", AS_OF, store=False)
+    assert not shown.curves.empty and wh.sql.execute(count).fetchall() == [(0,)]
+    survival(wh, Settings(), "region", AS_OF)
+    assert wh.sql.execute(count).fetchall() == [(len(shown.summary),)]
+
+
 def test_clv_method_one_can_take_its_lifespan_from_the_survival_curve() -> None:
     """[metrics] lifespan_source = "survival": CLV = APV x frequency x the lifespan of the
     last overall run: the mean with its constant-hazard tail, whether the run showed it or

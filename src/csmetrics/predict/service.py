@@ -127,14 +127,16 @@ def clv_holdout(warehouse: Warehouse, settings: Settings, until: date, end: date
 
 def survival(warehouse: Warehouse, settings: Settings, by: str | None,
              as_of: date | None, *, ci: str = "log", horizon_months: float | None = None,
-             tail: bool = False) -> SurvivalResult:
-    """Kaplan-Meier curves (see ``csmetrics.predict.survival``); replaces the stored curves of
-    the same ``by``. The stored ``expected_lifespan_months``, the lifespan CLV method 1 reads
-    with ``lifespan_source = "survival"``, is each segment's mean lifetime with its
-    constant-hazard tail, whatever the run shows: a lifetime value needs the whole expected
-    lifetime, and the restricted mean stops at the last observed month."""
+             tail: bool = False, store: bool = True) -> SurvivalResult:
+    """Kaplan-Meier curves (see ``csmetrics.predict.survival``); with ``store``, replaces the
+    stored curves of the same ``by``. The stored ``expected_lifespan_months``, the lifespan
+    CLV method 1 reads with ``lifespan_source = "survival"``, is each segment's mean lifetime
+    with its constant-hazard tail, whatever the run shows: a lifetime value needs the whole
+    expected lifetime, and the restricted mean stops at the last observed month."""
     result = survival_curves(warehouse.ibis, settings, by=by, as_of=as_of, ci=ci,
                              horizon_months=horizon_months, tail=tail)
+    if not store:
+        return result
     key = {"by_column": by or "(all)"}
     lifespans = {segment: mean_with_tail(curve["months"], curve["survival"])
                  for segment, curve in result.curves.groupby("segment")}

@@ -29,7 +29,7 @@ def extras(site: Site, page: str, view: View) -> Iterator[tuple[str, str, go.Fig
                 yield (f"cohorts_{kind}", f"{kind.capitalize()} retention by start month",
                        charts.heatmap(table, ""), table)
             try:
-                curves = ws.survival(by="plan").curves
+                curves = ws.survival(by="plan", store=False).curves  # a page only reads
             except UserInputError:
                 curves = pd.DataFrame()
             if not curves.empty:
