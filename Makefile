@@ -25,8 +25,9 @@ $(SPARK): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'
 	touch $(SPARK)
 
-## Build the demo company into ./demo-workspace, print its headline KPIs and a login, and
-## serve the dashboard (Ctrl-C stops it).
+## Build the demo company into ./demo-workspace, refresh its stored results (the demo command
+## runs 'csmetrics refresh' after loading, so the first pages read them), print its headline
+## KPIs and a login, and serve the dashboard (Ctrl-C stops it).
 demo: $(STAMP)
 	$(BIN)/csmetrics demo --workspace demo-workspace --force
 	$(BIN)/csmetrics serve --workspace demo-workspace

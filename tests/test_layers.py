@@ -31,7 +31,7 @@ PACKAGE = Path(__file__).parents[1] / "src" / "csmetrics"
 #: below the interfaces. ``__init__`` and ``__main__`` are the facade, above everything:
 #: nothing in the package imports the top-level ``csmetrics`` (``_version`` holds the version).
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("foundation", ("errors", "config", "clock", "_version")),
+    ("foundation", ("errors", "config", "clock", "_version", "_lazy")),
     ("schema", ("schema",)),
     ("store", ("store",)),
     ("ingest", ("ingest",)),
@@ -43,7 +43,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("alerts", ("alerts",)),
     ("reports", ("reports",)),
     ("workspace", ("workspace",)),
-    ("demo", ("demo",)),
+    ("demo", ("demo", "samples")),  # samples: the sample exports' generator (stdlib only)
     ("interfaces", ("server", "api", "web", "cli")),  # no cycle between these packages
     ("facade", ("__init__", "__main__")),
 )

@@ -5,15 +5,19 @@ Open a workspace and use it::
     from csmetrics import Workspace
     with Workspace.find() as ws:
         ws.ingest("customers", [Path("customers.csv")])
+
+``Workspace``, ``Settings`` and ``MetricRequest`` are imported on first use (PEP 562), so that
+``import csmetrics`` (and the command line, which starts from here) does not pay for pandas,
+Ibis and DuckDB until a command needs them.
 """
 
-from pathlib import Path
-from typing import Any
+from __future__ import annotations
 
-import pandas as pd
+import importlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from csmetrics._version import __version__ as __version__
-from csmetrics.config import Settings
 from csmetrics.errors import (
     ConfigError,
     CsMetricsError,
@@ -24,8 +28,33 @@ from csmetrics.errors import (
     ValidationError,
     WorkspaceNotFoundError,
 )
-from csmetrics.metrics import MetricRequest
-from csmetrics.workspace import Workspace
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from csmetrics.config import Settings
+    from csmetrics.metrics import MetricRequest
+    from csmetrics.workspace import Workspace
+
+#: The names imported on first use, and the module each comes from.
+_LAZY = {
+    "MetricRequest": "csmetrics.metrics",
+    "Settings": "csmetrics.config",
+    "Workspace": "csmetrics.workspace",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import ``Workspace``, ``Settings`` and ``MetricRequest`` when first asked for."""
+    if name not in _LAZY:
+        raise AttributeError(f"module 'csmetrics' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
 
 
 def query(metrics: str | list[str], *, workspace: str | Path | None = None,
@@ -38,6 +67,8 @@ def query(metrics: str | list[str], *, workspace: str | Path | None = None,
     ``request`` takes ``period``, ``start``, ``end``, ``by``, ``customer``, ``where`` and
     ``as_of``; the result has one row per metric, period and segment.
     """
+    from csmetrics.workspace import Workspace
+
     with Workspace.find(None if workspace is None else Path(workspace)) as ws:
         return ws.query(metrics, **request)
 

@@ -279,6 +279,15 @@ class ServerSection(_Section):
         "MB (larger files: 'csmetrics ingest'); a bigger upload is refused (413) unread.")
 
 
+class DashboardSection(_Section):
+    """How the dashboard judges what it shows."""
+
+    min_sample: int = Field(
+        30, ge=1, description="Fewest observations (n) behind a rate, score or ratio before "
+        "a tile colours its change good or bad; below it the tile says 'too few to judge'. "
+        "Sums (MRR, counts) are exact at any n and are always judged.")
+
+
 class Settings(_Section):
     """Everything ``csmetrics.toml`` can say. Unknown keys are errors, so typos don't pass."""
 
@@ -294,6 +303,7 @@ class Settings(_Section):
     alerts: AlertsSection = AlertsSection()
     notify: NotifySection = NotifySection()
     server: ServerSection = ServerSection()
+    dashboard: DashboardSection = DashboardSection()
     schedule: list[ScheduleEntry] = Field(default_factory=list)
     targets: dict[str, float | dict[str, float]] = Field(
         default_factory=dict,
@@ -479,6 +489,9 @@ timeout_seconds = 10
 
 [server]
 max_upload_mb = 200                  # largest upload the API and dashboard accept (413 beyond)
+
+[dashboard]
+min_sample = 30                      # a tile's rate/score/ratio with n below this is not judged
 
 [alerts]
 file = "alerts.toml"                 # team, playbooks and rules; no file = the default rules

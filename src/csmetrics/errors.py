@@ -84,6 +84,9 @@ class Issue:
     column: str | None
     value: str | None
     expected: str
+    #: The first rows holding the same wrong value (``row`` is the first), and how many do.
+    rows: tuple[int, ...] = ()
+    count: int = 1
 
     def __str__(self) -> str:
         place = self.file
@@ -91,7 +94,12 @@ class Issue:
             unit = "line" if self.file.lower().endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz",
                                                         ".txt", ".jsonl", ".jsonl.gz",
                                                         ".ndjson", ".json", ".json.gz")) else "row"
-            place += f", {unit} {self.row}"
+            if self.count > 1:
+                listed = ", ".join(map(str, self.rows or (self.row,)))
+                more = self.count - len(self.rows or (self.row,))
+                place += f", {unit}s {listed}" + (f" and {more} more" if more else "")
+            else:
+                place += f", {unit} {self.row}"
         if self.column is not None:
             place += f", column {self.column!r}"
         if self.value is None:
@@ -114,8 +122,9 @@ class ValidationError(UserInputError):
             "nothing was loaded."
         ]
         lines += [f"  - {issue}" for issue in self.issues]
-        if total > len(self.issues):
-            lines.append(f"  ... and {total - len(self.issues)} more")
+        listed = sum(issue.count for issue in self.issues)
+        if total > listed:
+            lines.append(f"  ... and {total - listed} more")
         super().__init__("\n".join(lines))
 
 

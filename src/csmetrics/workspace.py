@@ -28,14 +28,14 @@ from csmetrics.health.backtest import Backtest, backtest
 from csmetrics.health.explain import Explanation, explain
 from csmetrics.health.scorecard import DEFAULT_SCORECARD
 from csmetrics.ingest import Batch, IngestResult, Mapping, ingest_files, list_batches
-from csmetrics.ingest.load import Step
+from csmetrics.ingest.load import Preview, Step, preview_files
 from csmetrics.insights.requests import RequestReport
 from csmetrics.insights.service import customer_texts, find_themes, rank_requests
 from csmetrics.insights.themes import ThemeReport
 from csmetrics.metrics import MetricRequest, compute
 from csmetrics.metrics.cohorts import cohort_context, cohort_table
 from csmetrics.metrics.engine import data_end, workspace_today
-from csmetrics.metrics.headline import Kpi, headline
+from csmetrics.metrics.headline import Freshness, Kpi, headline, last_refreshed
 from csmetrics.metrics.refresh import DEFAULT_GRAINS, compute_all, data_start, plan_refresh
 from csmetrics.metrics.stored import stored_answer
 from csmetrics.reports.customer360 import CustomerView, CustomerViews, customer_views
@@ -139,6 +139,11 @@ class Workspace:
         query, score and report."""
         return data_end(self.warehouse.ibis, self.today())
 
+    def freshness(self) -> Freshness:
+        """"data through DATE · refreshed at TIME": the data end and the last refresh."""
+        return Freshness(self.data_end(), last_refreshed(self.warehouse.sql),
+                         self.settings.workspace.timezone)
+
     # -- the warehouse -------------------------------------------------------------------
 
     @property
@@ -203,6 +208,21 @@ class Workspace:
             self.warehouse.sql, table, list(files), mapping=mapping, replace=replace,
             allow_orphans=allow_orphans, encoding=encoding, loaded_by=loaded_by,
             on_step=on_step, replace_columns=replace_columns, date_window=window,
+            reporting_currency=self.settings.workspace.currency,
+        )
+
+    def preview_ingest(self, table: str, files: Sequence[Path], *,
+                       mapping: Path | Mapping | None = None, allow_orphans: bool = False,
+                       encoding: str | None = None, rows: int = 5) -> Preview:
+        """How ``ingest`` would map and check these files, writing nothing: the first
+        ``rows`` rows as they map and every problem that would refuse them."""
+        if isinstance(mapping, Path):
+            mapping = Mapping.from_toml(mapping)
+        window = (self.settings.ingest.earliest_date, self.settings.ingest.latest_date)
+        return preview_files(
+            self.warehouse.sql, table, list(files), mapping=mapping,
+            allow_orphans=allow_orphans, encoding=encoding, date_window=window,
+            reporting_currency=self.settings.workspace.currency, rows=rows,
         )
 
     def batches(self, table: str | None = None) -> list[Batch]:
@@ -303,7 +323,8 @@ class Workspace:
         return read_metric_values(self.warehouse.sql, metric, grain, segment_by)
 
     def customer_list(self, *, stored: bool = False) -> pd.DataFrame:
-        """Every customer's profile columns and MRR on the last day of the data.
+        """Every customer's profile columns, MRR and ARR (12 x MRR) on the last day of the data;
+        an empty plan is the plan of the customer's subscriptions (``subscription_plans``).
 
         ``stored``: take the MRR of paying accounts from the current health snapshot of that
         day when there is one (see ``health``), else compute it."""
@@ -322,6 +343,14 @@ class Workspace:
                 ["customer_id", "value"]].rename(columns={"value": "mrr"})
         frame = frame.merge(mrr, on="customer_id", how="left")
         frame["mrr"] = frame["mrr"].fillna(0.0)
+        frame["arr"] = frame["mrr"] * 12
+        if frame["plan"].isna().any():  # a billing tool's export: the plan is on subscriptions
+            from csmetrics.metrics.context import subscription_plans
+
+            plans = self.warehouse.ibis.execute(subscription_plans(
+                self.warehouse.ibis.table("subscriptions"), end))
+            frame["plan"] = frame["plan"].fillna(
+                frame["customer_id"].map(plans.set_index("customer_id")["plan"]))
         frame["started_at"] = pd.to_datetime(frame["started_at"]).dt.date
         return frame
 
@@ -546,7 +575,8 @@ class Workspace:
     def clv_fit(self, until: date | str | None = None, time_unit: str | None = None,
                 horizon_months: int | None = None,
                 discount_rate: float | None = None, model: str = "both") -> Any:
-        """Fit BG/NBD + Gamma-Gamma (or BG/NBD alone: ``model="bgnbd"``) on paid orders and
+        """Fit BG/NBD + Gamma-Gamma (BG/NBD alone: ``model="bgnbd"``; Pareto/NBD +
+        Gamma-Gamma: ``model="pareto"``) on paid orders and
         store per-customer CLV (see ``csmetrics.predict.service.fit_clv``)."""
         from csmetrics.predict.service import fit_clv
 
@@ -554,13 +584,14 @@ class Workspace:
                        horizon_months, discount_rate, model)
 
     def purchase_model(self, until: date | str | None = None, time_unit: str | None = None,
-                       params: tuple[float, float, float, float] | None = None) -> Any:
-        """BG/NBD on the paid orders, fitted or at given parameters, not stored
-        (``csmetrics.predict.service.purchase_model``)."""
+                       params: tuple[float, float, float, float] | None = None,
+                       model: str = "bgnbd") -> Any:
+        """BG/NBD (or Pareto/NBD: ``model="pareto"``) on the paid orders, fitted or at given
+        parameters, not stored (``csmetrics.predict.service.purchase_model``)."""
         from csmetrics.predict.service import purchase_model
 
         return purchase_model(self.warehouse, self.settings, parse_day(until, "--until"),
-                              time_unit, params)
+                              time_unit, params, model)
 
     def clv_holdout(self, until: date | str, end: date | str | None = None,
                     time_unit: str | None = None) -> Any:

@@ -234,7 +234,10 @@ def test_health_and_its_explanation(server):
     with client(server, "viewer") as api:
         listed = api.get("/health").json()
         assert listed["rows"] and {r["band"] for r in listed["rows"]} <= {
-            "red", "yellow", "green", "unknown"}
+            "red", "yellow", "green", "insufficient", "unknown"}
+        # "insufficient" exactly when under half of the scorecard's weight has data
+        assert all((r["band"] == "insufficient") == (r["coverage"] < 0.5)
+                   for r in listed["rows"])
         red = api.get("/health", params={"band": "red"}).json()["rows"]
         assert all(r["band"] == "red" for r in red)
         first = listed["rows"][0]["customer_id"]

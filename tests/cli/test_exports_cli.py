@@ -68,7 +68,8 @@ def test_customers_list_to_excel_keeps_values_types_and_order(tiny, tmp_path):
     assert result.stdout.strip() == f"Wrote 3 rows to {out}"
     back = pd.read_excel(out, sheet_name="customers")
     assert list(back.columns) == ["customer_id", "name", "started_at", "plan", "region",
-                                  "owner", "size_tier", "mrr", "score", "band", "change"]
+                                  "owner", "size_tier", "mrr", "arr", "score", "coverage",
+                                  "band", "change"]
     # sorted by MRR, largest first; the tie (100 and 100) by customer_id
     assert back["customer_id"].tolist() == ["C1", "C2", "C3"]
     assert back["mrr"].tolist() == [100.0, 100.0, 30.0]

@@ -50,6 +50,8 @@ def test_list_and_explain_as_a_user_runs_them(folder: Path) -> None:
     assert [(r["customer_id"], r["score"], r["band"], r["owner"], r["mrr"], r["change"])
             for r in rows] == [("A", 40.0, "yellow", "Ann", 120.0, None),
                                ("B", 100.0, "green", "Bob", 50.0, None)]
+    # A has data for every component; B for 1 + 1 of the 5 weights (HAND's min_coverage 0.4)
+    assert [r["coverage"] for r in rows] == [1.0, 0.4]
     table = run_cli("health", "explain", "A", "--as-of", "2025-03-31", "-w", w).stdout
     assert "A scores 40 of 100 as of 2025-03-31 (yellow)" in table
     assert table.index("usage_trend") < table.index("csm_sentiment") < table.index(
@@ -76,14 +78,16 @@ def test_list_by_band_and_owner_explain_snapshot_history(folder: Path) -> None:
     cli("health", "snapshot", "--as-of", "2025-02-28", "-w", w)
     snap = cli("health", "snapshot", "--as-of", "2025-03-31", "--format", "json", "-w", w)
     assert json.loads(snap) == [{"as_of": "2025-03-31", "accounts": 2, "red": 0,
-                                 "yellow": 1, "green": 1, "avg score": 70.0}]
+                                 "yellow": 1, "green": 1, "insufficient": 0,
+                                 "avg score": 70.0}]
     rows = json.loads(cli("health", "list", "--as-of", "2025-03-31", "--format", "json",
                           "-w", w))
     assert [r["previous_as_of"] for r in rows] == ["2025-02-28", "2025-02-28"]
     history = json.loads(cli("health", "history", "--format", "json", "-w", w))
     assert [r["as_of"] for r in history] == ["2025-02-28", "2025-03-31"]
     one = json.loads(cli("health", "history", "--customer", "A", "--format", "json", "-w", w))
-    assert one[-1] == {"as_of": "2025-03-31", "score": 40.0, "band": "yellow", "mrr": 120.0}
+    assert one[-1] == {"as_of": "2025-03-31", "score": 40.0, "coverage": 1.0, "band": "yellow",
+                       "mrr": 120.0}
     cli("health", "history", "--rebuild", "--from", "2025-01-01", "--to", "2025-03-31",
         "-w", w)
     history = json.loads(cli("health", "history", "--format", "json", "-w", w))

@@ -17,11 +17,13 @@ from csmetrics.store import Warehouse
 from tests.health.fixtures import D, add_later_data, load_company
 from tests.metrics.revenue_fixtures import memory_warehouse
 
-# Three components, worked by hand below.
+# Three components, worked by hand below. B has data for 1 + 1 of the 5 weights: coverage 0.4,
+# just enough for a band here.
 HAND = """
 [bands]
 red_below = 40
 green_from = 70
+min_coverage = 0.4
 
 [components.usage_trend]
 weight = 3

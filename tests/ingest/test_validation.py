@@ -188,11 +188,21 @@ def test_bad_rows_in_a_second_file_load_nothing_from_the_first(loaded, tmp_path)
 
 
 def test_at_most_twenty_issues_shown_and_all_counted(loaded, tmp_path):
-    rows = [[f"S{i}", "C1", "pro", "-1", "month", "2024-01-05", ""] for i in range(45)]
+    rows = [[f"S{i}", "C1", "pro", f"-{i + 1}", "month", "2024-01-05", ""] for i in range(45)]
     error = refused(loaded, "subscriptions", write_csv(tmp_path / "s.csv", SUBS_HEADER, rows))
     assert error.total == 45 and len(error.issues) == 20
     assert "... and 25 more" in str(error)
     assert str(error).startswith("45 problems in the batch for table 'subscriptions'; nothing")
+
+
+def test_a_value_repeated_on_many_rows_is_one_issue_naming_its_first_rows(loaded, tmp_path):
+    rows = [[f"S{i}", "C1", "pro", "-1", "month", "2024-01-05", ""] for i in range(45)]
+    error = refused(loaded, "subscriptions", write_csv(tmp_path / "s.csv", SUBS_HEADER, rows))
+    assert error.total == 45 and len(error.issues) == 1
+    issue = error.issues[0]
+    assert (issue.row, issue.rows, issue.count, issue.value) == (2, (2, 3, 4), 45, "-1")
+    assert "s.csv, lines 2, 3, 4 and 42 more, column 'amount': got '-1'" in str(error)
+    assert "more\n" not in str(error) and "... and" not in str(error)
 
 
 def test_every_problem_of_a_messy_file_is_reported_in_file_order(loaded, tmp_path):

@@ -51,3 +51,13 @@ def values(frame: pd.DataFrame, metric: str) -> list[float | None]:
     """The metric's values in period order (None where empty)."""
     rows = frame[frame.metric == metric].sort_values("period_start")
     return [None if pd.isna(v) else round(float(v), 6) for v in rows["value"]]
+
+
+def data_through(target: Warehouse | object, day: str) -> None:
+    """Record that the data runs through ``day``: an activity on that day (the data end is
+    the last day anything was recorded; a period after it has no value). For fixtures whose
+    few rows end before the periods a test asks about."""
+    warehouse = getattr(target, "warehouse", target)
+    warehouse.sql.execute(  # type: ignore[attr-defined]
+        "INSERT INTO activities (activity_id, customer_id, occurred_at, kind) "
+        "VALUES (?, ?, ?, 'check_in')", [f"data-through-{day}", "data-through", f"{day} 12:00:00"])

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from csmetrics import Workspace
 from tests.conftest import write_csv
+from tests.metrics.revenue_fixtures import data_through
 
 CUSTOMERS = ["customer_id", "name", "started_at", "region"]
 ORDERS = ["order_id", "customer_id", "ordered_at", "amount", "status", "currency"]
@@ -102,6 +103,7 @@ def test_repeat_purchase_rate_without_buyers_is_null_with_a_reason(ws, tmp_path)
 
 
 def test_average_purchase_value_leaves_refunds_and_failures_out(shop):
+    data_through(shop, "2024-04-30")
     got = shop.query("average_purchase_value", start="2024-01-01", end="2024-04-30")
     # Jan (100 + 200 + 50) / 3; Feb (300 + 60) / 2, refunded O4 out; Mar 90 / 1, failed O8
     # out; April: no order -> null with a reason
@@ -138,6 +140,7 @@ def test_purchase_frequency_is_per_year_over_the_trailing_twelve_months(shop):
     assert values(got, "purchase_frequency", "orders") == [3, 5, 6]
     # a year later: the window of February 2025 (1 Mar 2024 - 28 Feb 2025) holds only O7
     # (31 Mar 2024); the window of March 2025 starts on 1 Apr 2024 and holds nothing
+    data_through(shop, "2025-03-31")
     later = shop.query("purchase_frequency", start="2025-02-01", end="2025-03-31")
     assert values(later, "purchase_frequency") == [1, None]
 

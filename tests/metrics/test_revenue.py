@@ -9,6 +9,7 @@ import pytest
 from csmetrics.config import Settings
 from csmetrics.metrics.engine import data_end
 from tests.metrics.revenue_fixtures import (
+    data_through,
     insert,
     memory_warehouse,
     query,
@@ -35,6 +36,7 @@ STORY = [
 def story():
     with memory_warehouse() as warehouse:
         subscriptions(warehouse, STORY)
+        data_through(warehouse, "2024-06-30")  # the last start is 1 March
         yield warehouse
 
 
@@ -97,6 +99,7 @@ def test_article_churn_example_50_of_1000_is_5_percent():
              "2024-01-15" if i < 50 else None) for i in range(1000)]
     with memory_warehouse() as warehouse:
         subscriptions(warehouse, rows)
+        data_through(warehouse, "2024-01-31")
         got = query(warehouse, ["customer_churn_rate", "customer_retention_rate"],
                     start="2024-01-01", end="2024-01-31")
     churn = got[got.metric == "customer_churn_rate"].iloc[0]
@@ -150,6 +153,7 @@ def test_mixed_currencies_convert_at_the_rate_in_force():
                       "start_date", "end_date"), "currency"))
         insert(warehouse, "exchange_rates", ("date", "currency", "rate_to_reporting"),
                [("2023-12-01", "EUR", 1.10), ("2024-02-10", "EUR", 1.20)])
+        data_through(warehouse, "2024-02-29")
         got = query(warehouse, "mrr", start="2024-01-01", end="2024-02-29")
         assert values(got, "mrr") == [210, 220]
         at_start = Settings.from_mapping({"policy": {"currency_rate_at": "service_start"}})
@@ -190,12 +194,20 @@ def test_quarter_and_year_grains(story):
     assert values(got, "net_new_mrr") == [350, 0]
 
 
-def test_empty_period_gives_zero_mrr_and_null_rates():
-    with memory_warehouse() as warehouse:
-        got = query(warehouse, ["mrr", "nrr"], start="2024-01-01", end="2024-01-31")
+def test_empty_period_gives_zero_mrr_and_null_rates(story):
+    got = query(story, ["mrr", "nrr"], start="2023-06-01", end="2023-06-30")  # before A-D
     assert values(got, "mrr") == [0]
     nrr = got[got.metric == "nrr"].iloc[0]
     assert nrr.n == 0 and nrr.null_reason == "no MRR at period start"
+
+
+def test_without_subscriptions_mrr_is_unknown_not_zero():
+    with memory_warehouse() as warehouse:
+        got = query(warehouse, ["mrr", "nrr"], start="2024-01-01", end="2024-01-31")
+    assert values(got, "mrr") == [None]
+    assert got.set_index("metric").null_reason.to_dict() == {
+        "mrr": "no subscriptions loaded: load subscriptions to see MRR",
+        "nrr": "no subscriptions loaded: load subscriptions to see Net revenue retention"}
 
 
 class TestPolicies:
@@ -216,6 +228,7 @@ class TestPolicies:
                 # a free plan
                 ("S4", "D", "free", 0, "month", "2023-07-01", None, None, None, None),
             ], columns=self.COLUMNS)
+            data_through(warehouse, "2024-03-31")
             yield warehouse
 
     def run(self, warehouse, policy):
@@ -338,6 +351,7 @@ def test_downgrade_rate_counts_contractions_that_change_the_main_plan():
         ])
         warehouse.sql.execute("UPDATE customers SET region = CASE WHEN customer_id IN "
                               "('A', 'B', 'C') THEN 'EU' ELSE 'US' END")
+        data_through(warehouse, "2024-03-31")
         got = query(warehouse, ["downgrade_rate", "mrr_contraction"], start="2024-02-01",
                     end="2024-03-31")
         by_region = query(warehouse, "downgrade_rate", start="2024-02-01", end="2024-02-29",

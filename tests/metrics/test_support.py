@@ -10,6 +10,7 @@ import pytest
 
 from csmetrics import Workspace
 from tests.conftest import write_csv
+from tests.metrics.revenue_fixtures import data_through
 
 TICKET_HEADER = ["ticket_id", "customer_id", "opened_at", "first_response_at", "resolved_at",
                  "contacts", "agent", "channel"]
@@ -203,6 +204,7 @@ def test_churn_by_owner(ws):
         ["SD", "D", "p", 100, "month", "2023-12-01", "2024-03-15"],   # bob's D leaves in Mar
         ["SE", "E", "p", 100, "month", "2023-12-01", None],
     ])
+    data_through(ws, "2024-03-31")
     got = ws.query("customer_churn_rate", start="2024-02-01", end="2024-03-31", by="owner")
     table = got.pivot(index="period_start", columns="owner", values="value")
     assert vals(table["ann"]) == [0.5, 0.0]      # Feb 1 of (A, B); Mar 0 of (B)

@@ -17,6 +17,7 @@ from csmetrics.metrics import MetricRequest, compute, get_metric
 from csmetrics.metrics.definition import Direction
 from csmetrics.store import Warehouse
 from tests.conftest import write_csv
+from tests.metrics.revenue_fixtures import data_through
 
 JAN_MAR = {"start": "2024-01-01", "end": "2024-03-31"}
 SURVEY_HEADER = ["response_id", "customer_id", "survey", "score", "responded_at", "scale_max",
@@ -73,6 +74,7 @@ def test_nps_ten_answers_by_hand(one_customer):
     scores = [10, 9, 9, 10, 9, 7, 8, 8, 3, 6]
     answers(one_customer, [("nps", s, f"2024-01-{i + 10} 12:00:00") for i, s in
                            enumerate(scores)])
+    data_through(one_customer, "2024-03-31")
     got = rows_of(one_customer.query("nps", **JAN_MAR), "nps")
     jan = got.loc["2024-01-01"]
     # NPS = 50 % - 20 % = 30
@@ -160,6 +162,7 @@ def csat_with(ws: Workspace, metrics: dict[str, float]) -> pd.DataFrame:
 
 def test_csat_both_scales_with_wilson_interval(one_customer):
     answers(one_customer, CSAT_ANSWERS)
+    data_through(one_customer, "2024-02-29")
     got = rows_of(one_customer.query("csat", start="2024-01-01", end="2024-02-29"), "csat")
     jan = got.loc["2024-01-01"]
     # 2 of 4 on the 1-5 scale + 3 of 4 on the 1-10 scale = 5 / 8
@@ -288,6 +291,7 @@ def referral_story(ws: Workspace) -> Workspace:
         ["L2", "2024-01-25 10:00:00", "referral", "2024-02-03 09:00:00", "C", "A"],
         ["L3", "2024-01-26 10:00:00", "paid_search", None, None, None],
     ])
+    data_through(ws, "2024-03-31")
     return ws
 
 
@@ -338,6 +342,7 @@ def test_referral_and_organic_share_of_new(ws):
         ["S3", "N3", "p", 300, "month", "2024-01-07", None],
         ["S4", "N4", "p", 400, "month", "2024-01-08", None],
     ])
+    data_through(ws, "2024-03-31")
     got = ws.query(["referral_share_of_new", "organic_share_of_new"], **JAN_MAR)
     ref = rows_of(got, "referral_share_of_new")
     org = rows_of(got, "organic_share_of_new")
@@ -401,6 +406,7 @@ def test_nps_within_bounds_and_interval_contains_it(rows):
             "INSERT INTO survey_responses (response_id, customer_id, survey, score, "
             "responded_at, scale_max) VALUES (?, 'C1', 'nps', ?, ?, ?)",
             [[f"R{i}", score, day, top] for i, (day, score, top) in enumerate(rows)])
+        data_through(warehouse, "2024-03-31")
         got = compute(warehouse.ibis, Settings(),
                       MetricRequest.create("nps", start="2024-01-01", end="2024-03-31"))
     assert got.n.sum() == len(rows)

@@ -12,6 +12,7 @@ from csmetrics import Workspace
 from csmetrics.metrics import get_metric
 from csmetrics.metrics.engine import MetricRequest, compute
 from tests.conftest import write_csv
+from tests.metrics.revenue_fixtures import data_through
 from tests.metrics.test_purchases import SHOP_CUSTOMERS, SHOP_ORDERS, Y, rows, values
 from tests.metrics.test_purchases import load as load_shop
 
@@ -121,6 +122,7 @@ def test_clv_articles_formula_method_1(ws, tmp_path):
 def test_clv_method_1_without_orders_in_the_period_is_null(ws, tmp_path):
     load_shop(ws, tmp_path, SHOP_CUSTOMERS, SHOP_ORDERS)
     with_metrics(ws, clv_method=1)
+    data_through(ws, "2024-04-30")
     got = rows(ws.query("clv", start="2024-04-01", end="2024-04-30"), "clv").iloc[0]
     assert pd.isna(got.value) and got.null_reason == "no paid orders in the period"
 
@@ -162,6 +164,7 @@ def funnel(ws: Workspace, tmp_path: Path) -> Workspace:
 
 
 def test_cac_prorates_costs_by_day(funnel):
+    data_through(funnel, "2024-03-31")
     got = rows(funnel.query("cac", start="2024-01-01", end="2024-03-31"), "cac")
     # Jan: 9,100 x 31/91 = 3,100 + 3,000 x 16/30 = 1,600 -> 4,700 / 2
     # Feb: 9,100 x 29/91 = 2,900 + 3,000 x 14/30 = 1,400 -> 4,300 / 3
@@ -180,14 +183,17 @@ def test_cac_by_other_segments_is_the_blended_figure(funnel):
     assert got.loc["EMEA", "spend"] == pytest.approx(4300 / 3)
 
 
-def test_cac_with_no_new_customers_and_no_costs_is_null(ws, tmp_path):
-    load(ws, tmp_path, [["A", "A", "2023-05-01", "NA", None]])
-    got = rows(ws.query("cac", start="2024-01-01", end="2024-01-31"), "cac").iloc[0]
-    assert pd.isna(got.value) and got.null_reason == "no new customers in the period"
-
-
-def test_cac_without_spend_is_zero(ws, tmp_path):
+def test_cac_without_any_costs_loaded_is_unknown_not_zero(ws, tmp_path):
+    # no costs at all: CAC is not 0 (nothing spent) but unknown, with what to load
     load(ws, tmp_path, [["A", "A", "2024-01-05", "NA", None]])
+    got = rows(ws.query("cac", start="2024-01-01", end="2024-01-31"), "cac").iloc[0]
+    assert pd.isna(got.value)
+    assert got.null_reason == "no costs loaded: load costs to see Customer acquisition cost"
+
+
+def test_cac_without_spend_in_the_period_is_zero(ws, tmp_path):
+    load(ws, tmp_path, [["A", "A", "2024-01-05", "NA", None]],
+         costs=[["2023-06-01", "2023-06-30", "marketing", 500, None, None]])
     assert values(ws.query("cac", start="2024-01-01", end="2024-01-31"), "cac") == [0]
 
 

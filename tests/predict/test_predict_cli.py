@@ -137,6 +137,49 @@ def test_clv_query_and_holdout(demo: Path) -> None:
     assert "repeat purchases" in table and "predicted" in table
 
 
+def test_clv_with_pareto_nbd(demo: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "ws"  # its own copy: the fit replaces the stored CLV
+    shutil.copytree(demo, copy)
+    w = ("--workspace", str(copy))
+    fit = json.loads(run_cli("clv", "fit", "--model", "pareto", "--format", "json",
+                             *w).stdout)
+    assert fit["bgnbd"] is None and fit["gamma_gamma"]["q"] > 1
+    pareto = fit["pareto_nbd"]
+    assert all(pareto[k] > 0 for k in ("r", "alpha", "s", "beta"))
+    with duckdb.connect(str(copy / "csmetrics.duckdb"), read_only=True) as con:
+        stored = dict(con.execute("SELECT param, value FROM _clv_fits "
+                                  "WHERE model = 'pareto_nbd'").fetchall())
+        p_alive = dict(con.execute("SELECT customer_id, p_alive FROM _clv_customers "
+                                   "WHERE frequency = 0").fetchall())
+    assert stored["s"] == pytest.approx(pareto["s"])
+    # unlike BG/NBD, Pareto/NBD lets a customer who never bought again have left (all but
+    # those whose first purchase was on the calibration end, T = 0)
+    assert p_alive and all(0 < v <= 1 for v in p_alive.values())
+    assert sum(v < 1 for v in p_alive.values()) >= len(p_alive) / 2
+    shown = json.loads(run_cli("clv", "show", "--model", "pareto", "--top", "3",
+                               "--format", "json", *w).stdout)
+    assert len(shown) == 3 and shown[0]["clv"] >= shown[1]["clv"] >= shown[2]["clv"]
+    table = run_cli("clv", "fit", "--model", "pareto", *w).stdout
+    assert "Pareto/NBD" in table and "beta" in table
+
+    asked = json.loads(run_cli("clv", "query", "--model", "pareto", "--t", "2.5",
+                               "--frequency", "3", "--recency", "20", "--age", "40",
+                               "--format", "json", *w).stdout)
+    assert list(asked["parameters"]) == ["r", "alpha", "s", "beta"]
+    assert asked["parameters"]["s"] == pytest.approx(pareto["s"], rel=1e-6)
+    assert asked["log_likelihood"] == pytest.approx(pareto["log_likelihood"], abs=1e-6)
+    assert 0 < asked["customer"]["p_alive"] < 1
+    assert sum(asked["new_customer"]["probability_of_n"].values()) <= 1 + 1e-9
+    given = ",".join(repr(asked["parameters"][k]) for k in ("r", "alpha", "s", "beta"))
+    again = json.loads(run_cli("clv", "query", "--model", "pareto", "--t", "2.5", "--params",
+                               given, "--format", "json", *w).stdout)
+    assert again["log_likelihood"] == pytest.approx(asked["log_likelihood"], abs=1e-6)
+    assert again["new_customer"]["probability_of_n"] == pytest.approx(
+        asked["new_customer"]["probability_of_n"])
+    bad = run_cli("clv", "query", "--model", "pnbd", "--t", "1", *w, check=False)
+    assert bad.returncode == 2 and "bgnbd, pareto" in bad.stderr
+
+
 def test_survival_by_cohort(demo: Path) -> None:
     out = json.loads(run_cli("survival", "--by", "cohort", "--format", "json",
                              "--workspace", str(demo)).stdout)

@@ -47,8 +47,8 @@ def test_every_app_table_is_declared_once():
 
 def test_a_new_warehouse_is_at_the_latest_version_with_every_app_table(ws):
     sql = ws.warehouse.sql
-    assert LATEST == 5
-    assert current_version(sql) == 5
+    assert LATEST == 6
+    assert current_version(sql) == 6
     assert sql.execute("SELECT version, description FROM _schema_version ORDER BY 1"
                        ).fetchall() == [
         (1, "create the app tables"),
@@ -56,6 +56,7 @@ def test_a_new_warehouse_is_at_the_latest_version_with_every_app_table(ws):
         (3, "add _batch_changes.fact_days"),
         (4, "add _health_runs.settings and last_batch"),
         (5, "add the survival band transform and restricted mean"),
+        (6, "add _health_scores.coverage"),
     ]
     present = {r[0] for r in sql.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     assert EXPECTED_TABLES <= present
@@ -73,12 +74,12 @@ def test_opening_a_current_warehouse_again_applies_nothing(tmp_path):
     with open_file(tmp_path) as warehouse:
         assert upgrade(warehouse.sql) == []
         assert warehouse.sql.execute("SELECT count(*) FROM _schema_version").fetchall() == [
-            (5,)]
+            (6,)]
 
 
 def test_a_raw_connection_gets_every_table_from_upgrade():
     con = duckdb.connect()
-    assert [m.version for m in upgrade(con)] == [1, 2, 3, 4, 5]
+    assert [m.version for m in upgrade(con)] == [1, 2, 3, 4, 5, 6]
     assert set(layout(con)) == EXPECTED_TABLES | {"_schema_version"}
 
 
@@ -107,7 +108,7 @@ def test_a_warehouse_made_before_versions_upgrades_and_keeps_its_rows(tmp_path):
 
     with open_file(tmp_path) as warehouse:
         sql = warehouse.sql
-        assert current_version(sql) == 5
+        assert current_version(sql) == 6
         # older snapshots do not say what they were computed from: never taken as current
         assert sql.execute("SELECT as_of, settings, last_batch FROM _health_runs").fetchall(
             ) == [(date(2024, 3, 31), None, None)]
@@ -127,14 +128,14 @@ def test_a_warehouse_made_before_versions_upgrades_and_keeps_its_rows(tmp_path):
 
 def test_an_interrupted_upgrade_resumes_where_it_stopped(tmp_path):
     """A warehouse whose version table says 1 (the process stopped after the first
-    migration) gets migrations 2 to 5 only."""
+    migration) gets migrations 2 to 6 only."""
     with open_file(tmp_path) as warehouse:
         sql = warehouse.sql
         sql.execute("DELETE FROM _schema_version WHERE version > 1")
         sql.execute("ALTER TABLE _batch_changes DROP COLUMN fact_days")
         sql.execute("ALTER TABLE _batch_changes DROP COLUMN earliest_beyond_facts")
     with open_file(tmp_path) as warehouse:
-        assert current_version(warehouse.sql) == 5
+        assert current_version(warehouse.sql) == 6
         assert "fact_days" in [c for c, _ in layout(warehouse.sql)["_batch_changes"]]
 
 
@@ -148,7 +149,7 @@ def test_a_warehouse_newer_than_the_code_is_refused_with_both_versions(tmp_path)
         message = str(refused.value)
         assert "schema version 7" in message
         assert "csmetrics 9.0.0" in message
-        assert "version 5" in message
+        assert "version 6" in message
         assert "Upgrade csmetrics" in message
     # refused before anything was written, and the file is not left locked
     con = duckdb.connect(str(tmp_path / "wh.duckdb"))

@@ -197,7 +197,7 @@ def test_voice_page_lists_themes_requests_and_comments(browser, base_url):
     page.goto(base_url + "/voice")
     for table in ("themes", "requests", "comments"):
         assert page.locator(f"#table-{table} tbody tr").count() >= 1, table
-    assert "label" in page.locator("#table-themes thead").inner_text()
+    assert "Label" in page.locator("#table-themes thead").inner_text()  # a header for people
 
 
 def test_customers_table_filters_sorts_and_opens_the_customer_page(browser, base_url):

@@ -85,9 +85,10 @@ class Rule(_Strict):
     min_before: float = Field(0, ge=0, description="A drop counts only from at least this "
                               "much before (small numbers swing a lot).")
     over_days: int = Field(28, ge=1)
-    from_bands: list[Literal["red", "yellow", "green"]] = Field(
+    # "insufficient": too little of the scorecard backed by data (never counted as green)
+    from_bands: list[Literal["red", "yellow", "green", "insufficient"]] = Field(
         default_factory=lambda: ["green", "yellow"], alias="from")
-    to_bands: list[Literal["red", "yellow", "green"]] = Field(
+    to_bands: list[Literal["red", "yellow", "green", "insufficient"]] = Field(
         default_factory=lambda: ["red"], alias="to")
     event: Literal["nps_detractor", "ticket_reopened", "renewal_due",
                    "employee_rating_drop"] | None = None

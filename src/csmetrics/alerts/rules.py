@@ -23,7 +23,7 @@ from csmetrics.alerts.rulebook import OPS, AlertsConfig, Rule
 from csmetrics.config import Settings
 from csmetrics.errors import ConfigError
 from csmetrics.health.score import HealthScores, context, score_accounts, signal_values
-from csmetrics.health.scorecard import Scorecard
+from csmetrics.health.scorecard import INSUFFICIENT, Scorecard
 from csmetrics.metrics import MetricRequest, compute
 from csmetrics.metrics.headline import last_complete_period
 from csmetrics.metrics.periods import Grain, next_start, period_start
@@ -112,7 +112,10 @@ class Evaluator:
     def values(self, rule: Rule, day: date, ids: pd.Series) -> pd.Series:
         """The rule's signal for the accounts ``ids`` as of ``day``."""
         if rule.signal == "health_score":
-            scores = self.health(day).scores.set_index("customer_id")["score"]
+            # a score banded "insufficient" rests on too little data to fire on: missing
+            scored = self.health(day).scores
+            scores = scored["score"].where(scored["band"] != INSUFFICIENT)
+            scores.index = scored["customer_id"]
             return ids.map(scores).astype("float64").reset_index(drop=True)
         if rule.signal.startswith("health:"):
             name = rule.signal.removeprefix("health:")

@@ -50,6 +50,8 @@ class MetricRow(BaseModel):
     target: float | None = None
     benchmark: str | None = None
     details: dict[str, Any] = Field(default_factory=dict)
+    #: The period runs past the end of the data: not comparable with a whole period.
+    partial: bool = False
 
 
 class MetricQuery(BaseModel):
@@ -66,13 +68,19 @@ class MetricQuery(BaseModel):
 
 
 class MetricQueryResponse(BaseModel):
-    """The rows of a metric query."""
+    """The rows of a metric query, and how current they are."""
 
     rows: list[MetricRow]
+    #: The last day of the data (rows of later periods have no value; a period it cuts
+    #: short is ``partial``).
+    data_through: date | None = None
+    #: When the stored results were last refreshed; null when never.
+    refreshed_at: datetime | None = None
 
 
 class CustomerSummary(BaseModel):
-    """A customer in a list."""
+    """A customer in a list: profile (``plan`` from its subscriptions when the customers file
+    has none), MRR and ARR on the data end, and health on that day."""
 
     customer_id: str
     name: str
@@ -82,6 +90,17 @@ class CustomerSummary(BaseModel):
     owner: str | None
     size_tier: str | None
     mrr: float
+    arr: float | None = None
+    score: float | None = None
+    coverage: float | None = Field(
+        None, description="Share (0-1) of the health scorecard's weight backed by data.")
+    band: str | None = Field(
+        None, description="red, yellow, green, insufficient (coverage under the scorecard's "
+        "min_coverage) or 'not paying'.")
+    change: float | None = Field(None, description="Score minus the score of the latest "
+                                 "snapshot at least ``days`` days old.")
+    mrr_change: float | None = Field(None, description="MRR minus the MRR ``days`` days "
+                                     "before the data end.")
 
 
 class CustomerPage(BaseModel):
@@ -109,6 +128,7 @@ class Customer360(BaseModel):
     counts: dict[str, int]
     health_score: float | None = None
     health_band: str | None = None
+    health_coverage: float | None = None
     health_summary: str | None = None
     churn_risk: float | None = None
 
@@ -147,7 +167,10 @@ class HealthRow(BaseModel):
     owner: str | None
     mrr: float | None
     score: float | None
-    band: str
+    coverage: float | None = Field(
+        None, description="Share (0-1) of the scorecard's weight backed by data for the account.")
+    band: str = Field(description="red, yellow, green, or insufficient: coverage under the "
+                      "scorecard's min_coverage, whatever the score.")
     change: float | None = None
 
 
@@ -176,6 +199,7 @@ class HealthExplanation(BaseModel):
     customer_id: str
     as_of: str
     score: float | None
+    coverage: float | None = None
     band: str
     summary: str
     components: list[HealthComponent]

@@ -14,10 +14,10 @@ if TYPE_CHECKING:
 
 def _check_out(value: Path | None) -> Path | None:
     """Refuse an unknown extension before any work is done; relative to the caller's folder."""
-    from csmetrics.errors import UserInputError
-    from csmetrics.reports.export import format_of
-
     if value is not None:
+        from csmetrics.errors import UserInputError
+        from csmetrics.reports.export import format_of
+
         try:
             format_of(value)
         except UserInputError as exc:

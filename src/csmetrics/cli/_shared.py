@@ -22,10 +22,11 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from csmetrics.errors import CsMetricsError, UserInputError
-from csmetrics.workspace import Workspace
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from csmetrics.workspace import Workspace
 
 # In a pipe or a log, don't squeeze tables into 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 200)
@@ -66,6 +67,8 @@ def serving_for(open_served: Callable[[], Workspace], folder: Path) -> Iterator[
 def open_workspace(explicit: Path | None) -> Workspace:
     """The command's workspace: ``--workspace``, ``$CSMETRICS_WORKSPACE`` or the nearest one
     (``Workspace.find``); the server's own when a server runs the command."""
+    from csmetrics.workspace import Workspace
+
     served = _SERVED.get()
     if served is not None:
         return served[0]()

@@ -27,7 +27,8 @@ app.add_typer(customers_app, name="customers")
 @handles_errors
 def customers_list(
     band: Annotated[str | None, typer.Option(
-        help="Only this health band: red, yellow, green, unknown or 'not paying'.")] = None,
+        help="Only this health band: red, yellow, green, insufficient (too little data), "
+        "unknown or 'not paying'.")] = None,
     owner: Annotated[str | None, typer.Option(help="Only this owner (CSM).")] = None,
     plan: Annotated[str | None, typer.Option(help="Only this plan.")] = None,
     region: Annotated[str | None, typer.Option(help="Only this region.")] = None,
@@ -57,7 +58,9 @@ def customers_list(
     if fmt is OutputFormat.TABLE:
         for r in rows:
             r["mrr"] = f"{r['mrr']:,.2f}"
+            r["arr"] = f"{r['arr']:,.2f}"
             r["score"] = "" if r["score"] is None else f"{r['score']:.1f}"
+            r["coverage"] = "" if r["coverage"] is None else f"{r['coverage'] * 100:.0f} %"
             r["change"] = "" if r["change"] is None else f"{r['change']:+.1f}"
             for key in ("plan", "region", "owner", "size_tier"):
                 r[key] = r[key] or ""

@@ -6,7 +6,7 @@ import secrets
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table as RichTable
@@ -25,8 +25,9 @@ from csmetrics.cli._shared import (
 )
 from csmetrics.errors import UserInputError
 from csmetrics.schema import TABLES, get_table
-from csmetrics.store.accounts import Accounts
-from csmetrics.workspace import Workspace
+
+if TYPE_CHECKING:
+    from csmetrics.ingest.load import Preview
 
 app = typer.Typer()
 
@@ -40,6 +41,8 @@ def init(
     timezone: Annotated[str, typer.Option(help="IANA time zone of calendar dates.")] = "UTC",
 ) -> None:
     """Create a workspace: csmetrics.toml and a warehouse with every canonical table."""
+    from csmetrics.workspace import Workspace
+
     with Workspace.init(directory, name=name, currency=currency, timezone=timezone) as ws:
         console.print(f"Created workspace [bold]{ws.root}[/]")
         console.print(f"  config:    {ws.root / 'csmetrics.toml'}")
@@ -91,15 +94,54 @@ def ingest(
                                                 "customer is not in customers.")] = False,
     encoding: Annotated[str | None, typer.Option(help="Text encoding of CSV files, e.g. "
                                                  "latin-1 or utf-16 (default utf-8).")] = None,
+    preview: Annotated[bool, typer.Option("--preview", help="Read, map and check the files "
+                                          "without loading: show the first rows as they map "
+                                          "and every problem; exit 0 if they would load.")
+                       ] = False,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Validate files and load them into a table: all or nothing, and safe to repeat."""
+    if preview:
+        with open_workspace(workspace) as ws:
+            shown = ws.preview_ingest(table, files, mapping=mapping, encoding=encoding,
+                                      allow_orphans=allow_orphans)
+        print_preview(shown)
+        if not shown.would_load:
+            raise typer.Exit(1)
+        return
     # clean files take two steps, files with problems a step per file more: no fixed total
     with open_workspace(workspace) as ws, steps(total=None) as step:
         result = ws.ingest(table, files, mapping=mapping, replace=replace,
                            allow_orphans=allow_orphans, encoding=encoding, on_step=step,
                            replace_columns=replace_columns)
     console.print(result.summary(), highlight=False, soft_wrap=True)
+
+
+def print_preview(preview: Preview) -> None:
+    """The first rows as they map (file column -> canonical column), then the problems."""
+    grid = RichTable(title=f"{preview.table}: first {len(preview.rows)} of "
+                     f"{preview.rows_read:,} rows as they would load", title_justify="left",
+                     caption="extra columns kept in attributes: "
+                     f"{', '.join(preview.extra_columns) or 'none'}", caption_justify="left")
+    grid.add_column("line", justify="right")
+    for source, canonical in preview.columns:
+        grid.add_column(f"{source}\n→ [bold]{canonical}[/]")
+    for row in preview.rows:
+        grid.add_row(str(row["__row"]), *("" if row[c] is None else str(row[c])
+                                           for _, c in preview.columns))
+    console.print(grid)
+    if preview.would_load:
+        console.print(f"[green]No problems:[/] {preview.rows_read:,} rows would load into "
+                      f"{preview.table}. Nothing was written; run again without --preview "
+                      "to load.", highlight=False, soft_wrap=True)
+        return
+    console.print(f"[red]{preview.problems:,} problem{'s' if preview.problems != 1 else ''}"
+                  f"[/]: these files would not load (nothing was written).", highlight=False)
+    for issue in preview.issues:
+        console.print(f"  - {issue}", highlight=False, soft_wrap=True, markup=False)
+    listed = sum(issue.count for issue in preview.issues)
+    if preview.problems > listed:
+        console.print(f"  ... and {preview.problems - listed:,} more", highlight=False)
 
 
 @app.command()
@@ -156,10 +198,13 @@ def demo(
     force: Annotated[bool, typer.Option("--force", help="Rebuild the demo workspace if it "
                                         "exists.")] = False,
 ) -> None:
-    """Build a realistic synthetic SaaS company, load it into a workspace, show its KPIs."""
+    """Build a realistic synthetic SaaS company, load it into a workspace, refresh its stored
+    results (as 'csmetrics refresh'), show its KPIs."""
     from csmetrics.clock import parse_day
     from csmetrics.demo import write_company
     from csmetrics.demo.generator import default_end
+    from csmetrics.store.accounts import Accounts
+    from csmetrics.workspace import Workspace
 
     last_day = parse_day(end, "--end") or default_end()
     if (workspace / "csmetrics.toml").exists():
@@ -188,11 +233,17 @@ def demo(
                       f"({', '.join(f'{n:,} {t}' for t, n in counts.items() if n)}).")
         if out:
             console.print(f"CSV files in the canonical format: {out}")
-        from csmetrics.cli.metrics import print_headline
+        from csmetrics.cli.metrics import print_headline, print_refresh
 
+        # as 'csmetrics refresh': the dashboard's first pages then read stored results
+        progress.update(task, description="refreshing", total=None)
+        run = ws.refresh(on_step=lambda message: progress.update(task, description=message))
+        print_refresh(run)
         print_headline(ws)
-        outcome = ws.evaluate_rules()
-        console.print(f"The alert rules opened {len(outcome.created)} tasks for the account "
+        opened = run.get("tasks_opened")
+        if opened is None:  # the workspace does not evaluate the rules on refresh
+            opened = len(ws.evaluate_rules().created)
+        console.print(f"The alert rules opened {opened} tasks for the account "
                       f"owners (csmetrics tasks list -w {workspace}).", highlight=False,
                       soft_wrap=True)
         password = secrets.token_urlsafe(9)

@@ -6,7 +6,6 @@ import json
 import sys
 from typing import Annotated, Any
 
-import pandas as pd
 import typer
 from rich.text import Text
 
@@ -32,7 +31,14 @@ app.add_typer(health_app, name="health")
 AsOfOption = Annotated[str | None, typer.Option(
     "--as-of", help="Score from the data known on this day (YYYY-MM-DD); default: the last "
     "day of the data.")]
-BANDS = ("red", "yellow", "green", "unknown")
+BANDS = ("red", "yellow", "green", "insufficient", "unknown")
+#: The bands counted per date or group, "insufficient" (too little data for a colour) last.
+COUNTED = ("red", "yellow", "green", "insufficient")
+
+
+def _share(value: Any) -> str:
+    """A coverage share as people read it: "70 %" ("" when unknown)."""
+    return "" if value is None or value != value else f"{float(value) * 100:.0f} %"
 
 
 def _num(value: Any, digits: int = 1) -> float | None:
@@ -45,7 +51,8 @@ def _num(value: Any, digits: int = 1) -> float | None:
 @health_app.command("list")
 @handles_errors
 def health_list(
-    band: Annotated[str | None, typer.Option(help="Only this band: red, yellow or green.")] = None,
+    band: Annotated[str | None, typer.Option(
+        help="Only this band: red, yellow, green or insufficient (too little data).")] = None,
     by: Annotated[str | None, typer.Option(help="Summarise by a customer column instead, "
                                            "e.g. owner.")] = None,
     as_of: AsOfOption = None,
@@ -53,9 +60,10 @@ def health_list(
     out: OutOption = None,
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Every paying account's score, band, change since the last snapshot, owner and MRR."""
+    """Every paying account's score, coverage (share of the scorecard's weight backed by
+    data), band, change since the last snapshot, owner and MRR."""
     if band is not None and band not in BANDS:
-        raise UserInputError(f"--band {band!r} must be one of red, yellow, green, unknown.")
+        raise UserInputError(f"--band {band!r} must be one of {', '.join(BANDS)}.")
     with open_workspace(workspace) as ws:
         health = ws.health(as_of)
         scores = health.scores
@@ -64,6 +72,14 @@ def health_list(
             if by not in customers.columns:
                 raise UserInputError(f"--by {by!r} is not a customer column; use e.g. owner, "
                                      "plan, region or size_tier.")
+            if by == "plan" and customers["plan"].isna().any():
+                # a billing tool's customers file has no plan: the subscriptions' plan
+                from csmetrics.metrics.context import subscription_plans
+
+                plans = ws.warehouse.ibis.execute(subscription_plans(
+                    ws.warehouse.ibis.table("subscriptions"), health.as_of))
+                customers["plan"] = customers["plan"].fillna(
+                    customers["customer_id"].map(plans.set_index("customer_id")["plan"]))
             scores = scores.merge(customers[["customer_id", by]], on="customer_id", how="left")
         zone = ws.settings.workspace.timezone
     if band is not None:
@@ -74,32 +90,39 @@ def health_list(
         groups = scores.groupby(by, sort=True)
         rows = [{
             by: key, "accounts": len(g), "avg score": _num(g["score"].mean()),
-            **{b: int((g["band"] == b).sum()) for b in ("red", "yellow", "green")},
+            **{b: int((g["band"] == b).sum()) for b in COUNTED},
             "mrr": _num(g["mrr"].sum(), 2),
             "red mrr": _num(g.loc[g["band"] == "red", "mrr"].sum(), 2),
         } for key, g in groups]
         if out is not None:
-            write_out(pd.DataFrame(rows, columns=[by, "accounts", "avg score", "red", "yellow",
-                                                  "green", "mrr", "red mrr"]),
+            import pandas as pd
+
+            write_out(pd.DataFrame(rows, columns=[by, "accounts", "avg score", *COUNTED,
+                                                  "mrr", "red mrr"]),
                       out, sheet=f"health by {by}", timezone=zone)
             return
         emit(rows, fmt, title=f"{title} by {by}", empty="No accounts.")
         return
     scores = scores.sort_values(["score", "customer_id"], na_position="first", kind="stable")
     if out is not None:
-        columns = ["customer_id", "name", "owner", "score", "band", "change", "previous_as_of",
-                   "mrr"]
+        columns = ["customer_id", "name", "owner", "score", "coverage", "band", "change",
+                   "previous_as_of", "mrr"]
         write_out(scores[columns], out, sheet=f"health {health.as_of}", timezone=zone)
         return
     rows = [{
         "customer_id": r["customer_id"], "name": r["name"], "owner": r["owner"],
-        "score": _num(r["score"]), "band": r["band"], "change": _num(r["change"]),
-        "previous_as_of": r["previous_as_of"], "mrr": _num(r["mrr"], 2),
+        "score": _num(r["score"]), "coverage": _num(r.get("coverage"), 3), "band": r["band"],
+        "change": _num(r["change"]), "previous_as_of": r["previous_as_of"],
+        "mrr": _num(r["mrr"], 2),
     } for r in records(scores)]
     if fmt is OutputFormat.TABLE:
+        from csmetrics.health.scorecard import BAND_LABELS  # imported late: start-up time
+
         for r in rows:
             r["change"] = "" if r["change"] is None else f"{r['change']:+.1f}"
             r["score"] = "" if r["score"] is None else f"{r['score']:.1f}"
+            r["coverage"] = _share(r["coverage"])
+            r["band"] = BAND_LABELS.get(r["band"], r["band"])
             r["mrr"] = f"{r['mrr']:,.2f}"
             r.pop("previous_as_of")
     emit(rows, fmt, title=title, empty="No paying accounts to score.")
@@ -125,7 +148,8 @@ def health_explain(
     if fmt is OutputFormat.JSON:
         sys.stdout.write(json.dumps({
             "customer_id": e.customer_id, "name": e.name, "as_of": e.as_of,
-            "score": e.score, "band": e.band, "summary": e.summary, "components": parts,
+            "score": e.score, "coverage": _num(e.coverage, 3), "band": e.band,
+            "summary": e.summary, "components": parts,
         }, default=str, indent=2) + "\n")
         return
     if fmt is OutputFormat.CSV:
@@ -133,6 +157,9 @@ def health_explain(
               for p in parts], fmt, title="", empty="")
         return
     console.print(Text(e.summary))
+    if e.coverage is not None:
+        console.print(Text(f"Coverage: {_share(e.coverage)} of the scorecard's weight has "
+                           "data for this account."))
     table = [{"component": p["component"], "value": p["value"],
               "points": "" if p["points"] is None else f"{p['points']:.0f}",
               "weight": f"{p['weight']:.0f} %",
@@ -155,7 +182,7 @@ def health_snapshot(
         health = ws.health_snapshot(as_of)
     counts = health.scores["band"].value_counts()
     rows = [{"as_of": str(health.as_of), "accounts": len(health.scores),
-             **{b: int(counts.get(b, 0)) for b in ("red", "yellow", "green")},
+             **{b: int(counts.get(b, 0)) for b in COUNTED},
              "avg score": _num(health.scores["score"].mean())}]
     emit(rows, fmt, title="Health snapshot stored", empty="")
 
@@ -189,7 +216,8 @@ def health_history(
             raise UserInputError("--from and --to choose dates to rebuild; add --rebuild.")
         history = ws.health_history(customer)
     if customer is not None:
-        rows = [{"as_of": r["as_of"], "score": _num(r["score"]), "band": r["band"],
+        rows = [{"as_of": r["as_of"], "score": _num(r["score"]),
+                 "coverage": _num(r.get("coverage"), 3), "band": r["band"],
                  "mrr": _num(r["mrr"], 2)} for r in records(history)]
         emit(rows, fmt, title=f"Health of {customer}", empty=f"No snapshots of {customer}.")
         return
@@ -197,7 +225,7 @@ def health_history(
     for as_of, g in history.groupby("as_of", sort=True):
         rows.append({"as_of": str(as_of)[:10], "accounts": len(g),
                      "avg score": _num(g["score"].mean()),
-                     **{b: int((g["band"] == b).sum()) for b in ("red", "yellow", "green")}})
+                     **{b: int((g["band"] == b).sum()) for b in COUNTED}})
     emit(rows, fmt, title="Health history",
          empty="No snapshots yet: run 'csmetrics refresh' or 'csmetrics health snapshot'.")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.text import Text
@@ -20,7 +20,9 @@ from csmetrics.cli._shared import (
     steps,
 )
 from csmetrics.errors import UserInputError
-from csmetrics.workspace import Workspace
+
+if TYPE_CHECKING:
+    from csmetrics.workspace import Workspace
 
 app = typer.Typer()
 metrics_app = typer.Typer(help="The metric catalogue: list, compute, explain.",
@@ -68,9 +70,10 @@ def metrics_show(
 
     with open_workspace(workspace) as ws:
         frame = ws.query(names, period=period, start=start, end=end, by=by, customer=customer,
-                         where=where, as_of=as_of)
+                         where=where, as_of=as_of, stored=True)
         currency = ws.settings.workspace.currency
         zone = ws.settings.workspace.timezone
+        fresh = ws.freshness()
     if out is not None:
         write_out(frame, out, sheet=f"{'_'.join(names)} by {period}", timezone=zone)
         return
@@ -91,10 +94,12 @@ def metrics_show(
          f"{format_value(r['ci_high'], get_metric(r['metric']).unit, currency)}",
          "target": "" if r.get("target") is None else
          format_value(r["target"], get_metric(r["metric"]).unit, currency),
-         "note": r.get("null_reason") or ""}
+         "note": r.get("null_reason") or (
+             f"partial {period}: data through {fresh.data_end}" if r.get("partial") else "")}
         for r in rows
     ]
     emit(table, fmt, title=f"{', '.join(names)} by {period}", empty="No rows.")
+    console.print(str(fresh), highlight=False)
 
 
 @metrics_app.command("explain")
@@ -176,6 +181,11 @@ def refresh(
     (the result equals a full refresh); --full recomputes everything."""
     with open_workspace(workspace) as ws, steps(total=None) as step:
         run = ws.refresh(grains=period, on_step=step, full=full)
+    print_refresh(run)
+
+
+def print_refresh(run: dict[str, Any]) -> None:
+    """Say what a refresh (``Workspace.refresh``) did: values stored, periods, time, tasks."""
     console.print(
         f"Refreshed {run['rows']:,} metric values for {', '.join(run['grains'])} "
         f"from {run['first']} to {run['last']} (total + {len(run['segments'])} segments) "
@@ -198,10 +208,14 @@ def print_headline(ws: Workspace, fmt: OutputFormat = OutputFormat.TABLE) -> Non
 
     currency = ws.settings.workspace.currency
     figures = ws.headline()
+    fresh = ws.freshness()
     if fmt is not OutputFormat.TABLE:
         emit([{"metric": k.definition.name, "period_start": k.period_start.isoformat(),
                "value": k.value, "previous": k.previous, "change": k.change, "n": k.n,
-               "target": k.target, "null_reason": k.null_reason} for k in figures],
+               "target": k.target, "null_reason": k.null_reason,
+               "data_through": fresh.data_end.isoformat(),
+               "refreshed_at": None if fresh.refreshed_at is None
+               else fresh.refreshed_at.isoformat()} for k in figures],
              fmt, title="", empty="")
         return
     rows = []
@@ -221,4 +235,5 @@ def print_headline(ws: Workspace, fmt: OutputFormat = OutputFormat.TABLE) -> Non
         })
     month = figures[0].period_start.strftime("%B %Y") if figures else ""
     emit(rows, fmt, title=f"{ws.settings.workspace.name} — headline KPIs, {month}", empty="")
+    console.print(str(fresh), highlight=False)
 

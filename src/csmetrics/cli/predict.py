@@ -22,7 +22,8 @@ from csmetrics.cli._shared import (
 app = typer.Typer()
 predict_app = typer.Typer(help="Predictions: churn risk.", no_args_is_help=True)
 churn_app = typer.Typer(help="Churn risk: train, score, explain, report.", no_args_is_help=True)
-clv_app = typer.Typer(help="Probabilistic CLV (BG/NBD + Gamma-Gamma) from paid orders.",
+clv_app = typer.Typer(help="Probabilistic CLV (BG/NBD or Pareto/NBD + Gamma-Gamma) from paid "
+                      "orders.",
                       no_args_is_help=True)
 predict_app.add_typer(churn_app, name="churn")
 app.add_typer(predict_app, name="predict")
@@ -141,8 +142,11 @@ Horizon = Annotated[int | None, typer.Option(help="Months of future purchases; d
                                              "[predict] clv_horizon_months.")]
 Rate = Annotated[float | None, typer.Option("--discount-rate", help="Annual discount rate, "
                                             "e.g. 0.1; default: [predict] clv_discount_rate.")]
-Model = Annotated[str, typer.Option(help="both (BG/NBD + Gamma-Gamma: CLV) or bgnbd (the "
-                                    "purchase process alone: expected purchases, P(alive)).")]
+Model = Annotated[str, typer.Option(help="both (BG/NBD + Gamma-Gamma: CLV), bgnbd (the "
+                                    "purchase process alone: expected purchases, P(alive)) "
+                                    "or pareto (Pareto/NBD + Gamma-Gamma: CLV).")]
+PurchaseModel = Annotated[str, typer.Option("--model", help="The purchase model: bgnbd "
+                                            "(BG/NBD) or pareto (Pareto/NBD).")]
 
 
 @clv_app.command("fit")
@@ -150,16 +154,18 @@ Model = Annotated[str, typer.Option(help="both (BG/NBD + Gamma-Gamma: CLV) or bg
 def clv_fit(until: Until = None, time_unit: TimeUnit = None, horizon: Horizon = None,
             discount_rate: Rate = None, model: Model = "both",
             fmt: FormatOption = OutputFormat.TABLE, workspace: WorkspaceOption = None) -> None:
-    """Fit BG/NBD (r, alpha, a, b) and Gamma-Gamma (p, q, gamma) by maximum likelihood on the
-    paid orders, and store every customer's CLV (_clv_customers, _clv_fits)."""
+    """Fit BG/NBD (r, alpha, a, b) or, with --model pareto, Pareto/NBD (r, alpha, s, beta),
+    and Gamma-Gamma (p, q, gamma) by maximum likelihood on the paid orders, and store every
+    customer's CLV (_clv_customers, _clv_fits)."""
     with open_workspace(workspace) as ws:
         run = ws.clv_fit(until, time_unit, horizon, discount_rate, model)
     params = run.parameters()
     if fmt is OutputFormat.JSON:
         print_json(params)
         return
-    rows = [{"model": "BG/NBD", "parameter": k, "value": _r(v, 4)}
-            for k, v in params["bgnbd"].items()]
+    rows = [{"model": label, "parameter": k, "value": _r(v, 4)}
+            for key, label in (("bgnbd", "BG/NBD"), ("pareto_nbd", "Pareto/NBD"))
+            for k, v in (params[key] or {}).items()]
     rows += [{"model": "Gamma-Gamma", "parameter": k, "value": _r(v, 4)}
              for k, v in (params["gamma_gamma"] or {}).items()]
     emit(rows, fmt, title=f"CLV models, calibration to {run.until}, time unit {run.time_unit}",
@@ -209,14 +215,16 @@ def clv_query(
     age: Annotated[float | None, typer.Option(help="T: first purchase to now.")] = None,
     most: Annotated[int, typer.Option("--n-max", min=0, help="P(X(t) = n) for n = 0 .. "
                                       "this.")] = 7,
-    params: Annotated[str | None, typer.Option(help="r,alpha,a,b to use instead of fitting; "
+    params: Annotated[str | None, typer.Option(help="r,alpha,a,b (with --model pareto: "
+                                               "r,alpha,s,beta) to use instead of fitting; "
                                                "the data's log-likelihood there is shown.")
                       ] = None,
-    until: Until = None, time_unit: TimeUnit = None,
+    until: Until = None, time_unit: TimeUnit = None, model: PurchaseModel = "bgnbd",
     fmt: FormatOption = OutputFormat.TABLE, workspace: WorkspaceOption = None,
 ) -> None:
-    """Ask the BG/NBD model: expected purchases in the next t units for a new customer and
-    for one with the given history, P(X(t) = n), P(alive), and the log-likelihood."""
+    """Ask the BG/NBD (or Pareto/NBD) model: expected purchases in the next t units for a new
+    customer and for one with the given history, P(X(t) = n), P(alive), and the
+    log-likelihood."""
     from csmetrics.errors import UserInputError
 
     history = (frequency, recency, age)
@@ -227,13 +235,14 @@ def clv_query(
         try:
             given = tuple(float(v) for v in params.split(","))
         except ValueError:
-            raise UserInputError("--params takes r,alpha,a,b: four numbers separated by "
-                                 "commas.") from None
+            raise UserInputError("--params takes four numbers separated by commas: "
+                                 "r,alpha,a,b (--model pareto: r,alpha,s,beta).") from None
     with open_workspace(workspace) as ws:
-        fit = ws.purchase_model(until, time_unit, given)  # type: ignore[arg-type]
+        fit = ws.purchase_model(until, time_unit, given, model)  # type: ignore[arg-type]
+    names = ("r", "alpha", "s", "beta") if model == "pareto" else ("r", "alpha", "a", "b")
     answer: dict[str, Any] = {
-        "time_unit": fit.time_unit, "t": t,
-        "parameters": {"r": fit.r, "alpha": fit.alpha, "a": fit.a, "b": fit.b},
+        "model": model, "time_unit": fit.time_unit, "t": t,
+        "parameters": dict(zip(names, fit.params, strict=True)),
         "log_likelihood": fit.log_likelihood, "customers": fit.n,
         "new_customer": {
             "expected_purchases": float(fit.expected_purchases_new(t)),
@@ -260,7 +269,8 @@ def clv_query(
                   "answer": _r(answer["customer"]["expected_purchases"], 4)},
                  {"question": "P(alive | x, t_x, T)",
                   "answer": _r(answer["customer"]["p_alive"], 4)}]
-    emit(rows, fmt, title=f"BG/NBD, time unit {fit.time_unit}", empty="")
+    label = "Pareto/NBD" if model == "pareto" else "BG/NBD"
+    emit(rows, fmt, title=f"{label}, time unit {fit.time_unit}", empty="")
 
 
 @clv_app.command("holdout")

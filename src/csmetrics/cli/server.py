@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,8 +16,10 @@ from csmetrics.cli._shared import (
     open_workspace,
 )
 from csmetrics.errors import UserInputError
-from csmetrics.store.accounts import Accounts
-from csmetrics.workspace import Workspace
+
+if TYPE_CHECKING:
+    from csmetrics.store.accounts import Accounts
+    from csmetrics.workspace import Workspace
 
 app = typer.Typer()
 users_app = typer.Typer(
@@ -27,6 +29,13 @@ users_app = typer.Typer(
 tokens_app = typer.Typer(help="API tokens: create, list, revoke.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
+
+
+def _accounts(ws: Workspace) -> Accounts:
+    """The users and API tokens of a workspace."""
+    from csmetrics.store.accounts import Accounts
+
+    return Accounts(ws.warehouse.sql)
 
 
 @users_app.command("add")
@@ -42,7 +51,7 @@ def users_add(
 ) -> None:
     """Add a user (the password is asked for, or read from $CSMETRICS_PASSWORD)."""
     with open_workspace(workspace) as ws:
-        user = Accounts(ws.warehouse.sql).add_user(username, password, role)
+        user = _accounts(ws).add_user(username, password, role)
     console.print(f"Added {user.username} ({user.role}).")
 
 
@@ -52,7 +61,7 @@ def users_list(fmt: FormatOption = OutputFormat.TABLE, workspace: WorkspaceOptio
     """List users and their roles."""
     with open_workspace(workspace) as ws:
         rows = [{"username": u.username, "role": u.role, "disabled": u.disabled}
-                for u in Accounts(ws.warehouse.sql).users()]
+                for u in _accounts(ws).users()]
     emit(rows, fmt, title="Users", empty="No users yet: csmetrics users add NAME --role admin")
 
 
@@ -61,7 +70,7 @@ def users_list(fmt: FormatOption = OutputFormat.TABLE, workspace: WorkspaceOptio
 def users_disable(username: str, workspace: WorkspaceOption = None) -> None:
     """Disable a user: their tokens stop working at once."""
     with open_workspace(workspace) as ws:
-        Accounts(ws.warehouse.sql).set_disabled(username, True)
+        _accounts(ws).set_disabled(username, True)
     console.print(f"Disabled {username}.")
 
 
@@ -74,7 +83,7 @@ def users_role(
 ) -> None:
     """Give a user another role."""
     with open_workspace(workspace) as ws:
-        user = Accounts(ws.warehouse.sql).set_role(username, role)
+        user = _accounts(ws).set_role(username, role)
     console.print(f"{user.username}'s role is now {user.role}.")
 
 
@@ -91,7 +100,7 @@ def users_password(
     """Set a user's password (asked for, or read from $CSMETRICS_PASSWORD); their dashboard
     sessions end."""
     with open_workspace(workspace) as ws:
-        Accounts(ws.warehouse.sql).set_password(username, password)
+        _accounts(ws).set_password(username, password)
     console.print(f"Set a new password for {username}.")
 
 
@@ -100,7 +109,7 @@ def users_password(
 def users_enable(username: str, workspace: WorkspaceOption = None) -> None:
     """Enable a disabled user again."""
     with open_workspace(workspace) as ws:
-        Accounts(ws.warehouse.sql).set_disabled(username, False)
+        _accounts(ws).set_disabled(username, False)
     console.print(f"Enabled {username}.")
 
 
@@ -109,7 +118,7 @@ def users_enable(username: str, workspace: WorkspaceOption = None) -> None:
 def users_remove(username: str, workspace: WorkspaceOption = None) -> None:
     """Remove a user, their API tokens and their sessions."""
     with open_workspace(workspace) as ws:
-        Accounts(ws.warehouse.sql).remove_user(username)
+        _accounts(ws).remove_user(username)
     console.print(f"Removed {username}.")
 
 
@@ -122,7 +131,7 @@ def tokens_create(
 ) -> None:
     """Create an API token; it is shown once, so store it now."""
     with open_workspace(workspace) as ws:
-        token = Accounts(ws.warehouse.sql).create_token(username, name)
+        token = _accounts(ws).create_token(username, name)
     console.print(token, highlight=False, soft_wrap=True)
 
 
@@ -134,7 +143,7 @@ def tokens_list(fmt: FormatOption = OutputFormat.TABLE, workspace: WorkspaceOpti
         rows = [{"token_id": t.token_id, "user": t.username, "name": t.name,
                  "created": t.created_at.isoformat(timespec="seconds"),
                  "revoked": t.revoked_at.isoformat(timespec="seconds") if t.revoked_at else ""}
-                for t in Accounts(ws.warehouse.sql).tokens()]
+                for t in _accounts(ws).tokens()]
     emit(rows, fmt, title="API tokens", empty="No tokens.")
 
 
@@ -143,7 +152,7 @@ def tokens_list(fmt: FormatOption = OutputFormat.TABLE, workspace: WorkspaceOpti
 def tokens_revoke(token_id: str, workspace: WorkspaceOption = None) -> None:
     """Revoke a token for good."""
     with open_workspace(workspace) as ws:
-        Accounts(ws.warehouse.sql).revoke_token(token_id)
+        _accounts(ws).revoke_token(token_id)
     console.print(f"Revoked {token_id}.")
 
 
@@ -165,9 +174,10 @@ def serve(
 
     from csmetrics.api import cli_channel, create_app
     from csmetrics.cli import bridge
+    from csmetrics.workspace import Workspace
 
     ws = Workspace.find(workspace)
-    if not Accounts(ws.warehouse.sql).users():
+    if not _accounts(ws).users():
         raise UserInputError("No users yet: add one first with 'csmetrics users add NAME "
                              "--role admin', then 'csmetrics tokens create NAME'.")
     console.print(f"Dashboard: http://{host}:{port}/  (sign in with a user of "

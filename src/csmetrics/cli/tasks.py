@@ -6,12 +6,11 @@ import getpass
 import json
 import os
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.text import Text
 
-from csmetrics.alerts.tasks import Task
 from csmetrics.cli._export import OutOption, write_out
 from csmetrics.cli._shared import (
     FormatOption,
@@ -24,7 +23,10 @@ from csmetrics.cli._shared import (
     records,
 )
 from csmetrics.errors import UserInputError
-from csmetrics.workspace import Workspace
+
+if TYPE_CHECKING:
+    from csmetrics.alerts.tasks import Task
+    from csmetrics.workspace import Workspace
 
 app = typer.Typer()
 rules_app = typer.Typer(help="Alert rules: list them, see what fires, run them.",

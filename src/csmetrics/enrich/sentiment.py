@@ -26,19 +26,21 @@ from datetime import date, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-import duckdb
-import ibis
-import ibis.expr.types as ir
-import pandas as pd
-from ibis.common.exceptions import TableNotFound
-
+from csmetrics._lazy import lazy_module
 from csmetrics.store.sql import first, transaction
 
 if TYPE_CHECKING:
+    import duckdb
+    import ibis
+    import ibis.expr.types as ir
+    import pandas as pd
     from ibis.backends import BaseBackend
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
     from csmetrics.metrics.context import MetricContext
+else:
+    ibis = lazy_module("ibis")
+    pd = lazy_module("pandas")
 
 __all__ = [
     "DOMAIN_LEXICON",
@@ -204,16 +206,18 @@ def score_texts(con: duckdb.DuckDBPyConnection) -> ScoreRun:
 
 # -- reading the scores --------------------------------------------------------------------
 
-_EMPTY_SCHEMA = ibis.schema({
+_EMPTY_SCHEMA = {
     "source": "string", "key": "string", "customer_id": "string", "written_at": "timestamp",
     "kind": "string", "text": "string", "compound": "float64", "label": "string",
     "scorer": "string",
-})
+}
 
 
 def sentiment_table(con: BaseBackend, as_of: date | None = None) -> ir.Table:
     """``_text_sentiment`` as an Ibis table (texts written on or before ``as_of`` when
     given); an empty table of the same shape when texts were never scored."""
+    from ibis.common.exceptions import TableNotFound
+
     try:
         t = con.table(SENTIMENT_TABLE)
     except TableNotFound:

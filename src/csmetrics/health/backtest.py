@@ -7,8 +7,10 @@ be labelled yet). Labels are the only thing read after D; the scores themselves 
 from the data known on D.
 
 Reported: ROC AUC of the score (the chance that a random churner scored lower than a random
-account that stayed: 0.5 = no signal, 1 = perfect), churn rate per band, lift of red over
-green (red's churn rate / green's), and a suggested re-weighting: a logistic regression of
+account that stayed: 0.5 = no signal, 1 = perfect; accounts banded ``insufficient``, whose
+score rests on too little data, are left out of it), churn rate per band (``insufficient``
+is a band of its own, never counted as green), lift of red over green (red's churn rate /
+green's), and a suggested re-weighting: a logistic regression of
 churn on the component points, fitted on the earlier half of the dates and evaluated on the
 later half, whose negative coefficients become weights. Its AUC on the later dates, beside the
 current weights' AUC on the same dates, is the honest comparison.
@@ -26,12 +28,11 @@ from ibis.backends import BaseBackend
 
 from csmetrics.config import Settings
 from csmetrics.health.score import NEUTRAL
+from csmetrics.health.scorecard import BANDS, INSUFFICIENT
 from csmetrics.metrics.context import MetricContext
 from csmetrics.metrics.money import customer_mrr_on
 from csmetrics.metrics.periods import Grain
 from csmetrics.metrics.policy import Policy
-
-BANDS = ("red", "yellow", "green", "unknown")
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,11 @@ def backtest(con: BaseBackend, settings: Settings, scores: pd.DataFrame,
     obs = scores.merge(kept, on=["as_of", "customer_id"], how="left")
     obs["churned"] = obs["stayed"].isna().astype(int)
     y = obs["churned"].to_numpy()
-    overall = auc(y, obs["score"].to_numpy(dtype="float64"))
+    enough = (obs["band"] != INSUFFICIENT).to_numpy()
+    overall = auc(y[enough], obs["score"].to_numpy(dtype="float64")[enough])
+    if not enough.all():
+        notes.append(f"{int((~enough).sum())} observation(s) with insufficient data (too "
+                     "little of the scorecard's weight backed by data) left out of the AUC.")
     per_band = obs.groupby("band").agg(accounts=("churned", "size"), churned=("churned", "sum"))
     per_band = per_band.reindex([b for b in BANDS if b in per_band.index]).reset_index()
     per_band["churn_rate"] = per_band["churned"] / per_band["accounts"]

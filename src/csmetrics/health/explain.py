@@ -15,7 +15,7 @@ import pandas as pd
 
 from csmetrics.errors import UserInputError, closest
 from csmetrics.health.score import HealthScores
-from csmetrics.health.scorecard import SIGNALS, Scorecard
+from csmetrics.health.scorecard import BAND_LABELS, INSUFFICIENT, SIGNALS, Scorecard
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,8 @@ class Explanation:
     #: contribution, lost, missing, why (one sentence)
     components: pd.DataFrame
     summary: str
+    #: Share of the scorecard's weight backed by data for the account (0-1; None: unknown).
+    coverage: float | None = None
 
 
 def format_raw(signal: str, raw: float) -> str:
@@ -73,12 +75,19 @@ def explain(health: HealthScores, scorecard: Scorecard, customer: str) -> Explan
     else:
         top = parts[parts["lost"] > 0].head(2)["component"].tolist()
         reasons = f"; the biggest pulls down are {' and '.join(top)}" if top else ""
+        band = BAND_LABELS.get(str(account["band"]), str(account["band"]))
         summary = (f"{customer} scores {score:.0f} of 100 as of {health.as_of} "
-                   f"({account['band']}){reasons}.")
+                   f"({band}){reasons}.")
+    coverage = account.get("coverage")
+    coverage = None if coverage is None or pd.isna(coverage) else float(coverage)
+    if account["band"] == INSUFFICIENT and coverage is not None:
+        summary += (f" Only {coverage:.0%} of the scorecard's weight has data (at least "
+                    f"{scorecard.bands.min_coverage:.0%} is needed for a band).")
     columns = ["component", "meaning", "raw", "shown", "points", "weight", "effective_weight",
                "contribution", "lost", "missing", "why"]
     return Explanation(customer, account.get("name"), str(health.as_of), score,
-                       str(account["band"]), parts[columns].reset_index(drop=True), summary)
+                       str(account["band"]), parts[columns].reset_index(drop=True), summary,
+                       coverage)
 
 
 def _sentence(r: pd.Series) -> str:

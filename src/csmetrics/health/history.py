@@ -23,7 +23,7 @@ from csmetrics.health.score import HealthScores
 from csmetrics.health.scorecard import Scorecard
 from csmetrics.store.sql import replace_rows, transaction
 
-SCORE_COLUMNS = ["as_of", "customer_id", "name", "owner", "mrr", "score", "band"]
+SCORE_COLUMNS = ["as_of", "customer_id", "name", "owner", "mrr", "score", "band", "coverage"]
 COMPONENT_COLUMNS = ["as_of", "customer_id", "component", "signal", "raw", "points", "weight",
                      "effective_weight", "contribution", "lost", "missing"]
 

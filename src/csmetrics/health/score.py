@@ -7,8 +7,11 @@ above zero (a churned or not yet paying account has no health to manage).
 
 Score = sum over components of points x weight / sum of the weights of the components that
 have points (a component whose data is missing and whose policy is ``"skip"`` drops out, and
-the others share its weight). Band: red under ``bands.red_below``, green from
-``bands.green_from``, yellow in between.
+the others share its weight). Coverage = sum of the scorecard weights (as shares of their
+total) of the components that have data for the account, whatever their ``missing`` rule:
+0.7 when components weighing 40 and 30 of 40 + 30 + 30 have data. Band: ``insufficient``
+when the coverage is under ``bands.min_coverage``; else red under ``bands.red_below``, green
+from ``bands.green_from``, yellow in between.
 """
 
 from __future__ import annotations
@@ -39,7 +42,8 @@ NEUTRAL = 50.0
 class HealthScores:
     """Scores of every paying account on one date.
 
-    ``scores``: customer_id, name, owner, mrr, score, band (one row per account).
+    ``scores``: customer_id, name, owner, mrr, score, coverage (share of the scorecard's
+    weight backed by data, 0-1), band (one row per account).
     ``components``: customer_id, component, signal, raw, points, weight (share of the
     scorecard), effective_weight (share after skipped components), contribution (points x
     effective weight: the points it adds to the score), lost (100 - points, x effective
@@ -103,12 +107,18 @@ def combine(as_of: date, accounts: pd.DataFrame, raws: dict[str, pd.Series],
     long["effective_weight"] = np.where(total > 0, present / total.where(total > 0, 1.0), 0.0)
     long["contribution"] = long["points"].fillna(0.0) * long["effective_weight"]
     long["lost"] = (100.0 - long["points"].fillna(100.0)) * long["effective_weight"]
+    long["_covered"] = long["weight"].where(~long["missing"], 0.0)
     summed = long.groupby("customer_id", sort=False).agg(
-        score=("contribution", "sum"), weight=("effective_weight", "sum"))
+        score=("contribution", "sum"), weight=("effective_weight", "sum"),
+        coverage=("_covered", "sum"))
+    long = long.drop(columns="_covered")
     scores = accounts.merge(summed, left_on="customer_id", right_index=True, how="left")
     scores["score"] = scores["score"].where(scores["weight"] > 0)
+    # a sum of shares: 0.30000000000000004 is 0.3
+    scores["coverage"] = scores["coverage"].fillna(0.0).clip(upper=1.0).round(9)
     scores = scores.drop(columns="weight")
-    scores["band"] = [scorecard.bands.band(s) for s in scores["score"]]
+    scores["band"] = [scorecard.bands.band(s, c)
+                      for s, c in zip(scores["score"], scores["coverage"], strict=True)]
     return HealthScores(as_of, scores.reset_index(drop=True), long)
 
 

@@ -20,6 +20,11 @@ default below; without the file the same default applies). Each ``[components.NA
 ``missing``
     No data for the account: ``"skip"`` (leave the component out, the others share its
     weight), ``"neutral"`` (50 points) or a number of points.
+
+``[bands]`` holds the cut-offs: ``red_below`` (default 40), ``green_from`` (default 70) and
+``min_coverage`` (default 0.5): an account whose components with data carry less than that
+share of the scorecard's weight (its *coverage*) is banded ``insufficient`` ("insufficient
+data"), whatever its score, instead of red, yellow or green.
 """
 
 from __future__ import annotations
@@ -170,11 +175,24 @@ class Component(_Strict):
         return SIGNALS[self.signal].meaning.format(window=self.window())
 
 
+#: The band of an account whose data covers less than ``min_coverage`` of the scorecard.
+INSUFFICIENT = "insufficient"
+#: Every band a scored account can have, worst first; ``unknown``: no score at all.
+BANDS = ("red", "yellow", "green", INSUFFICIENT, "unknown")
+#: How a band reads in words.
+BAND_LABELS = {"red": "red", "yellow": "yellow", "green": "green",
+               INSUFFICIENT: "insufficient data", "unknown": "no score"}
+
+
 class Bands(_Strict):
-    """Cut-offs: red below ``red_below``, green from ``green_from``, yellow between."""
+    """Cut-offs: red below ``red_below``, green from ``green_from``, yellow between; an
+    account whose coverage is below ``min_coverage`` is ``insufficient`` instead."""
 
     red_below: float = Field(40, ge=0, le=100)
     green_from: float = Field(70, ge=0, le=100)
+    min_coverage: float = Field(
+        0.5, ge=0, le=1, description="Share of the scorecard's weight (0-1) that must be backed "
+        "by data for a band; below it the band is 'insufficient'.")
 
     @model_validator(mode="after")
     def _ordered(self) -> Bands:
@@ -183,8 +201,13 @@ class Bands(_Strict):
                              f"({self.green_from:g}); e.g. red_below = 40, green_from = 70")
         return self
 
-    def band(self, score: float | None) -> str:
-        """The colour of a score (``unknown`` when there is none)."""
+    def band(self, score: float | None, coverage: float | None = None) -> str:
+        """The colour of a score (``unknown`` when there is none); ``insufficient`` when the
+        account's ``coverage`` (share of the weight backed by data) is below
+        ``min_coverage``."""
+        if coverage is not None and coverage == coverage \
+                and round(coverage, 9) < self.min_coverage:
+            return INSUFFICIENT
         if score is None or score != score:
             return "unknown"
         return "red" if score < self.red_below else "green" if score >= self.green_from \
@@ -242,6 +265,7 @@ DEFAULT_SCORECARD = """\
 [bands]
 red_below = 40       # scores under 40 are red
 green_from = 70      # 70 and above are green; yellow in between
+min_coverage = 0.5   # under half of the weight backed by data: "insufficient data", no colour
 
 [components.usage_trend]          # change in usage, last 60 days vs the 60 before
 weight = 20

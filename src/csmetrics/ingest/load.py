@@ -99,6 +99,7 @@ def ingest_files(
     on_step: Step | None = None,
     replace_columns: bool = False,
     date_window: tuple[date, date] = DEFAULT_WINDOW,
+    reporting_currency: str | None = None,
 ) -> IngestResult:
     """Validate ``paths`` as rows of ``table_name`` and load them, all or nothing.
 
@@ -107,7 +108,9 @@ def ingest_files(
     table's columns updates only the columns it has: the others keep their stored values
     (a new key gets NULL for them); ``replace_columns=True`` replaces whole rows instead,
     emptying the columns the file lacks. ``replace=True`` swaps the table's whole content
-    for the batch. Dates outside ``date_window`` (first and last day) are refused.
+    for the batch. Dates outside ``date_window`` (first and last day) are refused, and so
+    are amounts in a currency other than ``reporting_currency`` (when given) that
+    exchange_rates has no rate for, dated on or before the currency's first use.
     """
     started = time.perf_counter()
     step = on_step or (lambda _message: None)
@@ -126,6 +129,9 @@ def ingest_files(
             checked = _checked_staged(con, table, paths, mapping, encoding, allow_orphans, step,
                                       date_window)
         files, orphans = checked
+        missing = rate_issues(con, table, files, reporting_currency)
+        if missing:
+            raise ValidationError(table.name, missing, len(missing))
         step("loading")
         counts_by_action = _write(
             con, table, files, replace=replace, replace_columns=replace_columns,
@@ -173,7 +179,7 @@ def _checked_direct(
         if not with_rows or with_rows[0] < len(file_names(files)):
             return None  # a file with a header but no rows
         params = Params()
-        checks = checks_for(table, files, params, window)
+        checks = checks_for(table, files, params, window, mapping)
         orphan_rules = orphan_checks(table, files)
         found = screen_checks(con, checks + orphan_rules, params)
         if any(found[: len(checks)]):
@@ -205,7 +211,8 @@ def _checked_staged(
     step("checking rows")
     build_batch(con, table, staged, mapping)
     params = Params()
-    counts, issues = run_checks(con, checks_for(table, staged, params, window), params, staged)
+    counts, issues = run_checks(con, checks_for(table, staged, params, window, mapping), params,
+                                staged)
     total = sum(counts)
     orphan_counts, orphan_issues = run_checks(con, orphan_checks(table, staged), params, staged)
     orphans = sum(orphan_counts)
@@ -215,6 +222,131 @@ def _checked_staged(
     if total:
         raise ValidationError(table.name, issues, total)
     return staged, orphans
+
+
+@dataclass(frozen=True)
+class Preview:
+    """How files would load, found without loading them: the first rows as they map, and
+    every problem that would refuse the batch."""
+
+    table: str
+    files: list[str]
+    rows_read: int
+    #: (where a canonical column comes from: the file's header, "(constant)" or the minutes
+    #: column of a derived one, canonical column), in the table's column order.
+    columns: list[tuple[str, str]]
+    #: The first rows, canonical column -> value as it would be stored (``__row``: the line).
+    rows: list[dict[str, object]]
+    issues: list[Issue]
+    #: Rows (or columns) with a problem; 0 = the batch would load.
+    problems: int
+    extra_columns: list[str] = field(default_factory=list)
+
+    @property
+    def would_load(self) -> bool:
+        """Whether ``ingest`` would accept these files as they are."""
+        return self.problems == 0
+
+
+def preview_files(
+    con: duckdb.DuckDBPyConnection,
+    table_name: str,
+    paths: Sequence[Path],
+    *,
+    mapping: Mapping | None = None,
+    allow_orphans: bool = False,
+    encoding: str | None = None,
+    date_window: tuple[date, date] = DEFAULT_WINDOW,
+    reporting_currency: str | None = None,
+    rows: int = 5,
+) -> Preview:
+    """Read, map and check ``paths`` as ``ingest_files`` would, and write nothing: the first
+    ``rows`` rows as they map onto ``table_name`` and the problems found."""
+    table = get_table(table_name)
+    mapping = mapping or Mapping()
+    mapping.check_against(table)
+    require_files(paths)
+    try:
+        staged: list[StagedFile] = []
+        issues: list[Issue] = []
+        for index, path in enumerate(paths):
+            columns = stage_file(con, path, _staging(index), encoding=encoding)
+            staged.append(StagedFile(path, _staging(index), columns))
+            issues += match_columns(table, staged[-1], mapping)
+        problems = len(issues)
+        build_batch(con, table, staged, mapping)
+        if not issues:
+            params = Params()
+            counts, issues = run_checks(con, checks_for(table, staged, params, date_window,
+                                                        mapping), params, staged)
+            problems = sum(counts)
+            orphan_counts, orphan_issues = run_checks(con, orphan_checks(table, staged),
+                                                      params, staged)
+            if not allow_orphans:
+                problems += sum(orphan_counts)
+                issues = sorted(issues + orphan_issues, key=lambda i: (i.file, i.row or 0))
+            if not problems:
+                issues = rate_issues(con, table, staged, reporting_currency)
+                problems = len(issues)
+        sources: dict[str, str] = {}
+        for f in staged:
+            for name, header in f.found.items():
+                if name in mapping.constants:
+                    header = f"(constant {mapping.constants[name]!r})"
+                elif name in mapping.derived:
+                    header = f"{mapping.derived[name].after} + {header!r} minutes"
+                sources.setdefault(name, header)
+        shown = [c for c in table.column_names if c in sources]
+        total = first(con.execute(f"SELECT count(*) FROM {BATCH}"))[0]
+        cursor = con.execute(
+            f"SELECT __row, {', '.join(shown)} FROM {BATCH} ORDER BY __file, __row LIMIT ?",
+            [rows])
+        names = [d[0] for d in cursor.description]
+        first_rows = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+    finally:
+        for index in range(len(paths)):
+            con.execute(f"DROP TABLE IF EXISTS {_staging(index)}")
+        con.execute(f"DROP TABLE IF EXISTS {BATCH}")
+    return Preview(
+        table=table.name, files=[str(p) for p in paths], rows_read=int(total),
+        columns=[(sources[c], c) for c in shown], rows=first_rows, issues=issues,
+        problems=problems, extra_columns=sorted({h for f in staged for h in f.extras}),
+    )
+
+
+#: The day each table holding money (with a currency) first uses a currency.
+MONEY_DAYS = {"subscriptions": "start_date", "orders": "ordered_at", "costs": "period_start"}
+
+
+def rate_issues(con: duckdb.DuckDBPyConnection, table: Table, files: Sequence[StagedFile],
+                reporting_currency: str | None) -> list[Issue]:
+    """An issue per currency of the batch (other than ``reporting_currency``) that has no
+    exchange rate dated on or before the first day the batch uses it: metrics could not
+    convert those amounts."""
+    day = MONEY_DAYS.get(table.name)
+    if day is None or reporting_currency is None:
+        return []
+    sql = (
+        f"SELECT b.currency, b.first_day, b.file, r.first_rate FROM (SELECT currency, "
+        f"CAST(min({day}) AS DATE) AS first_day, arg_min(__file, {day}) AS file FROM {BATCH} "
+        f"WHERE currency IS NOT NULL AND currency <> ? GROUP BY currency) b "
+        f"LEFT JOIN (SELECT currency, min(date) AS first_rate FROM exchange_rates "
+        f"GROUP BY currency) r ON r.currency = b.currency "
+        f"WHERE r.first_rate IS NULL OR r.first_rate > b.first_day ORDER BY b.currency"
+    )
+    names = file_names(files)
+    issues = []
+    for currency, first_day, file, first_rate in con.execute(
+            sql, [reporting_currency.upper()]).fetchall():
+        has = (f"its first rate is dated {first_rate.isoformat()}" if first_rate
+               else "exchange_rates has no row for it")
+        issues.append(Issue(
+            names[file], None, "currency", currency,
+            f"a currency with an exchange rate to {reporting_currency.upper()}: {currency} is "
+            f"first used on {first_day.isoformat()} ({table.name}.{day}) but {has}. Load "
+            f"exchange_rates first (csmetrics ingest exchange_rates FILE) with a {currency} "
+            f"rate dated {first_day.isoformat()} or earlier, then load this file again."))
+    return issues
 
 
 def _staging(index: int) -> str:

@@ -32,7 +32,11 @@ from csmetrics.schema.tables import DEFAULT_SCALE_MAX
 from csmetrics.store.sql import Params, first, quote_ident
 
 BATCH = "__batch"
+#: The name a mapping's constant column has in the batch's sources (it is in no file).
+CONSTANT = "__constant_"
 MAX_SHOWN = 20
+#: The row numbers an issue lists for a value found on many rows.
+ROWS_SHOWN = 3
 _TEXT_TYPES = ("VARCHAR", "JSON")
 _INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT",
                   "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT")
@@ -76,15 +80,31 @@ class Check:
     #: An aggregate over the batch that is 0 when no row breaks the rule, cheaper than the
     #: count (it may be above 0 when none does; ``screen_checks`` says more).
     screen: str | None = None
+    #: The column's allowed values, when the rule is that the value is one of them: the
+    #: error then suggests the [values.<column>] line that translates the file's value.
+    allowed: tuple[str, ...] = ()
 
 
 def match_columns(table: Table, staged: StagedFile, mapping: Mapping) -> list[Issue]:
-    """Find the canonical columns in a file's header; issues for required ones that are missing."""
-    headers = [name for name, _ in staged.columns]
+    """Find the canonical columns in a file's header (and the mapping's constants, added to
+    the file's columns); issues for required ones that are missing, and for mapping entries
+    naming a column the file does not have."""
+    headers = [name for name, _ in staged.columns if not name.startswith(CONSTANT)]
+    staged.columns = [(h, t) for h, t in staged.columns if not h.startswith(CONSTANT)]
+    staged.columns += [(CONSTANT + name, "VARCHAR") for name in mapping.constants]
     staged.found = resolve_columns(headers, table, mapping)
+    staged.found.update({name: CONSTANT + name for name in mapping.constants})
     used = set(staged.found.values())
     staged.extras = [h for h in headers if h not in used]
     issues = []
+    # a format for a column neither the file nor [columns] knows is a misspelt header
+    for header in mapping.formats.columns:
+        if header not in headers and header not in mapping.columns:
+            issues.append(Issue(
+                str(staged.path), None, None, None,
+                f"the column {header!r} that the mapping's [formats.columns] names; the file "
+                f"has {', '.join(headers)}.{closest(header, headers)} Fix the name in the "
+                "mapping (it is the file's header, as written)."))
     for name in table.required:
         if name not in staged.found:
             hint = closest(name, staged.extras) or closest(
@@ -118,7 +138,9 @@ def build_batch(
         if staged.staging is not None:
             exprs.append(f"__rowid + {staged.first_row} AS __row")
         texts = []  # each cell's cleaned text, computed once in an inner query
-        for column in table.columns:
+        typed_columns: dict[str, str] = {}
+        derived = [c for c in table.columns if c.name in mapping.derived]
+        for column in [c for c in table.columns if c not in derived] + derived:
             header = staged.found.get(column.name)
             if header is None:
                 exprs.append(f"CAST(NULL AS {column.dtype.sql}) AS {column.name}")
@@ -126,7 +148,16 @@ def build_batch(
             source_type = source_types[header]
             text = quote_ident(f"__text_{len(texts)}")
             texts.append(f"{_cell_text(header, source_type, column, mapping, params)} AS {text}")
-            typed = _typed(header, text, source_type, column, mapping, params)
+            if column.allowed and staged.staging is not None:
+                original = _trimmed(_as_text(header, source_type))
+                texts.append(f"{original} AS {quote_ident('__orig_' + column.name)}")
+                exprs.append(quote_ident("__orig_" + column.name))
+            if column in derived:
+                after = typed_columns.get(mapping.derived[column.name].after, "NULL")
+                typed = _after_minutes(after, text)
+            else:
+                typed = _typed(header, text, source_type, column, mapping, params)
+            typed_columns[column.name] = typed
             if _converted(column, source_type):
                 if staged.staging is None:
                     typed = _or_stop(typed, text, params)
@@ -138,10 +169,15 @@ def build_batch(
             exprs.append(f"map([{params.add_all(staged.extras)}], [{values}]) AS attributes")
         else:
             exprs.append("CAST(NULL AS MAP(VARCHAR, VARCHAR)) AS attributes")
+        constants = "".join(
+            f", CAST({params.add(_constant_text(value))} AS VARCHAR) AS "
+            f"{quote_ident(CONSTANT + name)}"
+            for name, value in mapping.constants.items())
         if staged.staging is None:
-            source = f"SELECT * FROM {reader_sql(staged.path, params, encoding=staged.encoding)}"
+            reader = reader_sql(staged.path, params, encoding=staged.encoding)
+            source = f"SELECT *{constants} FROM {reader}"
         else:
-            source = f"SELECT rowid AS __rowid, * FROM {staged.staging}"
+            source = f"SELECT rowid AS __rowid, *{constants} FROM {staged.staging}"
         inner = f"SELECT *, {', '.join(texts)} FROM ({source})" if texts else source
         selects.append(f"SELECT {', '.join(exprs)} FROM ({inner})")
     sql = f"CREATE OR REPLACE TEMP TABLE {BATCH} AS " + " UNION ALL BY NAME ".join(selects)
@@ -168,19 +204,37 @@ def _converted(column: Column, source_type: str) -> bool:
         source_type in _TEXT_TYPES or source_type != column.dtype.sql)
 
 
+def _constant_text(value: str | int | float | bool) -> str:
+    """A mapping constant as the text a file would hold: ``true``, ``10``, ``nps``."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _after_minutes(after: str, minutes: str) -> str:
+    """The timestamp ``after`` plus the number of minutes in the text ``minutes`` (NULL when
+    it is no number or ``after`` is NULL)."""
+    micros = f"CAST(round(TRY_CAST({minutes} AS DOUBLE) * 60000000) AS BIGINT)"
+    return f"({after} + to_microseconds({micros}))"
+
+
+def _as_text(header: str, source_type: str) -> str:
+    """The file's cell as text."""
+    ref = quote_ident(header)
+    return f"{ref} ->> '$'" if source_type == "JSON" else f"CAST({ref} AS VARCHAR)"
+
+
 def _cell_text(
     header: str, source_type: str, column: Column, mapping: Mapping, params: Params
 ) -> str:
-    """The cell as trimmed text (empty = NULL), with the mapping's value translations applied."""
-    ref = quote_ident(header)
-    text = _trimmed(f"{ref} ->> '$'" if source_type == "JSON" else f"CAST({ref} AS VARCHAR)")
+    """The cell as trimmed text (empty = NULL), with the mapping's value translations applied
+    (matched ignoring case)."""
+    text = _trimmed(_as_text(header, source_type))
     translations = mapping.values.get(column.name, {})
     if translations:
         whens = " ".join(
-            f"WHEN {params.add(theirs)} THEN {params.add(ours)}"
+            f"WHEN {params.add(theirs.lower())} THEN {params.add(ours)}"
             for theirs, ours in translations.items()
         )
-        text = f"(CASE {text} {whens} ELSE {text} END)"
+        text = f"(CASE lower({text}) {whens} ELSE {text} END)"
     if column.allowed:
         text = f"lower({text})"
     elif column.name == "currency":
@@ -219,7 +273,7 @@ def _typed(
         if target is DType.INTEGER and source_type not in _INTEGER_TYPES:
             return _whole(f"TRY_CAST({value} AS DOUBLE)", None)
         return f"TRY_CAST({value} AS {target.sql})"
-    fmt = mapping.format_for(target)
+    fmt = mapping.format_for(target, header)
     if target is DType.DATE:
         if fmt:
             return f"CAST(try_strptime({text}, {params.add(fmt)}) AS DATE)"
@@ -249,9 +303,12 @@ def _whole(number: str, text: str | None) -> str:
 
 
 def checks_for(table: Table, files: Sequence[StagedFile], params: Params,
-               window: tuple[date, date] = DEFAULT_WINDOW) -> list[Check]:
+               window: tuple[date, date] = DEFAULT_WINDOW,
+               mapping: Mapping | None = None) -> list[Check]:
     """Every row rule that applies to this batch, as SQL predicates over ``__batch``; dates
-    must fall within ``window`` (first and last day)."""
+    must fall within ``window`` (first and last day). ``mapping``: the one the batch was
+    built with (its derived columns are explained by the minutes they come from)."""
+    derived = mapping.derived if mapping else {}
     present = {name for staged in files for name in staged.found}
     raw_columns = {
         name
@@ -272,7 +329,10 @@ def checks_for(table: Table, files: Sequence[StagedFile], params: Params,
         raw = quote_ident("__raw_" + name)
         if name in raw_columns:
             expected = column.dtype.label
-            if column.dtype is DType.INTEGER:
+            if name in derived:
+                expected = (f"a number of minutes (in {derived[name].minutes!r}) after a "
+                            f"valid {derived[name].after}")
+            elif column.dtype is DType.INTEGER:
                 expected += " from {:,} to {:,}".format(*INTEGER_RANGE)
             checks.append(Check(name, f"{raw} IS NOT NULL AND {name} IS NULL", raw, expected))
         if column.required:
@@ -281,13 +341,14 @@ def checks_for(table: Table, files: Sequence[StagedFile], params: Params,
         if name not in present:
             continue
         if column.allowed:
+            staged_any = any(staged.staging is not None for staged in files)
             checks.append(
                 Check(
                     name,
                     f"{name} IS NOT NULL AND {name} NOT IN ({params.add_all(column.allowed)})",
-                    name,
-                    f"one of {', '.join(column.allowed)} (translate other spellings in the "
-                    f"[values.{name}] section of a --mapping file)",
+                    quote_ident("__orig_" + name) if staged_any else name,
+                    f"one of {', '.join(column.allowed)}",
+                    allowed=column.allowed,
                 )
             )
         if column.minimum is not None:
@@ -421,22 +482,45 @@ def find_examples(
     con: duckdb.DuckDBPyConnection, checks: Sequence[Check], counts: Sequence[int],
     params: Params, files: Sequence[StagedFile],
 ) -> list[Issue]:
-    """The first rows breaking each check that ``counts`` says is broken, in file order."""
+    """The rows breaking each check that ``counts`` says is broken, in file order, one issue
+    per file and value as the file wrote it (with the rows that hold it); at most
+    ``MAX_SHOWN`` values per check."""
     names = file_names(files)
     issues: list[Issue] = []
     for check, count in zip(checks, counts, strict=True):
         if count == 0:
             continue
         sql = (
-            f"SELECT __file, __row, value FROM (SELECT __file, __row, {check.value} AS value, "
-            f"{check.where} AS bad FROM {BATCH}) WHERE bad ORDER BY __file, __row LIMIT {MAX_SHOWN}"
+            f"SELECT __file, value, list(__row ORDER BY __row)[1:{ROWS_SHOWN}], count(*) "
+            f"FROM (SELECT __file, __row, {check.value} AS value, {check.where} AS bad "
+            f"FROM {BATCH}) WHERE bad GROUP BY __file, value ORDER BY __file, min(__row) "
+            f"LIMIT {MAX_SHOWN}"
         )
-        for file, row_number, value in con.execute(sql, params.used_by(sql)).fetchall():
+        for file, value, rows, n in con.execute(sql, params.used_by(sql)).fetchall():
             shown = None if value is None else str(value)
-            issues.append(Issue(names[file], int(row_number), check.column, shown,
-                                check.expected))
+            expected = check.expected
+            if check.allowed and shown is not None:
+                expected += "; " + _translation_hint(check.column or "", shown, check.allowed)
+            issues.append(Issue(names[file], int(rows[0]), check.column, shown, expected,
+                                rows=tuple(int(r) for r in rows), count=int(n)))
     issues.sort(key=lambda i: (i.file, i.row or 0))
     return issues
+
+
+def _translation_hint(column: str, value: str, allowed: Sequence[str]) -> str:
+    """The mapping line that would translate ``value`` into an allowed value of ``column``."""
+    import difflib
+
+    match = difflib.get_close_matches(value.lower(), list(allowed), n=1, cutoff=0.7)
+    target = match[0] if match else f"<one of {', '.join(allowed)}>"
+    return f"add [values.{column}] {_toml_key(value)} = \"{target}\" to the --mapping file"
+
+
+def _toml_key(text: str) -> str:
+    """``text`` as a quoted TOML key."""
+    import json
+
+    return json.dumps(text, ensure_ascii=False)
 
 
 def raise_if_any(table: Table, issues: list[Issue], total: int) -> None:

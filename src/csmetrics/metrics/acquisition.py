@@ -7,12 +7,18 @@ export records). Visitors come from the ``traffic`` table (visitors per day and 
 
 from __future__ import annotations
 
-import ibis
-import ibis.expr.types as ir
+from typing import TYPE_CHECKING
 
+from csmetrics._lazy import lazy_module
 from csmetrics.metrics.context import MetricContext
 from csmetrics.metrics.definition import Direction, Section, Unit, metric
 from csmetrics.metrics.result import finish, ratio, reason_if
+
+if TYPE_CHECKING:
+    import ibis
+    import ibis.expr.types as ir
+else:
+    ibis = lazy_module("ibis")
 
 #: Columns of ``traffic`` that visitors can be segmented and filtered by.
 TRAFFIC_SEGMENTS = ("channel", "date")

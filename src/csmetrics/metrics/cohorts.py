@@ -67,6 +67,20 @@ def cohort_expr(ctx: MetricContext, kind: Kind = "logo") -> ir.Table:
     cohorts that start inside the context's months, and months up to its last one."""
     if kind not in KINDS:
         raise UserInputError(f"Cohort kind {kind!r} is not one of {', '.join(KINDS)}.")
+    cells = cohort_cells(ctx)
+    g = cells.group_by(["cohort", "month"]).aggregate(
+        customers=cells.count(), paying=(cells.mrr > 0).sum(), mrr=cells.mrr.sum()).view()
+    base = g.filter(g.month == 0).select(b_cohort="cohort", mrr_0="mrr").view()
+    g = g.left_join(base, g.cohort == base.b_cohort).drop("b_cohort")
+    value = ratio(g.paying, g.customers) if kind == "logo" else ratio(g.mrr, g.mrr_0)
+    return g.select("cohort", "month", "customers", "paying", "mrr", "mrr_0", value=value)
+
+
+def cohort_cells(ctx: MetricContext) -> ir.Table:
+    """The customers behind every cell of the cohort table: one row per cohort member and
+    month since its start, ``customer_id``, ``cohort``, ``month`` and ``mrr`` (its MRR at
+    the end of that month, 0.0 when not paying). ``cohort_expr`` aggregates exactly these
+    rows, so a list of them adds up to the cell."""
     lines = subscription_lines(ctx)
     lines = lines.filter(lines.monthly > 0)
     first = lines.group_by("customer_id").aggregate(first_paid=lines.start.min())
@@ -81,13 +95,8 @@ def cohort_expr(ctx: MetricContext, kind: Kind = "logo") -> ir.Table:
     snap = customer_mrr_on(ctx, months.select(day=months.last_day).view())
     snap = snap.select(s_day="day", s_cid="customer_id", mrr="mrr")
     cells = grid.left_join(snap, [grid.day == snap.s_day, grid.customer_id == snap.s_cid])
-    mrr = cells.mrr.cast("float64").fill_null(0.0)
-    g = cells.group_by(["cohort", "month"]).aggregate(
-        customers=cells.count(), paying=(mrr > 0).sum(), mrr=mrr.sum()).view()
-    base = g.filter(g.month == 0).select(b_cohort="cohort", mrr_0="mrr").view()
-    g = g.left_join(base, g.cohort == base.b_cohort).drop("b_cohort")
-    value = ratio(g.paying, g.customers) if kind == "logo" else ratio(g.mrr, g.mrr_0)
-    return g.select("cohort", "month", "customers", "paying", "mrr", "mrr_0", value=value)
+    return cells.select("customer_id", "cohort", "month",
+                        mrr=cells.mrr.cast("float64").fill_null(0.0)).view()
 
 
 def cohort_table(ctx: MetricContext, kind: Kind = "logo") -> pd.DataFrame:

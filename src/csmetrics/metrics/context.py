@@ -6,20 +6,31 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
-from typing import Any
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
 
-import ibis
-import ibis.expr.types as ir
-from ibis.backends import BaseBackend
-
+from csmetrics._lazy import lazy_module
 from csmetrics.config import MetricsSection
 from csmetrics.metrics.periods import Grain, next_start, periods_table
 from csmetrics.metrics.policy import Policy
 from csmetrics.schema import TABLES
 from csmetrics.store.engines import create_temporary, drop_temporary
 
+if TYPE_CHECKING:
+    import ibis
+    import ibis.expr.types as ir
+    from ibis.backends import BaseBackend
+else:
+    ibis = lazy_module("ibis")
+
 NONE_SEGMENT = "(none)"
+
+#: Filter columns that mean the customer's attribute even on a table with a column of the same
+#: name: ``--where plan=pro`` keeps the customers on the pro plan (their whole MRR), as
+#: ``--by plan`` groups them, not the pro subscription lines of every customer.
+CUSTOMER_SEGMENTS = frozenset({"plan"})
+#: The end of what has no end, when subscriptions are ranked by their end.
+OPEN_END = date(9999, 12, 31)
 
 #: A refresh pass writes an intermediate that many of its metrics read once (``shared``)
 #: when it has at most this many rows; a larger one would take the memory their queries
@@ -103,6 +114,21 @@ class MetricContext:
         return self.cached(f"table:{name}", lambda: self._filtered(name))
 
     def _filtered(self, name: str) -> ir.Table:
+        t = self._known(name)
+        if name == "customers":
+            t = self._with_subscription_plans(t)
+        if "customer_id" in t.columns and self.customer is not None:
+            t = t.filter(t.customer_id == self.customer)
+        for column, value in self.where:
+            if column in t.columns and not (name != "customers" and column in CUSTOMER_SEGMENTS):
+                t = t.filter(t[column].cast("string") == value)
+            elif "customer_id" in t.columns and name != "customers" and is_customer_level(column):
+                chosen = self.customers().select("customer_id")
+                t = t.semi_join(chosen, "customer_id")
+        return t
+
+    def _known(self, name: str) -> ir.Table:
+        """A canonical table as it was known on ``as_of`` (all of it without one)."""
         self.read.add(name)
         t = self.con.table(name)
         if self.as_of is not None:
@@ -114,15 +140,31 @@ class MetricContext:
                 c: ibis.ifelse(calendar_day(t[c]) <= limit, t[c], ibis.null(t[c].type()))
                 for c in revealed
             })
-        if "customer_id" in t.columns and self.customer is not None:
-            t = t.filter(t.customer_id == self.customer)
-        for column, value in self.where:
-            if column in t.columns:
-                t = t.filter(t[column].cast("string") == value)
-            elif "customer_id" in t.columns and name != "customers" and is_customer_level(column):
-                chosen = self.customers().select("customer_id")
-                t = t.semi_join(chosen, "customer_id")
         return t
+
+    @property
+    def plan_day(self) -> date:
+        """The day a customer's plan is read on: the last day asked for, or the end of the
+        data (``known_until``) when that is earlier."""
+        last = next_start(self.starts[-1], self.grain) - timedelta(days=1)
+        until = self.known_until or self.as_of
+        return min(last, until) if until is not None else last
+
+    def _with_subscription_plans(self, customers: ir.Table) -> ir.Table:
+        """``customers`` with an empty ``plan`` filled from the customer's subscriptions
+        (``subscription_plans`` on ``plan_day``). Customers files exported from a billing
+        tool (Stripe) carry no plan; their subscriptions do. Nothing changes, and
+        subscriptions are not read, when every customer has a plan."""
+        def needed() -> bool:
+            gaps = customers.filter(customers.plan.isnull()).count()
+            return bool(self.con.execute(gaps) > 0)
+        if not self.cached("customers-without-plan", needed):
+            return customers
+        plans = subscription_plans(self._known("subscriptions"), self.plan_day)
+        plans = plans.select(_plan_cid=plans.customer_id, _sub_plan=plans.plan)
+        joined = customers.left_join(plans, customers.customer_id == plans._plan_cid)
+        filled = joined.mutate(plan=joined.plan.fill_null(joined._sub_plan))
+        return filled.drop("_plan_cid", "_sub_plan")
 
     def customers(self) -> ir.Table:
         """The customers in scope, with every attribute filter applied."""
@@ -218,6 +260,39 @@ class MetricContext:
         for table in self._temporary:
             drop_temporary(self.con, table)
         self._temporary.clear()
+
+
+def subscription_plans(subscriptions: ir.Table, day: date) -> ir.Table:
+    """``customer_id``, ``plan``: each customer's current plan read from its subscriptions.
+
+    The rule: of the customer's subscriptions, the one active on ``day`` (started on or
+    before it, not ended on or before it) with the highest MRR (amount normalised to a month
+    by its billing interval, in its own currency); a customer with none active (churned, or
+    not started yet) takes the plan of its latest-ending subscription. Ties go to the smallest
+    subscription_id, so the answer is the same on every engine. Used only for customers
+    whose own ``plan`` is empty (``MetricContext.customers``, ``Workspace.customer_list``).
+    """
+    from csmetrics.metrics.money import MONTHS_PER_INTERVAL  # money imports this module
+
+    s = subscriptions
+    on = ibis.literal(day)
+    active = (calendar_day(s.start_date) <= on) & (
+        s.end_date.isnull() | (calendar_day(s.end_date) > on))
+    months = s.billing_interval.cases(*MONTHS_PER_INTERVAL.items(), else_=ibis.null("float64"))
+    monthly = s.amount.cast("float64") / months
+    ranked = s.select(
+        s.customer_id, s.plan, s.subscription_id,
+        _active=ibis.ifelse(active, 1, 0),
+        # the active ones rank by amount alone; the others by how late they end
+        _end=ibis.ifelse(active, ibis.literal(OPEN_END),
+                         s.end_date.cast("date").fill_null(OPEN_END)),
+        _monthly=monthly.fill_null(0.0),
+    )
+    order = [ibis.desc(ranked._active), ibis.desc(ranked._end), ibis.desc(ranked._monthly),
+             ranked.subscription_id]
+    window = ibis.window(group_by=ranked.customer_id, order_by=order)
+    ranked = ranked.mutate(_rank=ibis.row_number().over(window))
+    return ranked.filter(ranked._rank == 0).select("customer_id", "plan")
 
 
 def is_customer_level(column: str) -> bool:

@@ -59,6 +59,22 @@ Builder = Callable[["MetricContext"], "ir.Table"]
 
 
 @dataclass(frozen=True)
+class Benchmark:
+    """A published range for a metric (either end may be open) and the period it applies
+    to: ``per`` is week/month/quarter/year, or None for a level that holds for any period
+    (NRR above 100 %). ``convert`` says how the range carries to another period when that
+    is exact for the unit: ``"churn"`` (1 - (1 - c)^k), ``"retention"`` (r^k), or None
+    (the range is then shown with its own period)."""
+
+    low: float | None = None
+    high: float | None = None
+    per: str | None = None
+    convert: str | None = None
+    #: More to say, shown after the range ("SaaS; 1-2 % a year for enterprise").
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class MetricDefinition:
     """Everything known about one metric, and how to compute it."""
 
@@ -72,6 +88,9 @@ class MetricDefinition:
     tables: tuple[str, ...]
     build: Builder
     benchmark: str | None = None
+    #: The benchmark as data, in the period it applies to (see ``Benchmark``); the
+    #: dashboard shows it converted to the page's period where that is exact.
+    benchmark_range: Benchmark | None = None
     edge_cases: str = ""
     customer_level: bool = True  # meaningful for a single customer (--customer)
     extra_columns: tuple[str, ...] = field(default=())
@@ -109,6 +128,7 @@ def metric(
     formula: str,
     tables: tuple[str, ...],
     benchmark: str | None = None,
+    benchmark_range: Benchmark | None = None,
     edge_cases: str = "",
     customer_level: bool = True,
     extra_columns: tuple[str, ...] = (),
@@ -133,7 +153,8 @@ def metric(
         REGISTRY[name] = MetricDefinition(
             name=name, title=title, section=section, unit=unit, direction=direction,
             description=description, formula=formula, tables=tables, build=build,
-            benchmark=benchmark, edge_cases=edge_cases, customer_level=customer_level,
+            benchmark=benchmark, benchmark_range=benchmark_range, edge_cases=edge_cases,
+            customer_level=customer_level,
             extra_columns=extra_columns, empty_value=empty_value, empty_reason=empty_reason,
             dimension=dimension, stackable=stackable, ignores_later_facts=ignores_later_facts,
             period_local=period_local,

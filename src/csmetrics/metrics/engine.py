@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import ibis
@@ -22,7 +22,7 @@ from csmetrics.errors import FieldError, UnknownNameError, UserInputError, close
 from csmetrics.metrics.context import MetricContext
 from csmetrics.metrics.definition import MetricDefinition, all_metrics, get_metric
 from csmetrics.metrics.money import check_rates
-from csmetrics.metrics.periods import Calendar, Grain, period_start, period_starts
+from csmetrics.metrics.periods import Calendar, Grain, next_start, period_start, period_starts
 from csmetrics.metrics.policy import Policy
 from csmetrics.metrics.result import STANDARD
 from csmetrics.schema import TABLES, DType
@@ -87,7 +87,7 @@ def _split(value: str | Iterable[str] | None) -> list[str]:
 
 #: Columns every result row has: a segment of the same name would overwrite them.
 RESULT_COLUMNS = frozenset({"metric", "period_start", *STANDARD, "target", "benchmark",
-                            "segment_by", "segment_value"})
+                            "segment_by", "segment_value", "partial"})
 #: Number columns of the canonical tables: what metrics add up, never a segment (segmenting
 #: turns the column into text, and a metric summing it would fail).
 NUMBER_COLUMNS = frozenset(c.name for t in TABLES.values() for c in t.columns
@@ -143,8 +143,8 @@ def compute(
     recomputes only the periods that new data changed).
     """
     calendar = Calendar(settings.fiscal.week_start, settings.fiscal.year_start_month)
-    known_until = (request.as_of or data_ends
-                   or data_end(con, today or workspace_today(settings)))
+    day = today or workspace_today(settings)
+    known_until = request.as_of or data_ends or data_end(con, day)
     end = request.end or known_until
     start = request.start or default_start(end, request.grain, calendar)
     starts = list(periods) if periods else period_starts(start, end, request.grain, calendar)
@@ -162,7 +162,111 @@ def compute(
         frames = _run_all(ctx, definitions, settings)
     finally:
         ctx.close()
-    return pd.concat(frames, ignore_index=True)
+    # what the data speaks for: until the as-of day the user gives, else the data end; never
+    # after today
+    limit = min(known_until, day)
+    after = (f"after today {day}" if limit == day and known_until > day
+             else f"after the as-of day {limit}" if request.as_of is not None
+             else f"after the data end {limit}")
+    unloaded = unloaded_reasons(con, [d.name for d in definitions])
+    return pd.concat([honest(frame, d, request.grain, limit, after, unloaded.get(d.name))
+                      for frame, d in zip(frames, definitions, strict=True)],
+                     ignore_index=True)
+
+
+def honest(frame: pd.DataFrame, definition: MetricDefinition, grain: Grain, limit: date,
+           after: str, unloaded: str | None = None) -> pd.DataFrame:
+    """One metric's rows as they may be shown, given that the data speaks only until
+    ``limit`` (the as-of day asked for, else the data end; never after today):
+
+    - ``partial`` is True for a period that ends after ``limit`` (still running when the
+      data stops: its value is not comparable with a whole period's);
+    - a period that starts after ``limit`` has no value, with the reason ``after`` (its
+      value would only repeat the last state of the data as if nothing happened since);
+    - ``unloaded`` (a metric whose source tables are empty, see ``unloaded_reasons``): no
+      value in any period, with that reason, instead of zeros.
+    """
+    frame = frame.copy()
+    starts = pd.to_datetime(frame["period_start"]).dt.date
+    ends = starts.map(lambda s: next_start(s, grain) - timedelta(days=1))
+    future = starts > limit
+    frame["partial"] = ((ends > limit) & ~future).astype(bool)
+    blank = pd.Series(True, index=frame.index) if unloaded else future
+    if blank.any():
+        nulled = ["value", "ci_low", "ci_high",
+                  *(c for c in definition.extra_columns if c in frame.columns)]
+        frame[nulled] = frame[nulled].astype("float64")
+        frame.loc[blank, nulled] = float("nan")
+        frame.loc[blank, "n"] = 0
+        frame["null_reason"] = frame["null_reason"].astype(object)
+        frame.loc[blank, "null_reason"] = unloaded or after
+    return frame
+
+
+#: The tables a metric never needs to have rows: exchange rates matter only where there are
+#: several currencies.
+OPTIONAL_SOURCES = frozenset({"exchange_rates"})
+#: Tables of which one is enough: revenue comes from subscriptions, orders or both.
+REVENUE_SOURCES = ("subscriptions", "orders")
+#: Metrics that rest on any one of several tables, beyond the rule of ``sources``.
+ALTERNATIVE_SOURCES: dict[str, tuple[tuple[str, ...], ...]] = {
+    "conversion_rate": (("leads", "traffic"),),
+    "negative_comment_share": (("survey_responses", "activities", "feedback"),),
+    "referrals": (("customers",), REVENUE_SOURCES),
+    "introducer_share": (("customers",), REVENUE_SOURCES),
+    # seats: customers.seats, else the quantity of the subscriptions in force
+    "seat_utilisation": (("customers", "subscriptions"), ("usage_events",)),
+}
+
+
+def sources(definition: MetricDefinition) -> tuple[tuple[str, ...], ...]:
+    """The groups of tables a metric measures: in each group at least one table must have
+    rows, else there is nothing to measure (and its value is unknown, not zero). Every table
+    it reads is a group of its own, except exchange rates (optional), and subscriptions and
+    orders, which form one group (revenue from either)."""
+    if definition.name in ALTERNATIVE_SOURCES:
+        return ALTERNATIVE_SOURCES[definition.name]
+    groups: list[tuple[str, ...]] = []
+    revenue = tuple(t for t in REVENUE_SOURCES if t in definition.tables)
+    for table in definition.tables:
+        if table in REVENUE_SOURCES and table == revenue[0]:
+            groups.append(revenue)
+        elif table not in OPTIONAL_SOURCES and table not in REVENUE_SOURCES:
+            groups.append((table,))
+    return tuple(groups)
+
+
+def unloaded_sources(con: BaseBackend, metrics: Sequence[str]
+                     ) -> dict[str, list[tuple[str, ...]]]:
+    """For each of ``metrics`` that has nothing to measure, the groups of its source tables
+    (see ``sources``) whose tables all have no rows: what to load to see it."""
+    definitions = [get_metric(name) for name in metrics]
+    needed = sorted({t for d in definitions for group in sources(d) for t in group})
+    empty = empty_tables(con, needed)
+    missing = {d.name: [g for g in sources(d) if set(g) <= empty] for d in definitions}
+    return {name: groups for name, groups in missing.items() if groups}
+
+
+def unloaded_reasons(con: BaseBackend, metrics: Sequence[str]) -> dict[str, str]:
+    """For each of ``metrics`` whose source tables have no rows (``unloaded_sources``), why
+    it has no value and what to load to see it, e.g. "no usage_events loaded: load
+    usage_events to see Daily active users (DAU)"."""
+    reasons = {}
+    for name, groups in unloaded_sources(con, metrics).items():
+        what = ", ".join(" or ".join(group) for group in groups)
+        reasons[name] = f"no {what} loaded: load {what} to see {get_metric(name).title}"
+    return reasons
+
+
+def empty_tables(con: BaseBackend, tables: Sequence[str]) -> frozenset[str]:
+    """Those of ``tables`` without a single row, in one query (each reads at most a row)."""
+    if not tables:
+        return frozenset()
+    counts = [con.table(name).limit(1).aggregate(source=ibis.literal(name), rows=ibis._.count())
+              for name in tables]
+    frame = con.execute(ibis.union(*counts))
+    present = set(frame.loc[frame["rows"] > 0, "source"])
+    return frozenset(t for t in tables if t not in present)
 
 
 @dataclass
@@ -284,6 +388,7 @@ RECORDED = (
     ("subscriptions", "start_date"), ("orders", "ordered_at"),
     ("usage_events", "occurred_at"), ("survey_responses", "responded_at"),
     ("tickets", "opened_at"), ("activities", "occurred_at"), ("customers", "started_at"),
+    ("leads", "created_at"), ("traffic", "date"), ("feedback", "submitted_at"),
 )
 
 
@@ -352,4 +457,5 @@ def catalogue() -> list[MetricDefinition]:
 
 
 
-__all__ = ["MetricRequest", "catalogue", "compute", "data_end", "workspace_today"]
+__all__ = ["MetricRequest", "catalogue", "compute", "data_end", "empty_tables", "honest",
+           "sources", "unloaded_reasons", "unloaded_sources", "workspace_today"]

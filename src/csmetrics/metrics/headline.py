@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
+import duckdb
 import pandas as pd
 from ibis.backends import BaseBackend
 
@@ -35,6 +37,36 @@ class Kpi:
         if self.value is None or self.previous is None:
             return None
         return self.value - self.previous
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """How current the numbers are: the last day of the data and when the stored results
+    were last refreshed (None: never), shown in the workspace's time zone."""
+
+    data_end: date
+    refreshed_at: datetime | None
+    timezone: str
+
+    @property
+    def refreshed(self) -> str:
+        """"refreshed at 2026-07-15 12:00 CEST", or "never refreshed"."""
+        if self.refreshed_at is None:
+            return "never refreshed"
+        local = self.refreshed_at.astimezone(ZoneInfo(self.timezone))
+        return f"refreshed at {local:%Y-%m-%d %H:%M} {local.tzname()}"
+
+    def __str__(self) -> str:
+        return f"data through {self.data_end.isoformat()} · {self.refreshed}"
+
+
+def last_refreshed(sql: duckdb.DuckDBPyConnection) -> datetime | None:
+    """When the metrics were last refreshed (aware), or None when they never were."""
+    row = sql.execute("SELECT max(refreshed_at) FROM _refreshes").fetchone()
+    at = None if row is None else row[0]
+    if at is None:
+        return None
+    return at if at.tzinfo is not None else at.replace(tzinfo=ZoneInfo("UTC"))
 
 
 def last_complete_period(end: date, grain: Grain = Grain.MONTH) -> date:

@@ -6,13 +6,18 @@ Shared by every revenue metric. All policy choices that change MRR are applied h
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING
 
-import ibis
-import ibis.expr.types as ir
-
+from csmetrics._lazy import lazy_module
 from csmetrics.errors import UserInputError
 from csmetrics.metrics.context import MetricContext, calendar_day
 from csmetrics.store.engines import largest_by
+
+if TYPE_CHECKING:
+    import ibis
+    import ibis.expr.types as ir
+else:
+    ibis = lazy_module("ibis")
 
 #: Months per billing interval: MRR = amount / months (a week is 12/52 of a month).
 MONTHS_PER_INTERVAL = {"week": 12 / 52, "month": 1.0, "quarter": 3.0, "year": 12.0}

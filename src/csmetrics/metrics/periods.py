@@ -5,12 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import Enum
+from typing import TYPE_CHECKING
 
-import ibis
-import ibis.expr.types as ir
-import pandas as pd
-
+from csmetrics._lazy import lazy_module
 from csmetrics.errors import UserInputError
+
+if TYPE_CHECKING:
+    import ibis
+    import ibis.expr.types as ir
+    import pandas as pd
+else:
+    ibis = lazy_module("ibis")
+    pd = lazy_module("pandas")
 
 
 class Grain(Enum):

@@ -15,14 +15,19 @@ and how long it has lasted.
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING
 
-import ibis
-import ibis.expr.types as ir
-
+from csmetrics._lazy import lazy_module
 from csmetrics.metrics.context import MetricContext
 from csmetrics.metrics.definition import Direction, Section, Unit, metric
 from csmetrics.metrics.money import convert, revenue_in_windows, subscription_lines
 from csmetrics.metrics.result import finish, ratio, reason_if
+
+if TYPE_CHECKING:
+    import ibis
+    import ibis.expr.types as ir
+else:
+    ibis = lazy_module("ibis")
 
 #: Days in a year when lifespans are expressed in years (calendar years on average).
 DAYS_PER_YEAR = 365.25

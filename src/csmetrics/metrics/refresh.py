@@ -24,9 +24,10 @@ from ibis.backends import BaseBackend
 from csmetrics._version import __version__
 from csmetrics.config import Settings
 from csmetrics.metrics.definition import MetricDefinition, all_metrics
-from csmetrics.metrics.engine import MetricRequest, compute, data_end
+from csmetrics.metrics.engine import MetricRequest, compute, data_end, empty_tables
 from csmetrics.metrics.periods import Calendar, Grain, next_start, period_start, period_starts
 from csmetrics.metrics.result import STANDARD
+from csmetrics.schema import TABLES
 from csmetrics.store.engines import side_connection
 from csmetrics.store.materialize import read_basis
 
@@ -291,7 +292,7 @@ def _long(frame: pd.DataFrame, grain: str, segment_by: pd.Series,
     dimension, such as the feature) as a JSON object, the extra columns as JSON details."""
     dimensions = {m.dimension for m in all_metrics() if m.dimension}
     known = {"metric", "period_start", "segment_by", "segment_value", *STANDARD, "target",
-             "benchmark", *set(segment_by)}
+             "benchmark", "partial", *set(segment_by)}  # partial: judged when read
     extras = [c for c in frame.columns if c not in known and c not in dimensions]
     dims = [c for c in frame.columns if c in dimensions]
     size = len(frame)
@@ -441,7 +442,10 @@ def plan_refresh(
 ) -> RefreshPlan:
     """Compare the data and settings with what the stored results rest on (the ingest
     ledger's batches since the last refresh, and the earliest day each of them changed)."""
-    config = config_fingerprint(settings, grains, segments)
+    # which tables are empty is part of the basis: loading the first rows of a table turns
+    # its metrics from "load it" into values in every period (see ``engine.sources``)
+    settled = config_fingerprint(settings, grains, segments)
+    config = f"{settled} empty:{','.join(sorted(empty_tables(con, list(TABLES))))}"
     newest = sql.execute("SELECT coalesce(max(batch_id), 0) FROM _batches").fetchall()[0][0]
 
     def full(reason: str) -> RefreshPlan:
@@ -451,6 +455,8 @@ def plan_refresh(
     if basis is None:
         return full("no earlier refresh to build on")
     if basis["config"] != config:
+        if str(basis["config"]).split(" ")[0] == settled:
+            return full("a table without rows got some, or lost all of them")
         return full("the settings, grains, segments or metric definitions changed")
     batches = sql.execute(
         "SELECT b.batch_id, b.table_name, c.batch_id IS NOT NULL, c.earliest, c.everything, "

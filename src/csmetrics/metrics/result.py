@@ -7,10 +7,16 @@ empty: a zero denominator is never 0, never infinity, never a crash).
 
 from __future__ import annotations
 
-import ibis
-import ibis.expr.types as ir
+from typing import TYPE_CHECKING
 
+from csmetrics._lazy import lazy_module
 from csmetrics.metrics.context import MetricContext
+
+if TYPE_CHECKING:
+    import ibis
+    import ibis.expr.types as ir
+else:
+    ibis = lazy_module("ibis")
 
 Z95 = 1.959963984540054
 STANDARD = ("value", "n", "ci_low", "ci_high", "null_reason")

@@ -7,11 +7,11 @@ the end of this one. MRR "at the end of a period" is the MRR of its last day.
 
 from __future__ import annotations
 
-import ibis
-import ibis.expr.types as ir
+from typing import TYPE_CHECKING
 
+from csmetrics._lazy import lazy_module
 from csmetrics.metrics.context import MetricContext
-from csmetrics.metrics.definition import Direction, Section, Unit, metric
+from csmetrics.metrics.definition import Benchmark, Direction, Section, Unit, metric
 from csmetrics.metrics.money import (
     MONEY,
     OPEN_END,
@@ -23,7 +23,18 @@ from csmetrics.metrics.money import (
 from csmetrics.metrics.result import finish, ratio, reason_if
 from csmetrics.store.engines import largest_by
 
-ZERO = ibis.literal(0).cast(MONEY)
+if TYPE_CHECKING:
+    import ibis
+    import ibis.expr.types as ir
+else:
+    ibis = lazy_module("ibis")
+
+
+def zero() -> ir.Value:
+    """A money zero (``MONEY``), to fill the MRR of a side with no subscription."""
+    return ibis.literal(0).cast(MONEY)
+
+
 NO_START_MRR = "no MRR at period start"
 NO_START_CUSTOMERS = "no customers at period start"
 
@@ -55,8 +66,8 @@ def _changes(ctx: MetricContext) -> ir.Table:
     # metrics)
     lines = {"lines_prev": a.count(where=~a.__end), "lines_cur": a.count(where=a.__end)}
     both = a.group_by(["period_index", "customer_id"]).aggregate(
-        mrr_prev=a.monthly.sum(where=~a.__end).fill_null(ZERO),
-        mrr_cur=a.monthly.sum(where=a.__end).fill_null(ZERO), **(lines if free else {}))
+        mrr_prev=a.monthly.sum(where=~a.__end).fill_null(zero()),
+        mrr_cur=a.monthly.sum(where=a.__end).fill_null(zero()), **(lines if free else {}))
     pv = p.view()
     both = both.join(pv, both.period_index == pv.period_index).select(
         both, pv.period_start, pv.prev_last_day)
@@ -112,12 +123,42 @@ def within_period_churn(ctx: MetricContext) -> ir.Table:
     return ctx.cached("within-period-churn", build)
 
 
+def movement_customers(ctx: MetricContext, kind: str) -> ir.Table:
+    """The customers behind ``mrr_<kind>``: one row per (period, customer) whose movement is
+    ``kind``, with ``mrr_prev``, ``mrr_cur`` and ``amount`` = |mrr_cur - mrr_prev|. The
+    metric is the sum of ``amount`` and its n the number of rows, so a drill-down that lists
+    these rows always adds up to the figure."""
+    c = customer_changes(ctx)
+    c = c.filter(c.movement == kind)
+    return c.mutate(amount=(c.mrr_cur - c.mrr_prev).abs())
+
+
+def churned_customers(ctx: MetricContext) -> ir.Table:
+    """The customers behind ``customer_churn_rate``'s ``churned`` column: one row per
+    (period, customer) that was a customer at the period's start and is not at its end
+    (``within`` false, with ``mrr_prev`` and ``mrr_cur``), and, when the policy
+    ``within_period_churn`` is "include", the customers who came and left inside the period
+    (``within`` true, no MRR at either end)."""
+    c = customer_changes(ctx)
+    left = c.filter(_logo_churned(c)).mutate(within=ibis.literal(False))
+    left = left.select(*ctx.group_keys, "customer_id", "mrr_prev", "mrr_cur", "within")
+    if ctx.policy.within_period_churn != "include":
+        return left
+    w = within_period_churn(ctx)
+    inside = w.select(*ctx.group_keys, "customer_id", mrr_prev=zero(), mrr_cur=zero(),
+                      within=ibis.literal(True))
+    return left.union(inside)
+
+
+def _logo_churned(c: ir.Table) -> ir.BooleanColumn:
+    """A customer at the period's start that is not one at its end (logo churn)."""
+    return c.at_start & ~c.at_end
+
+
 def _movement_sum(kind: str):  # noqa: ANN202 - returns a builder
     def build(ctx: MetricContext) -> ir.Table:
-        c = customer_changes(ctx)
-        c = c.filter(c.movement == kind)
-        delta = (c.mrr_cur - c.mrr_prev).abs()
-        g = c.group_by(ctx.group_keys).aggregate(value=delta.sum(), n=c.count())
+        c = movement_customers(ctx, kind)
+        g = c.group_by(ctx.group_keys).aggregate(value=c.amount.sum(), n=c.count())
         return finish(ctx, g, value=g.value, n=g.n)
     return build
 
@@ -193,6 +234,8 @@ def net_new_mrr(ctx: MetricContext) -> ir.Table:
         formula="MRR(end) of the customers paying at the start / their MRR(start)",
         tables=("subscriptions", "exchange_rates"),
         benchmark="above 100 % means existing customers grow faster than they leave",
+        benchmark_range=Benchmark(low=1.0, note="existing customers grow faster than "
+                                  "they leave"),
         edge_cases="New and reactivated customers are outside the cohort. Null when nobody "
         "paid at the start.", empty_reason=NO_START_MRR)
 def nrr(ctx: MetricContext) -> ir.Table:
@@ -237,7 +280,7 @@ def _trailing(ctx: MetricContext, gross: bool) -> ir.Table:
         __ps=windows.period_start, __cid=snap.customer_id, m1=snap.mrr)
     j = start.filter(start.m0 > 0).left_join(
         end, [start.period_start == end.__ps, start.customer_id == end.__cid])
-    j = ctx.segment(j.mutate(m1=j.m1.fill_null(ZERO)))
+    j = ctx.segment(j.mutate(m1=j.m1.fill_null(zero())))
     kept = ibis.least(j.m1, j.m0) if gross else j.m1
     g = j.group_by(ctx.group_keys).aggregate(num=kept.sum(), den=j.m0.sum(), n=j.count())
     return finish(ctx, g, value=ratio(g.num, g.den), n=g.n,
@@ -268,7 +311,7 @@ def _start_mrr_rate(ctx: MetricContext, net: bool) -> ir.Table:
     lost = (c.mrr_prev - c.mrr_cur).sum(where=c.movement.isin(["contraction", "churned"]))
     gained = (c.mrr_cur - c.mrr_prev).sum(where=c.movement == "expansion")
     g = c.group_by(ctx.group_keys).aggregate(
-        lost=lost.fill_null(ZERO), gained=gained.fill_null(ZERO),
+        lost=lost.fill_null(zero()), gained=gained.fill_null(zero()),
         den=c.mrr_prev.sum(), n=(c.mrr_prev > 0).sum())
     num = g.lost - g.gained if net else g.lost
     return finish(ctx, g, value=ratio(num, g.den), n=g.n,
@@ -299,7 +342,9 @@ def net_mrr_churn_rate(ctx: MetricContext) -> ir.Table:
         unit=Unit.RATE, direction=Direction.DOWN,
         formula="customers at start who are not customers at the end / customers at start",
         tables=("subscriptions", "exchange_rates"),
-        benchmark="annual 5-7 % is acceptable for SaaS, 1-2 % for enterprise",
+        benchmark="5-7 % a year is acceptable for SaaS, 1-2 % a year for enterprise",
+        benchmark_range=Benchmark(low=0.05, high=0.07, per="year", convert="churn",
+                                  note="SaaS; 1–2 % a year for enterprise"),
         edge_cases="Customers who join and leave inside the period are reported in "
         "churned_within_period, not in the rate (policy within_period_churn). annualised = "
         "1 - (1 - rate)^(periods per year).", empty_reason=NO_START_CUSTOMERS,
@@ -310,7 +355,7 @@ def customer_churn_rate(ctx: MetricContext) -> ir.Table:
     customers at the start."""
     c = customer_changes(ctx)
     g = c.group_by(ctx.group_keys).aggregate(
-        churned=(c.at_start & ~c.at_end).sum(), n=c.at_start.sum())
+        churned=_logo_churned(c).sum(), n=c.at_start.sum())
     w = within_period_churn(ctx)
     wg = w.group_by(ctx.group_keys).aggregate(within=w.count())
     j = g.left_join(wg, [g[k] == wg[k] for k in ctx.group_keys])
@@ -346,6 +391,7 @@ def customer_retention_rate(ctx: MetricContext) -> ir.Table:
         direction=Direction.UP,
         formula="(new + expansion + reactivation MRR) / (contraction + churned MRR)",
         tables=("subscriptions", "exchange_rates"), benchmark="4 or more is strong growth",
+        benchmark_range=Benchmark(low=4.0, note="strong growth"),
         empty_reason="no MRR lost in the period")
 def quick_ratio(ctx: MetricContext) -> ir.Table:
     """MRR gained per unit of MRR lost in the period; null when nothing was lost."""
@@ -355,8 +401,8 @@ def quick_ratio(ctx: MetricContext) -> ir.Table:
         gained=delta.sum(where=c.movement.isin(["new", "expansion", "reactivation"])),
         lost=delta.sum(where=c.movement.isin(["contraction", "churned"])),
         n=c.movement.notnull().sum())
-    lost = g.lost.fill_null(ZERO)
-    return finish(ctx, g, value=ratio(g.gained.fill_null(ZERO), lost), n=g.n,
+    lost = g.lost.fill_null(zero())
+    return finish(ctx, g, value=ratio(g.gained.fill_null(zero()), lost), n=g.n,
                   null_reason=reason_if(lost == 0, "no MRR lost in the period"))
 
 

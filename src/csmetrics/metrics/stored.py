@@ -22,7 +22,7 @@ from ibis.backends import BaseBackend
 
 from csmetrics.config import Settings
 from csmetrics.metrics.definition import get_metric
-from csmetrics.metrics.engine import MetricRequest, default_start
+from csmetrics.metrics.engine import MetricRequest, default_start, honest
 from csmetrics.metrics.periods import Calendar, period_starts
 from csmetrics.metrics.refresh import plan_refresh
 from csmetrics.metrics.result import STANDARD
@@ -62,7 +62,9 @@ def stored_answer(sql: duckdb.DuckDBPyConnection, con: BaseBackend, settings: Se
         mine = rows[rows["metric"] == definition.name].reset_index(drop=True)
         if len(mine) != len(starts):  # a period the refresh did not cover
             return None
-        frames.append(_as_computed(mine, definition.benchmark, definition.extra_columns))
+        frames.append(honest(_as_computed(mine, definition.benchmark, definition.extra_columns),
+                             definition, request.grain, basis["known_until"],
+                             f"after the data end {basis['known_until']}"))
     return pd.concat(frames, ignore_index=True)
 
 

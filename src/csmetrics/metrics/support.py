@@ -9,15 +9,20 @@ time zone). Churn by owner is ``customer_churn_rate --by owner`` (revenue module
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-import ibis
-import ibis.expr.types as ir
-
+from csmetrics._lazy import lazy_module
 from csmetrics.metrics.context import MetricContext
 from csmetrics.metrics.definition import Direction, Section, Unit, metric
 from csmetrics.metrics.result import finish, ratio, reason_if, wilson_interval
 from csmetrics.metrics.surveys import active_customers
 from csmetrics.schema import TABLES
+
+if TYPE_CHECKING:
+    import ibis
+    import ibis.expr.types as ir
+else:
+    ibis = lazy_module("ibis")
 
 #: Segments a ticket carries itself; every other segment is a customer attribute.
 TICKET_SEGMENTS = tuple(c for c in TABLES["tickets"].column_names if c != "customer_id")

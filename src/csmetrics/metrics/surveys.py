@@ -9,16 +9,21 @@ given per active customer (see :func:`active_customers`).
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-import ibis
-import ibis.expr.types as ir
-
+from csmetrics._lazy import lazy_module
 from csmetrics.metrics.context import MetricContext
 from csmetrics.metrics.definition import Direction, Section, Unit, metric
 from csmetrics.metrics.money import OPEN_END, subscription_lines
 from csmetrics.metrics.result import Z95, finish, mean_interval, ratio, reason_if, wilson_interval
 from csmetrics.metrics.revenue import customer_changes
 from csmetrics.schema.tables import DEFAULT_SCALE_MAX
+
+if TYPE_CHECKING:
+    import ibis
+    import ibis.expr.types as ir
+else:
+    ibis = lazy_module("ibis")
 
 __all__ = ["LOOKBACK_PERIODS", "ORGANIC_CHANNELS", "REFERRAL_CHANNELS", "active_customers",
            "channel_group", "responses"]

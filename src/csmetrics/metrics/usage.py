@@ -18,15 +18,20 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-import ibis
-import ibis.expr.types as ir
-
+from csmetrics._lazy import lazy_module
 from csmetrics.metrics.context import MetricContext
 from csmetrics.metrics.definition import Direction, Section, Unit, metric
 from csmetrics.metrics.money import OPEN_END, customer_mrr_on
 from csmetrics.metrics.periods import next_start
 from csmetrics.metrics.result import finish, ratio, reason_if, wilson_interval
+
+if TYPE_CHECKING:
+    import ibis
+    import ibis.expr.types as ir
+else:
+    ibis = lazy_module("ibis")
 
 #: Trailing window, in days, of each active-user count (the day itself included).
 WINDOW_DAYS = {"dau": 1, "wau": 7, "mau": 30}

@@ -22,13 +22,11 @@ new customers, add up to the total spend.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-import ibis
-import ibis.expr.types as ir
-from ibis.common.exceptions import TableNotFound
-
+from csmetrics._lazy import lazy_module
 from csmetrics.metrics.context import NONE_SEGMENT, MetricContext, customer_attribute
-from csmetrics.metrics.definition import Direction, Section, Unit, metric
+from csmetrics.metrics.definition import Benchmark, Direction, Section, Unit, metric
 from csmetrics.metrics.money import convert
 from csmetrics.metrics.purchases import (
     average_purchase_value,
@@ -37,6 +35,12 @@ from csmetrics.metrics.purchases import (
 )
 from csmetrics.metrics.result import finish, ratio, reason_if
 from csmetrics.metrics.revenue import arpa, changes_base, customer_changes, customer_churn_rate
+
+if TYPE_CHECKING:
+    import ibis
+    import ibis.expr.types as ir
+else:
+    ibis = lazy_module("ibis")
 
 ACQUISITION_CATEGORIES = ("sales", "marketing")
 RETENTION_CATEGORIES = ("customer_success", "support", "account_management",
@@ -142,6 +146,8 @@ def _clv_purchases(ctx: MetricContext) -> ir.Table:
 def _survival_lifespan(ctx: MetricContext, life: ir.Table) -> ir.Table:
     """Replace the observed lifespan by the expected lifespan (in years) of the last overall
     Kaplan-Meier run ('csmetrics survival'); empty with a reason when there is none."""
+    from ibis.common.exceptions import TableNotFound
+
     try:
         summary = ctx.con.table("_survival_summary")
     except TableNotFound:
@@ -320,7 +326,7 @@ def cac(ctx: MetricContext) -> ir.Table:
 @metric("ltv_cac_ratio", title="LTV : CAC", section=Section.VALUE, unit=Unit.RATIO,
         direction=Direction.UP, formula="CLV / CAC",
         tables=("customers", "subscriptions", "orders", "costs", "exchange_rates"),
-        benchmark="at least 3 : 1",
+        benchmark="at least 3 : 1", benchmark_range=Benchmark(low=3.0),
         edge_cases="Null when either side is null (see clv and cac) or when the period had "
         "no acquisition spend.", customer_level=False, empty_reason=NO_NEW_CUSTOMERS,
         extra_columns=("clv", "cac"))

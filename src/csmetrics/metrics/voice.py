@@ -7,12 +7,15 @@ CSM note and feedback text (``_text_sentiment``). Before texts are scored (no
 
 from __future__ import annotations
 
-import ibis.expr.types as ir
+from typing import TYPE_CHECKING
 
 from csmetrics.enrich.sentiment import sentiment_table
 from csmetrics.metrics.context import MetricContext, is_customer_level
 from csmetrics.metrics.definition import Direction, Section, Unit, metric
 from csmetrics.metrics.result import finish, ratio, wilson_interval
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
 
 __all__ = ["scored_texts"]
 

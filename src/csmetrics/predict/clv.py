@@ -26,6 +26,7 @@ import math
 import time
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import ibis
 import numpy as np
@@ -38,6 +39,9 @@ from csmetrics.errors import UserInputError
 from csmetrics.metrics.context import MetricContext
 from csmetrics.metrics.money import convert
 from csmetrics.metrics.periods import Grain
+
+if TYPE_CHECKING:
+    from csmetrics.predict.pareto import ParetoNBDFit
 
 __all__ = [
     "DAYS_PER_UNIT",
@@ -233,10 +237,11 @@ class BetaGeoFit:
         return float(bgnbd_log_likelihood(self.params, frequency, recency, T).sum())
 
 
-def _check_rfm(frequency: np.ndarray, recency: np.ndarray, T: np.ndarray) -> None:
+def _check_rfm(frequency: np.ndarray, recency: np.ndarray, T: np.ndarray, *,
+               model: str = "BG/NBD") -> None:
     values = np.column_stack([frequency, recency, T])
     if len(frequency) < MIN_CUSTOMERS:
-        raise UserInputError(f"BG/NBD needs at least {MIN_CUSTOMERS} customers with a paid "
+        raise UserInputError(f"{model} needs at least {MIN_CUSTOMERS} customers with a paid "
                              f"order; found {len(frequency)}. Load more orders or choose a "
                              "later --until.")
     if not np.isfinite(values).all() or (values < 0).any():
@@ -249,7 +254,7 @@ def _check_rfm(frequency: np.ndarray, recency: np.ndarray, T: np.ndarray) -> Non
                              "or a shorter --time-unit.")
     if np.ptp(T) == 0 and np.ptp(frequency) == 0:
         raise UserInputError("Every customer has the same frequency and age: the data cannot "
-                             "identify the BG/NBD parameters.")
+                             f"identify the {model} parameters.")
 
 
 #: Log-parameter bounds: parameters stay in [e^-12, e^12]; a fit that ends on a bound is a
@@ -458,18 +463,19 @@ def holdout(con: BaseBackend, *, until: date, end: date | None = None,
 # ------------------------------------------------------------------------------------------
 
 
-def clv(bg: BetaGeoFit, gg: GammaGammaFit | None, summary: pd.DataFrame, *,
+def clv(bg: BetaGeoFit | ParetoNBDFit, gg: GammaGammaFit | None, summary: pd.DataFrame, *,
         horizon_months: int = 12, discount_rate: float = 0.1) -> pd.DataFrame:
-    """Per customer: ``expected_purchases`` over the horizon, ``p_alive``,
-    ``expected_value`` (of one purchase) and ``clv`` = sum over months m = 1..H of
-    (E[purchases by m] - E[purchases by m-1]) x expected value / (1 + d)^m, with d the monthly
-    rate equivalent to the annual ``discount_rate``. Without ``gg`` (BG/NBD alone) the
-    expected value and CLV are empty."""
+    """Per customer, from the purchase model ``bg`` (BG/NBD or Pareto/NBD, whose
+    ``expected_purchases`` and ``p_alive`` it reads): ``expected_purchases`` over the
+    horizon, ``p_alive``, ``expected_value`` (of one purchase) and ``clv`` = sum over
+    months m = 1..H of (E[purchases by m] - E[purchases by m-1]) x expected value /
+    (1 + d)^m, with d the monthly rate equivalent to the annual ``discount_rate``. Without
+    ``gg`` (a purchase model alone) the expected value and CLV are empty."""
     if horizon_months < 1:
         raise UserInputError("--horizon must be at least 1 month.")
     if not 0 <= discount_rate < 1:
         raise UserInputError("--discount-rate is an annual rate between 0 and 1, e.g. 0.1.")
-    if abs(bg.a - 1) < 1e-6:
+    if isinstance(bg, BetaGeoFit) and abs(bg.a - 1) < 1e-6:
         raise UserInputError("BG/NBD fitted a = 1, where the expected-purchases formula is "
                              "singular; refit with a different --until or --time-unit.")
     x, t_x, T = (summary[c].to_numpy(float) for c in ("frequency", "recency", "T"))

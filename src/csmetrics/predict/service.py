@@ -22,22 +22,27 @@ from csmetrics.predict.clv import (
     holdout,
     rfm_summary,
 )
+from csmetrics.predict.pareto import ParetoNBDFit, fit_pareto_nbd
 from csmetrics.predict.survival import SurvivalResult, mean_with_tail, survival_curves
 from csmetrics.store import Warehouse
 
-__all__ = ["MODELS", "ClvRun", "clv_holdout", "fit_clv", "purchase_model", "survival"]
+__all__ = ["MODELS", "PURCHASE_MODELS", "ClvRun", "clv_holdout", "fit_clv", "purchase_model",
+           "survival"]
 
 
-#: What ``fit_clv`` may fit: both models (CLV), or the purchase process alone.
-MODELS = ("both", "bgnbd")
+#: What ``fit_clv`` may fit: BG/NBD + Gamma-Gamma (CLV), BG/NBD alone (the purchase process),
+#: or Pareto/NBD + Gamma-Gamma (CLV with the original model of the purchase process).
+MODELS = ("both", "bgnbd", "pareto")
+#: The purchase models ``purchase_model`` may fit or evaluate, with their parameters' names.
+PURCHASE_MODELS = {"bgnbd": ("r", "alpha", "a", "b"), "pareto": ParetoNBDFit.NAMES}
 
 
 @dataclass(frozen=True)
 class ClvRun:
-    """A CLV fit: the models (Gamma-Gamma None when BG/NBD was fitted alone), the
-    per-customer table and the choices it was made with."""
+    """A CLV fit: the models (the purchase process by BG/NBD or Pareto/NBD; Gamma-Gamma None
+    when BG/NBD was fitted alone), the per-customer table and the choices it was made with."""
 
-    bgnbd: BetaGeoFit
+    purchase: BetaGeoFit | ParetoNBDFit
     gamma_gamma: GammaGammaFit | None
     customers: pd.DataFrame
     until: date
@@ -47,7 +52,7 @@ class ClvRun:
 
     def parameters(self) -> dict[str, object]:
         """The fitted parameters by their papers' names, with log-likelihoods and fit times."""
-        bg, gg = self.bgnbd, self.gamma_gamma
+        bg, gg = self.purchase, self.gamma_gamma
         warnings = [f"{name} reached its search bound (e^+-12): a boundary solution, e.g. "
                     "purchase rates with no heterogeneity; read the parameters with care"
                     for name in [*bg.at_bound, *(gg.at_bound if gg else [])]]
@@ -59,7 +64,12 @@ class ClvRun:
             "until": self.until.isoformat(), "time_unit": self.time_unit,
             "bgnbd": {"r": bg.r, "alpha": bg.alpha, "a": bg.a, "b": bg.b,
                       "log_likelihood": bg.log_likelihood, "customers": bg.n,
-                      "fit_seconds": round(bg.seconds, 4)},
+                      "fit_seconds": round(bg.seconds, 4)}
+            if isinstance(bg, BetaGeoFit) else None,
+            "pareto_nbd": {"r": bg.r, "alpha": bg.alpha, "s": bg.s, "beta": bg.beta,
+                           "log_likelihood": bg.log_likelihood, "customers": bg.n,
+                           "fit_seconds": round(bg.seconds, 4)}
+            if isinstance(bg, ParetoNBDFit) else None,
             "gamma_gamma": None if gg is None else {
                 "p": gg.p, "q": gg.q, "gamma": gg.gamma, "log_likelihood": gg.log_likelihood,
                 "repeat_buyers": gg.n, "left_out": gg.left_out,
@@ -72,9 +82,9 @@ class ClvRun:
 def fit_clv(warehouse: Warehouse, settings: Settings, until: date | None,
             time_unit: str | None, horizon_months: int | None,
             discount_rate: float | None, model: str = "both") -> ClvRun:
-    """Derive RFM from paid orders up to ``until``, fit BG/NBD and (``model`` "both")
-    Gamma-Gamma, compute CLV and replace ``_clv_customers`` and ``_clv_fits`` in one
-    transaction each."""
+    """Derive RFM from paid orders up to ``until``, fit BG/NBD (``model`` "both" or "bgnbd")
+    or Pareto/NBD ("pareto") and, but for "bgnbd", Gamma-Gamma, compute CLV and replace
+    ``_clv_customers`` and ``_clv_fits`` in one transaction each."""
     if model not in MODELS:
         raise UserInputError(f"--model {model!r} is not one of {', '.join(MODELS)}.")
     p = settings.predict
@@ -83,8 +93,10 @@ def fit_clv(warehouse: Warehouse, settings: Settings, until: date | None,
     rate = p.clv_discount_rate if discount_rate is None else discount_rate
     summary, end = rfm_summary(warehouse.ibis, until=until, time_unit=unit,
                                currency=settings.workspace.currency)
-    bg = fit_bgnbd(summary["frequency"], summary["recency"], summary["T"], time_unit=unit)
-    gg = fit_gamma_gamma(summary["frequency"], summary["monetary"]) if model == "both" else None
+    fit_purchases = fit_pareto_nbd if model == "pareto" else fit_bgnbd
+    bg = fit_purchases(summary["frequency"], summary["recency"], summary["T"], time_unit=unit)
+    gg = (None if model == "bgnbd"
+          else fit_gamma_gamma(summary["frequency"], summary["monetary"]))
     table = clv(bg, gg, summary, horizon_months=horizon, discount_rate=rate)
     run = ClvRun(bg, gg, table, end, unit, horizon, rate)
     stored = table.assign(until=end, time_unit=unit, horizon_months=horizon, discount_rate=rate)
@@ -93,7 +105,7 @@ def fit_clv(warehouse: Warehouse, settings: Settings, until: date | None,
     params = run.parameters()
     rows = [{"model": model, "param": k, "value": float(v), "until": end, "time_unit": unit,
              "fitted_at": fitted_at}
-            for model in ("bgnbd", "gamma_gamma") if params[model] is not None
+            for model in ("bgnbd", "pareto_nbd", "gamma_gamma") if params[model] is not None
             for k, v in params[model].items()]  # type: ignore[attr-defined]
     results.replace(warehouse.sql, "_clv_fits", pd.DataFrame(rows))
     return run
@@ -101,19 +113,26 @@ def fit_clv(warehouse: Warehouse, settings: Settings, until: date | None,
 
 def purchase_model(warehouse: Warehouse, settings: Settings, until: date | None,
                    time_unit: str | None,
-                   params: tuple[float, float, float, float] | None = None) -> BetaGeoFit:
-    """BG/NBD on the paid orders up to ``until``: fitted, or at the given (r, alpha, a, b)
-    with the data's log-likelihood there. Nothing is stored."""
+                   params: tuple[float, float, float, float] | None = None,
+                   model: str = "bgnbd") -> BetaGeoFit | ParetoNBDFit:
+    """BG/NBD (``model`` "bgnbd") or Pareto/NBD ("pareto") on the paid orders up to
+    ``until``: fitted, or at the given (r, alpha, a, b) or (r, alpha, s, beta) with the
+    data's log-likelihood there. Nothing is stored."""
+    if model not in PURCHASE_MODELS:
+        raise UserInputError(f"--model {model!r} is not one of {', '.join(PURCHASE_MODELS)}.")
     unit = time_unit or settings.predict.clv_time_unit
     summary, _ = rfm_summary(warehouse.ibis, until=until, time_unit=unit,
                              currency=settings.workspace.currency)
     x, t_x, T = (summary[c] for c in ("frequency", "recency", "T"))
+    pareto = model == "pareto"
     if params is None:
-        return fit_bgnbd(x, t_x, T, time_unit=unit)
+        return (fit_pareto_nbd if pareto else fit_bgnbd)(x, t_x, T, time_unit=unit)
     if len(params) != 4 or not all(v > 0 for v in params):
-        raise UserInputError("--params takes r,alpha,a,b: four positive numbers, e.g. "
-                             "0.243,4.414,0.793,2.426.")
-    given = BetaGeoFit(*params, log_likelihood=0.0, n=len(summary), time_unit=unit)
+        example = "0.553,10.578,0.606,11.668" if pareto else "0.243,4.414,0.793,2.426"
+        raise UserInputError(f"--params takes {','.join(PURCHASE_MODELS[model])}: four "
+                             f"positive numbers, e.g. {example}.")
+    given = (ParetoNBDFit if pareto else BetaGeoFit)(*params, log_likelihood=0.0,
+                                                     n=len(summary), time_unit=unit)
     return dataclasses.replace(given, log_likelihood=given.log_likelihood_of(x, t_x, T))
 
 

@@ -4,19 +4,35 @@ many rows each table holds for the customer.
 ``customer_views`` gathers the pieces for one customer, or for every customer at once with a
 query per piece (the server keeps those until the data changes, so a customer's page costs a
 lookup); a customer's view is the same either way.
+
+What a CSM needs beside it: ``subscriptions_now`` (the subscriptions in service on the data's
+last day with their MRR and next renewal, by the rule of ``reports.renewals``), ``last_touch``
+(the latest activity, ticket or survey answer) and ``note_file`` (a note logged on the
+customer's page, as an ``activities`` row to load like any other file).
 """
 
 from __future__ import annotations
 
+import json
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
-from typing import Any
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pandas as pd
 
-__all__ = ["COUNTED", "CustomerView", "CustomerViews", "customer_views"]
+from csmetrics.errors import FieldError
+
+if TYPE_CHECKING:
+    from ibis.backends import BaseBackend
+
+    from csmetrics.config import Settings
+
+__all__ = ["COUNTED", "NOTE_MAX_CHARS", "CustomerView", "CustomerViews", "customer_views",
+           "last_touch", "note_file", "subscriptions_now"]
 
 #: The tables whose rows the view counts per customer.
 COUNTED = ("subscriptions", "orders", "tickets", "survey_responses", "usage_events",
@@ -69,3 +85,59 @@ def customer_views(sql: duckdb.DuckDBPyConnection, query: Callable[..., pd.DataF
                                       "GROUP BY customer_id", params).fetchall())
               for table in COUNTED}
     return CustomerViews(profiles, tuple(periods), mrr, counts)
+
+
+#: The longest note the customer page accepts, in characters.
+NOTE_MAX_CHARS = 2000
+
+
+def subscriptions_now(con: BaseBackend, settings: Settings, customer: str, day: date, *,
+                      today: date | None = None) -> pd.DataFrame:
+    """The customer's subscriptions in service on ``day``: plan, interval, quantity, MRR
+    (reporting currency), start, next renewal date and value, soonest renewal first."""
+    from csmetrics.metrics.drilldown import subscription_mrr  # ibis: only when asked
+    from csmetrics.reports.renewals import with_renewals
+    rows = with_renewals(subscription_mrr(con, settings, day, customer=customer, today=today),
+                         day)
+    order = rows["next_renewal"].map(lambda d: d or date.max)
+    return rows.assign(_order=order).sort_values(["_order", "subscription_id"]).drop(
+        columns="_order").reset_index(drop=True)
+
+
+def last_touch(sql: duckdb.DuckDBPyConnection, customer: str) -> dict[str, Any] | None:
+    """The customer's latest touch: an activity (a call, a note, ...), a ticket it opened or
+    a survey it answered, whichever is latest; ``at``, ``source``, ``what`` and ``who``.
+    None when there is none."""
+    row = sql.execute(
+        "SELECT * FROM ("
+        " SELECT CAST(occurred_at AS TIMESTAMP) AS touched_at, 'activity' AS source, kind AS what,"
+        "  employee AS who, notes AS detail FROM activities WHERE customer_id = $c"
+        " UNION ALL SELECT CAST(opened_at AS TIMESTAMP), 'ticket', category, agent, priority"
+        "  FROM tickets WHERE customer_id = $c"
+        " UNION ALL SELECT CAST(responded_at AS TIMESTAMP), 'survey', survey, respondent,"
+        "  CAST(score AS VARCHAR) FROM survey_responses WHERE customer_id = $c"
+        ") ORDER BY touched_at DESC LIMIT 1", {"c": customer}).fetchall()
+    if not row:
+        return None
+    row = row[0]
+    return dict(zip(("at", "source", "what", "who", "detail"), row, strict=True))
+
+
+def note_file(folder: Path, customer: str, text: str, employee: str, now: datetime) -> Path:
+    """A one-row ``activities`` file in ``folder`` for a note on ``customer``: kind "note",
+    by ``employee``, at ``now``, to load with ``Workspace.ingest`` (so the ledger records it).
+    An empty note, or one over ``NOTE_MAX_CHARS`` characters, is refused."""
+    text = text.strip()
+    if not text:
+        raise FieldError("note", "The note is empty; write what happened, then save.")
+    if len(text) > NOTE_MAX_CHARS:
+        raise FieldError("note", f"The note has {len(text):,} characters; keep it to "
+                         f"{NOTE_MAX_CHARS:,} or fewer (put long documents in your files "
+                         "and link them).")
+    stamp = now.strftime("%Y%m%dT%H%M%S")
+    row = {"activity_id": f"note-{customer}-{stamp}-{secrets.token_hex(3)}",
+           "customer_id": customer, "occurred_at": now.isoformat(timespec="seconds"),
+           "kind": "note", "employee": employee, "notes": text}
+    path = folder / f"note-{stamp}.jsonl"
+    path.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    return path

@@ -18,14 +18,17 @@ NOT_PAYING = "not paying"
 """The health band of a customer without a score (not paying on the scoring day)."""
 FILTER_COLUMNS = ("band", "plan", "region", "owner", "size_tier")
 SORT_COLUMNS = ("customer_id", "name", "started_at", "plan", "region", "owner", "size_tier",
-                "mrr", "score", "band", "change", "risk")
+                "mrr", "arr", "mrr_change", "score", "coverage", "band", "change", "risk")
 
 
 def customer_table(ws: ReportSource) -> pd.DataFrame:
-    """Every customer: profile columns, MRR on the last day of the data, and for paying ones
-    the health score, band and change since the last snapshot (band "not paying" otherwise)."""
+    """Every customer: profile columns (the plan from subscriptions when the customers file
+    has none), MRR and ARR on the last day of the data, and for paying ones the health score,
+    coverage (share of the scorecard's weight backed by data), band ("insufficient" under
+    the scorecard's min_coverage) and change since the last snapshot (band "not paying"
+    for the others)."""
     customers = ws.customer_list()
-    health = ws.health().scores[["customer_id", "score", "band", "change"]]
+    health = ws.health().scores[["customer_id", "score", "coverage", "band", "change"]]
     frame = customers.merge(health, on="customer_id", how="left")
     frame["band"] = frame["band"].fillna(NOT_PAYING)
     return frame

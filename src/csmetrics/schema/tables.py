@@ -252,7 +252,7 @@ TABLES: dict[str, Table] = {
                 _CUSTOMER,
                 _col("occurred_at", T, "When.", required=True),
                 _col("kind", S, "Kind of touch.", required=True,
-                     allowed=("call", "meeting", "email", "check_in", "qbr")),
+                     allowed=("call", "meeting", "email", "check_in", "qbr", "note")),
                 _col("employee", S, "Who from your team."),
                 _col("sentiment", S, "How it went.", allowed=("positive", "neutral", "negative")),
                 _col("notes", S, "Free-text notes."),

@@ -14,6 +14,7 @@ import re
 import shutil
 import tempfile
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 
 from fastapi import HTTPException, Request, status
@@ -32,6 +33,8 @@ class Upload:
     fields: dict[str, str]
     path: Path | None
     name: str
+    #: Further files the caller asked for (``also``), by field, when one was sent.
+    others: dict[str, Path] = dataclass_field(default_factory=dict)
 
 
 def too_large(limit_mb: int) -> HTTPException:
@@ -64,10 +67,11 @@ def upload_name(filename: str | None, default: str = "upload.csv") -> str:
 
 
 async def receive_upload(request: Request, limit_mb: int, folder: Path,
-                         field: str = "file") -> Upload:
+                         field: str = "file", also: tuple[str, ...] = ()) -> Upload:
     """Read a multipart body of at most ``limit_mb`` MB; the file in ``field`` is saved in
-    ``folder`` (which the caller creates and removes). 413 past the limit, whether or not a
-    ``Content-Length`` was sent."""
+    ``folder`` (which the caller creates and removes), and so is each file sent in a field of
+    ``also`` (optional: an empty one is skipped), in a subfolder named after its field. 413
+    past the limit, whether or not a ``Content-Length`` was sent."""
     check_declared_size(request, limit_mb)
     limit = limit_mb * MB
     received = 0
@@ -82,13 +86,21 @@ async def receive_upload(request: Request, limit_mb: int, folder: Path,
                 raise too_large(limit_mb)
         return message
 
-    form = await Request(request.scope, counted).form(max_files=1, max_fields=20)
+    form = await Request(request.scope, counted).form(max_files=1 + len(also), max_fields=20)
     try:
         fields: dict[str, str] = {}
         path: Path | None = None
         name = ""
+        others: dict[str, Path] = {}
         for key, value in form.multi_items():
-            if isinstance(value, UploadFile):
+            if isinstance(value, UploadFile) and key in also and key not in others:
+                if value.filename:
+                    (folder / key).mkdir()
+                    other = folder / key / upload_name(check_upload_name(value.filename, key))
+                    with other.open("wb") as out:
+                        shutil.copyfileobj(value.file, out, 1 << 20)
+                    others[key] = other
+            elif isinstance(value, UploadFile):
                 if key != field or path is not None:
                     continue
                 # '..', a name with folders or none at all is refused (400 naming the field)
@@ -98,7 +110,7 @@ async def receive_upload(request: Request, limit_mb: int, folder: Path,
                     shutil.copyfileobj(value.file, out, 1 << 20)
             else:
                 fields[key] = value
-        return Upload(fields, path, name)
+        return Upload(fields, path, name, others)
     finally:
         await form.close()
 

@@ -89,7 +89,9 @@ CREATE TABLE IF NOT EXISTS _refresh_basis (
     "_health_scores": """
 CREATE TABLE IF NOT EXISTS _health_scores (
   as_of DATE, customer_id VARCHAR, name VARCHAR, owner VARCHAR, mrr DOUBLE,
-  score DOUBLE, band VARCHAR, PRIMARY KEY (as_of, customer_id))""",
+  score DOUBLE, band VARCHAR,
+  coverage DOUBLE,          -- share of the scorecard's weight backed by data (0-1)
+  PRIMARY KEY (as_of, customer_id))""",
     "_health_components": """
 CREATE TABLE IF NOT EXISTS _health_components (
   as_of DATE, customer_id VARCHAR, component VARCHAR, signal VARCHAR, raw DOUBLE,

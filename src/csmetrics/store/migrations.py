@@ -93,6 +93,12 @@ def _survival_outputs(con: duckdb.DuckDBPyConnection) -> None:
     _add_column(con, "_survival_summary", "rmst_horizon_months", "DOUBLE")
 
 
+def _health_scores_coverage(con: duckdb.DuckDBPyConnection) -> None:
+    """``_health_scores.coverage``: the share of the scorecard's weight backed by data.
+    Older snapshots have it empty (their scorecard had no coverage rule)."""
+    _add_column(con, "_health_scores", "coverage", "DOUBLE")
+
+
 #: Every migration, in order; the position of each is its version.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "create the app tables", _create_app_tables),
@@ -100,6 +106,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "add _batch_changes.fact_days", _batch_changes_fact_days),
     Migration(4, "add _health_runs.settings and last_batch", _health_runs_basis),
     Migration(5, "add the survival band transform and restricted mean", _survival_outputs),
+    Migration(6, "add _health_scores.coverage", _health_scores_coverage),
 )
 #: The version this code writes and expects.
 LATEST = MIGRATIONS[-1].version

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import pandas as pd
 import plotly
@@ -21,13 +21,17 @@ from starlette.concurrency import run_in_threadpool
 
 from csmetrics.clock import parse_day
 from csmetrics.errors import FieldError, UserInputError
+from csmetrics.health.scorecard import BAND_LABELS
 from csmetrics.metrics import get_metric
-from csmetrics.metrics.formatting import format_value
-from csmetrics.metrics.headline import last_complete_period
-from csmetrics.metrics.periods import Grain, next_start, period_start
+from csmetrics.metrics.definition import Direction, Unit
+from csmetrics.metrics.engine import unloaded_sources
+from csmetrics.metrics.formatting import benchmark_text, format_change, format_value
+from csmetrics.metrics.periods import Grain, period_start
+from csmetrics.reports.customer360 import NOTE_MAX_CHARS, note_file
 from csmetrics.reports.customers import select_customers
 from csmetrics.reports.export import FORMATS, content_disposition, download_name, frame_bytes
 from csmetrics.schema import TABLES
+from csmetrics.server import answers
 from csmetrics.server.bodies import public_message, receive_upload
 from csmetrics.server.deps import Site
 from csmetrics.server.signin import sign_in
@@ -35,6 +39,16 @@ from csmetrics.web import charts, sessions, views
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
+
+
+def _freshness(request: Request) -> str:
+    """"data through DATE · refreshed at TIME" for the header of every page (nav.html)."""
+    site: Site = request.app.state.site
+    with site.reading() as ws:
+        return str(site.remember("freshness", ws.freshness))
+
+
+templates.env.globals["freshness"] = _freshness
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 OVERVIEW_TILES = ("mrr", "nrr", "grr", "customer_churn_rate", "nps", "csat", "ltv_cac_ratio")
@@ -77,6 +91,7 @@ PAGES: dict[str, tuple[str, tuple[Chart, ...]]] = {
                                                               "grr_trailing_12m")),
     )),
     "customers": ("Customers", ()),
+    "renewals": ("Renewals", ()),  # web/renewals.py
     "voice": ("Voice of the customer", (
         Chart("nps", "NPS with 95 % interval", ("nps",)),
         Chart("csat", "CSAT with 95 % interval", ("csat",)),
@@ -115,6 +130,9 @@ PAGES: dict[str, tuple[str, tuple[Chart, ...]]] = {
 
 def mount(app: FastAPI) -> None:
     """Add the dashboard's routes and its static files to the app."""
+    from csmetrics.web import drilldown, renewals  # they import this module
+    app.include_router(drilldown.router)  # before the catch-all /{page} of ``router``
+    app.include_router(renewals.router)
     app.include_router(router)
 
 
@@ -145,7 +163,7 @@ def _view(site: Site, period: str, start: str | None, end: str | None, where: st
     grain = {"quarter": Grain.QUARTER, "week": Grain.WEEK}.get(period, Grain.MONTH)
     with site.reading() as ws:
         last = site.remember("data end", ws.data_end)
-    last = next_start(last_complete_period(last, grain), grain) - timedelta(days=1)
+    # by default up to the data end: a period it cuts short is drawn, marked partial
     problems: list[str] = []
     finish = _date_or(end, last, "to", problems)
     span = {Grain.WEEK: 7 * 12, Grain.MONTH: 365, Grain.QUARTER: 365 * 2}[grain]
@@ -304,31 +322,94 @@ def overview(request: Request, period: str = "month", to: str | None = None,
     return _page(request, "overview", period, request.query_params.get("from"), to, where)
 
 
+#: Customers shown per page of the list (the downloads hold every matching one).
+PAGE_SIZE = 50
+#: The customers list's columns: (sort key, header).
+CUSTOMER_COLUMNS = (("name", "Customer"), ("band", "Health"), ("score", "Score"),
+                    ("coverage", "Coverage"), ("change", "Score change"), ("owner", "Owner"),
+                    ("plan", "Plan"), ("region", "Region"), ("mrr", "MRR"), ("arr", "ARR"),
+                    ("mrr_change", "MRR change"), ("risk", "Churn risk"))
+
+
 @router.get("/customers", response_class=HTMLResponse)
 def customers_page(request: Request, sort: str = "-mrr", band: str = "", owner: str = "",
-                   plan: str = "", region: str = "", q: str = "") -> Response:
-    """Every paying account: health band, score, change, owner, plan, region, MRR, risk."""
+                   plan: str = "", region: str = "", q: str = "", days: str = "30",
+                   page: str = "1") -> Response:
+    """Every customer, 50 a page: health band, score, coverage, score change, owner, plan,
+    region, MRR, ARR, MRR change and churn risk. The period picker (``days``: 7, 30 or 90)
+    sets the window of both change columns, counted back from the data end: a CSM opening
+    the list in the morning asks "who moved lately", not "how did last month close"."""
     session = _session(request)
     if session is None:
         return RedirectResponse("/login", status_code=303)
     site: Site = request.app.state.site
     filters = {"band": band, "owner": owner, "plan": plan, "region": region}
-    frame, options = _customer_rows(site, sort, filters, q)
-    query = urlencode({"sort": sort, "q": q, **filters})
+    window = _change_days(days)
+    frame, options = _customer_rows(site, sort, filters, q, window)
+    pages = max(1, -(-len(frame) // PAGE_SIZE))
+    number = min(max(_int(page, 1), 1), pages)
+    first = (number - 1) * PAGE_SIZE
+    base = {"q": q, **filters, "days": window}
+    query = urlencode({"sort": sort, **base})
     with site.reading() as ws:
         company, currency = ws.settings.workspace.name, ws.settings.workspace.currency
     return templates.TemplateResponse(request, "customers.html", {
         "page": "customers", "title": "Customers", "company": company, "user": session.user,
-        "csrf": session.csrf, "rows": frame.head(500).to_dict("records"), "total": len(frame),
+        "csrf": session.csrf, "rows": frame.iloc[first:first + PAGE_SIZE].to_dict("records"),
+        "total": len(frame), "first": first + 1 if len(frame) else 0,
+        "last": min(first + PAGE_SIZE, len(frame)), "number": number,
+        "page_links": [{"number": n, "url": "?" + urlencode({"sort": sort, **base, "page": n})}
+                       for n in _page_numbers(number, pages)],
+        "headers": _sort_headers(sort, base), "days": window,
+        "day_choices": answers.CHANGE_DAYS, "labels": BAND_LABELS,
         "currency": currency, "sort": sort, "filters": filters, "options": options, "q": q,
         "pages": _nav(), "downloads": _downloads("customers", "customers", query),
     })
 
 
-def _customer_rows(site: Site, sort: str, filters: dict[str, str], q: str
+def _int(text: str, default: int) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        return default
+
+
+def _change_days(text: str) -> int:
+    """The period picker's window; a hand-edited value falls back to 30 days."""
+    days = _int(text, 30)
+    return days if days in answers.CHANGE_DAYS else 30
+
+
+def _page_numbers(current: int, pages: int) -> list[int]:
+    """The page links to show: the first, the last, and two on each side of the current."""
+    near = range(max(1, current - 2), min(pages, current + 2) + 1)
+    return sorted({1, pages, *near})
+
+
+def _sort_headers(sort: str, base: dict[str, Any]) -> list[dict[str, str]]:
+    """Each column header: its label, the link that sorts by it (toggling the direction when
+    it is the sorted column; largest first otherwise, by name A-Z) and, on the sorted one, its
+    arrow and ``aria-sort``."""
+    key, descending = sort.removeprefix("-"), sort.startswith("-")
+    headers = []
+    for column, label in CUSTOMER_COLUMNS:
+        if column == key:
+            target = column if descending else f"-{column}"
+            arrow, aria = ("▼", "descending") if descending else ("▲", "ascending")
+        else:
+            target = column if column in ("name", "owner", "plan", "region", "band") \
+                else f"-{column}"
+            arrow, aria = "", ""
+        headers.append({"key": column, "label": label, "arrow": arrow, "aria": aria,
+                        "url": "?" + urlencode({"sort": target, **base})})
+    return headers
+
+
+def _customer_rows(site: Site, sort: str, filters: dict[str, str], q: str, days: int = 30
                    ) -> tuple[pd.DataFrame, dict[str, list[str]]]:
-    """The customers page's rows (filtered, searched, sorted) and each filter's choices."""
-    frame = views.customer_table(site)
+    """The customers page's rows (filtered, searched, sorted: all of them, not one page) and
+    each filter's choices; ``days``: the window of the change columns."""
+    frame = views.customer_table(site, days)
     options = {k: sorted(str(v) for v in frame[k].dropna().unique()) for k in filters}
     try:
         rows = select_customers(frame, search=q, sort=sort, **filters)
@@ -338,9 +419,11 @@ def _customer_rows(site: Site, sort: str, filters: dict[str, str], q: str
 
 
 @router.get("/customers/{customer_id}", response_class=HTMLResponse)
-def customer_page(request: Request, customer_id: str) -> Response:
-    """One customer: MRR and usage over time, health explanation, churn drivers, tickets,
-    survey answers, activities and comments with their sentiment."""
+def customer_page(request: Request, customer_id: str, message: str = "", error: str = ""
+                  ) -> Response:
+    """One customer: ARR and MRR, current subscriptions and the next renewal, owner, last
+    touch, health with its trend, churn drivers, open tasks, MRR and usage over time,
+    tickets, survey answers, activities and comments; editors log a note here."""
     session = _session(request)
     if session is None:
         return RedirectResponse("/login", status_code=303)
@@ -350,12 +433,41 @@ def customer_page(request: Request, customer_id: str) -> Response:
         return Response(f"There is no customer {customer_id!r}.", status_code=404)
     with site.reading() as ws:
         company = ws.settings.workspace.name
-        tasks = ws.tasks.list(status="all", customer=customer_id).head(20)
+        tasks = ws.tasks.list(status="open", customer=customer_id).head(20)
     return templates.TemplateResponse(request, "customer.html", {
         "page": "customers", "title": view["name"], "company": company,
         "user": session.user, "csrf": session.csrf, "view": view, "pages": _nav(),
-        "tasks": tasks.to_dict("records"),
-    })
+        "tasks": tasks.to_dict("records"), "message": message, "error": error,
+        "may_note": session.user.may("editor"), "note_max": NOTE_MAX_CHARS,
+    }, status_code=400 if error else 200)
+
+
+@router.post("/customers/{customer_id}/notes")
+def log_note(request: Request, customer_id: str, csrf: Annotated[str, Form()],
+             text: Annotated[str, Form()] = "") -> Response:
+    """Log a note on the customer (editors): an ``activities`` row of kind "note" by the
+    user, loaded like any file (the ledger says "<user> (dashboard)"); back to the page,
+    where it shows as the last touch. An empty or over-long note is refused, saying why."""
+    session, refusal = form_session(request, csrf, editor_for="Logging a note")
+    if refusal is not None:
+        return refusal
+    site: Site = request.app.state.site
+    with site.reading() as ws:
+        known = ws.warehouse.sql.execute("SELECT count(*) FROM customers WHERE customer_id = ?",
+                                         [customer_id]).fetchall()[0][0]
+    if not known:
+        return Response(f"There is no customer {customer_id!r}.", status_code=404)
+    user = session.user.username
+    try:
+        with tempfile.TemporaryDirectory(prefix="csmetrics-note-") as folder, \
+                site.writing() as ws:
+            path = note_file(Path(folder), customer_id, text, user, ws.clock.now())
+            ws.ingest("activities", [path], loaded_by=f"{user} (dashboard)")
+    except UserInputError as exc:
+        return customer_page(request, customer_id, error=public_message(
+            str(exc), site.workspace.root))
+    return RedirectResponse(f"/customers/{quote(customer_id, safe='')}?message="
+                            f"{quote('Note saved.')}#account", status_code=303)
 
 
 @router.get("/data", response_class=HTMLResponse)
@@ -393,7 +505,7 @@ async def upload(request: Request) -> Response:
     limit = site.workspace.settings.server.max_upload_mb
     with tempfile.TemporaryDirectory(prefix="csmetrics-upload-") as folder:
         try:
-            received = await receive_upload(request, limit, Path(folder))
+            received = await receive_upload(request, limit, Path(folder), also=("mapping",))
         except HTTPException as exc:
             if exc.status_code != 413:
                 raise
@@ -409,6 +521,7 @@ async def upload(request: Request) -> Response:
         if received.path is None:
             return await run_in_threadpool(data_page, request, "", "Choose a file to load.")
         path, table = received.path, received.fields.get("table", "")
+        mapping = received.others.get("mapping")  # optional TOML mapping file
         replace = received.fields.get("replace", "").lower() in ("true", "on", "1")
         replace_columns = received.fields.get("replace_columns", "").lower() in (
             "true", "on", "1")
@@ -416,7 +529,7 @@ async def upload(request: Request) -> Response:
         def load() -> tuple[str, str]:
             try:
                 with site.writing() as ws:
-                    result = ws.ingest(table, [path], replace=replace,
+                    result = ws.ingest(table, [path], mapping=mapping, replace=replace,
                                        replace_columns=replace_columns,
                                        loaded_by=f"{session.user.username} (dashboard)")
             except UserInputError as exc:
@@ -453,7 +566,7 @@ def download(request: Request, page: str, chart: str, fmt: str, period: str = "m
         params = request.query_params
         frame, _ = _customer_rows(site, params.get("sort", "-mrr"), {
             k: params.get(k, "") for k in ("band", "owner", "plan", "region")},
-            params.get("q", ""))
+            params.get("q", ""), _change_days(params.get("days", "30")))
         return _file(frame, fmt, page, chart, zone)
     view = _view(site, period, request.query_params.get("from"), to, where)
     if view.problems:
@@ -518,34 +631,68 @@ def _page_content(site: Site, page: str, view: View) -> dict[str, Any]:
         currency = ws.settings.workspace.currency
         company = ws.settings.workspace.name
         segments = _segment_options(ws.warehouse.sql)
+        drawn = tuple(dict.fromkeys(m for c in chart_specs for m in c.metrics))
+        unloaded = site.remember(("unloaded", drawn), lambda: unloaded_sources(
+            ws.warehouse.ibis, drawn))
     figures = []
     for spec in chart_specs:
+        if all(m in unloaded for m in spec.metrics):
+            figures.append(_empty_state(page, spec, unloaded))
+            continue
         part = _chart_frame(site, spec, view, frame)
         if spec.kind == "movements":
-            figure = charts.movements(part)
+            figure = charts.movements(part, currency)
         elif spec.kind == "bars":
-            figure = charts.bars(part, spec.metrics[0], spec.segment or "")
+            figure = charts.bars(part, spec.metrics[0], spec.segment or "", currency)
         else:
-            figure = charts.lines(part, list(spec.metrics), spec.segment)
+            figure = charts.lines(part, list(spec.metrics), spec.segment, currency)
         figures.append({"key": spec.key, "title": spec.title, "json": charts.to_json(figure),
                         "csv": f"/download/{page}/{spec.key}.csv?{view.query()}",
                         "downloads": _downloads(page, spec.key, view.query()),
-                        "rows": int(len(part))})
+                        "rows": int(len(part)), "drill": _drill_base(page, spec.key, view)})
     for key, title, figure, _table in views.extras(site, page, view):
         figures.append({"key": key, "title": title, "json": charts.to_json(figure),
                         "csv": f"/download/{page}/{key}.csv?{view.query()}",
-                        "downloads": _downloads(page, key, view.query()), "rows": 1})
-    tables = [{"key": key, "title": title, "rows": table.to_dict("records"),
-               "columns": list(table.columns),
+                        "downloads": _downloads(page, key, view.query()), "rows": 1,
+                        "drill": _drill_base(page, key, view)})
+    tables = [{"key": key, "title": title, **views.display_table(table, currency),
                "csv": f"/download/{page}/{key}.csv?{view.query()}",
                "downloads": _downloads(page, key, view.query())}
               for key, title, table in views.tables(site, page, view)]
-    tiles = _tiles(frame, currency) if page == "overview" else []
+    complete = frame[~frame["partial"].astype(bool)] if "partial" in frame else frame
+    tiles = (_tiles(complete, currency, view.period, _min_sample(site))
+             if page == "overview" else [])
     if page == "overview":
         tiles.insert(4, views.health_mix_tile(site))
     return {"page": page, "title": title, "company": company, "view": view,
             "figures": figures, "tiles": tiles, "segments": segments, "pages": _nav(),
             "tables": tables}
+
+
+def _empty_state(page: str, spec: Chart, unloaded: dict[str, list[tuple[str, ...]]]
+                 ) -> dict[str, Any]:
+    """A chart whose metrics all rest on tables without rows: instead of a chart of zeros,
+    what to load to see it, and how (the CLI command, the Data page)."""
+    groups = list(dict.fromkeys(g for m in spec.metrics for g in unloaded[m]))
+    what = ", ".join(" or ".join(group) for group in groups)
+    return {"key": spec.key, "title": spec.title, "empty": {
+        "sentence": f"No {what} loaded: load {what} to see {spec.title}.",
+        "commands": [f"csmetrics ingest {group[0]} FILE.csv" for group in groups],
+        "tables": [t for group in groups for t in group]},
+        "downloads": [], "rows": 0}
+
+
+def _drill_base(page: str, key: str, view: View) -> str:
+    """Where clicking a chart's bar, point or cell leads (web/drilldown.py; charts.js adds
+    the period, movement or cell clicked), or "" for a chart without a drill-down."""
+    if (page, key) == ("revenue", "movements"):
+        return "/drill/movement?" + urlencode({"period": view.period, "where": view.where})
+    if (page, key) == ("retention", "churn"):
+        return "/drill/churn?" + urlencode({"period": view.period, "where": view.where})
+    if page == "retention" and key in ("cohorts_logo", "cohorts_revenue"):
+        return "/drill/cohort?" + urlencode({"kind": key.removeprefix("cohorts_"),
+                                             "from": view.start, "to": view.end})
+    return ""
 
 
 def _nav() -> list[tuple[str, str]]:
@@ -563,42 +710,69 @@ def _chart_frame(site: Site, spec: Chart, view: View, frame: pd.DataFrame) -> pd
                         end=view.end, by=by, where=view.filters)
 
 
-def _tiles(frame: pd.DataFrame, currency: str) -> list[dict[str, Any]]:
+#: Units whose value is an estimate from a sample (a share, a mean score, a ratio of two
+#: estimates): below ``[dashboard] min_sample`` observations a tile does not judge them.
+#: Sums and counts (MRR, customers) are exact whatever n is.
+SAMPLED_UNITS = frozenset({Unit.RATE, Unit.SCORE, Unit.RATIO, Unit.HOURS, Unit.DAYS,
+                           Unit.MONTHS, Unit.YEARS})
+
+
+def _min_sample(site: Site) -> int:
+    """``[dashboard] min_sample``: the fewest observations a tile judges."""
+    with site.reading() as ws:
+        return ws.settings.dashboard.min_sample
+
+
+def _tiles(frame: pd.DataFrame, currency: str, period: str = "month",
+           min_sample: int = 30) -> list[dict[str, Any]]:
+    """The overview's KPI tiles: the last period's value formatted by unit, its change on
+    the period before, coloured good or bad only when the change has a direction and, for
+    sampled units, n is at least ``min_sample`` ("too few to judge" otherwise), the target
+    gap, and the benchmark in the page's ``period``."""
     tiles = []
     for name in OVERVIEW_TILES:
         rows = frame[frame.metric == name].sort_values("period_start")
         if rows.empty:
             continue
         definition = get_metric(name)
+        unit = definition.unit
         values = [None if pd.isna(v) else float(v) for v in rows.value]
         now = values[-1]
         before = values[-2] if len(values) > 1 else None
         last = rows.iloc[-1]
         target = None if pd.isna(last.target) else float(last.target)
         change = None if now is None or before is None else now - before
+        n = 0 if pd.isna(last.n) else int(last.n)
+        few = unit in SAMPLED_UNITS and n < min_sample
+        shown = format_change(change, unit, currency)
+        judged = not (few or change is None or definition.direction is Direction.NEUTRAL
+                      or not any(d in "123456789" for d in shown))  # "+0.0 pts": no change
         tiles.append({
             "name": name, "title": definition.title,
-            "value": format_value(now, definition.unit, currency),
-            "change": "" if change is None else (
-                f"{change * 100:+.1f} pts" if definition.unit.value == "rate"
-                else f"{change:+,.1f}"),
-            "good": None if change is None or change == 0 else (
-                (change > 0) == (definition.direction.value == "up")),
-            "target": None if target is None else format_value(target, definition.unit,
-                                                               currency),
-            "gap": None if target is None or now is None else format_value(
-                now - target, definition.unit, currency),
-            "benchmark": definition.benchmark or "",
-            "n": int(last.n), "note": "" if pd.isna(last.null_reason) else last.null_reason,
+            "value": format_value(now, unit, currency),
+            "change": shown,
+            "good": ((change > 0) == (definition.direction is Direction.UP)) if judged
+            else None,
+            "few": few, "min_sample": min_sample,
+            "target": None if target is None else format_value(target, unit, currency),
+            "gap": None if target is None or now is None else format_change(
+                now - target, unit, currency),
+            "benchmark": benchmark_text(definition, period, currency),
+            "n": n, "note": "" if pd.isna(last.null_reason) else last.null_reason,
             "spark": charts.sparkline(values),
         })
     return tiles
 
 
 def _segment_options(con: Any) -> list[str]:
+    """The segment filter's choices: every value of the customers' columns; a customer with
+    no plan takes its subscriptions' (``subscription_plans``), so their plans are offered."""
     options = []
     for column in ("plan", "region", "size_tier", "owner"):
-        values = con.execute(f"SELECT DISTINCT {column} FROM customers WHERE {column} IS NOT "
-                             f"NULL ORDER BY 1").fetchall()
+        sql = f"SELECT {column} FROM customers WHERE {column} IS NOT NULL"
+        if column == "plan":
+            sql += (" UNION SELECT s.plan FROM subscriptions s JOIN customers c USING "
+                    "(customer_id) WHERE c.plan IS NULL AND s.plan IS NOT NULL")
+        values = con.execute(f"SELECT DISTINCT * FROM ({sql}) ORDER BY 1").fetchall()
         options += [f"{column}={v[0]}" for v in values]
     return options

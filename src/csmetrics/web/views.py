@@ -11,6 +11,9 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from csmetrics.errors import UserInputError
+from csmetrics.metrics.definition import Unit
+from csmetrics.metrics.formatting import column_label, format_cell, format_value
+from csmetrics.reports.customer360 import last_touch, subscriptions_now
 from csmetrics.server import answers
 from csmetrics.web import charts
 
@@ -28,13 +31,11 @@ def extras(site: Site, page: str, view: View) -> Iterator[tuple[str, str, go.Fig
                 table.columns = [str(c) for c in table.columns]
                 yield (f"cohorts_{kind}", f"{kind.capitalize()} retention by start month",
                        charts.heatmap(table, ""), table)
-            try:
-                curves = ws.survival(by="plan", store=False).curves  # a page only reads
-            except UserInputError:
-                curves = pd.DataFrame()
-            if not curves.empty:
-                yield "survival", "Customer survival by plan (Kaplan-Meier)", \
-                    charts.survival(curves), curves
+            survival = _survival_by_plan(site, ws)
+            if survival is not None and not survival.curves.empty:
+                band = band_label(survival)
+                yield ("survival", f"Customer survival by plan (Kaplan-Meier), shaded: {band}",
+                       charts.survival(survival.curves, band), survival.curves)
         if page == "voice":
             answers = ws.warehouse.sql.execute(
                 "SELECT CAST(round(score) AS INTEGER) AS score, count(*) AS answers "
@@ -46,6 +47,9 @@ def extras(site: Site, page: str, view: View) -> Iterator[tuple[str, str, go.Fig
 
 def tables(site: Site, page: str, view: View) -> Iterator[tuple[str, str, pd.DataFrame]]:
     """(key, title, rows) of a page's tables."""
+    if page == "retention":
+        yield from _survival_tables(site)
+        return
     if page != "voice":
         return
     with site.reading() as ws:
@@ -102,19 +106,12 @@ def health_mix_tile(site: Site) -> dict[str, Any]:
     }
 
 
-def customer_table(site: Site) -> pd.DataFrame:
-    """Every customer with MRR, and for paying ones health score, band, change and risk."""
-    def compute() -> pd.DataFrame:
-        with site.reading() as ws:
-            customers = answers.customer_list(site, ws)
-            health = answers.health(site, ws).scores[["customer_id", "score", "band",
-                                                      "change"]]
-            risks = answers.churn_risks(site, ws)
-        frame = customers.merge(health, on="customer_id", how="left")
-        frame["risk"] = frame["customer_id"].map(risks)
-        frame["band"] = frame["band"].fillna("not paying")
-        return frame
-    return site.remember("customer table", compute)
+def customer_table(site: Site, days: int = 30) -> pd.DataFrame:
+    """Every customer with MRR and ARR, MRR change over ``days`` days, and for paying ones
+    health score, coverage, band, score change and churn risk
+    (``answers.customer_table``)."""
+    with site.reading() as ws:
+        return answers.customer_table(site, ws, days)
 
 
 def customer_view(site: Site, customer: str) -> dict[str, Any] | None:
@@ -142,6 +139,14 @@ def customer_view(site: Site, customer: str) -> dict[str, Any] | None:
             drivers = ws.churn_explain(customer)
         except UserInputError:
             drivers = None
+        day = site.remember("data end", ws.data_end)
+        currency = ws.settings.workspace.currency
+        subscriptions = subscriptions_now(ws.warehouse.ibis, ws.settings, customer, day,
+                                          today=ws.today())
+        touch = last_touch(sql, customer)
+        scored = _stored(ws, "_health_scores", ["as_of", "customer_id", "score", "band"])
+    trend = scored[scored["customer_id"] == customer].sort_values("as_of")
+    account = _account(subscriptions, currency, day, profile.get("owner"), touch)
     mrr = pd.DataFrame(history, columns=["period_start", "mrr"])
     timeline = go.Figure(go.Scatter(x=mrr.period_start, y=mrr.mrr, mode="lines+markers",
                                     name="MRR", line={"color": charts.PALETTE[0]}))
@@ -160,11 +165,57 @@ def customer_view(site: Site, customer: str) -> dict[str, Any] | None:
         "activities": activities.to_dict("records"), "texts": texts.to_dict("records"),
         "health": None if explanation is None else {
             "score": explanation.score, "band": explanation.band,
-            "summary": explanation.summary,
+            "coverage": explanation.coverage, "summary": explanation.summary,
             "components": explanation.components[["component", "shown", "points",
                                                   "why"]].to_dict("records")},
         "drivers": _drivers(drivers),
+        "account": account, "trend": _health_trend(trend, explanation, day),
     }
+
+
+def _account(subscriptions: pd.DataFrame, currency: str, day: Any, owner: Any,
+             touch: dict[str, Any] | None) -> dict[str, Any]:
+    """The customer page's account card: MRR and ARR on the data's last day, the
+    subscriptions in service with their next renewal, the soonest renewal and its value (of
+    every subscription renewing that day), owner and last touch."""
+    money = lambda v: format_value(v, Unit.MONEY, currency)  # noqa: E731
+    mrr = float(subscriptions["mrr"].sum()) if not subscriptions.empty else 0.0
+    due = subscriptions[subscriptions["next_renewal"].notna()]
+    renewal = None
+    if not due.empty:
+        first = min(due["next_renewal"])
+        renewal = {"date": first, "value": money(float(
+            due.loc[due["next_renewal"] == first, "renewal_value"].sum()))}
+    rows = [{"subscription": r.subscription_id, "plan": r.plan, "interval": r.billing_interval,
+             "quantity": "" if pd.isna(r.quantity) else int(r.quantity), "mrr": money(r.mrr),
+             "start": r.start, "next_renewal": r.next_renewal or "none (ends or canceled)",
+             "renewal_value": "" if r.renewal_value is None or pd.isna(r.renewal_value)
+             else money(r.renewal_value)} for r in subscriptions.itertuples()]
+    return {"as_of": day, "mrr": money(mrr), "arr": money(mrr * 12), "owner": owner or "—",
+            "renewal": renewal, "subscriptions": rows, "last_touch": touch}
+
+
+def _health_trend(history: pd.DataFrame, explanation: Any, day: Any) -> dict[str, Any] | None:
+    """The customer's stored health scores over time (``csmetrics health snapshot`` /
+    refresh), with today's score appended when it is newer, as a small chart."""
+    points = [(pd.Timestamp(r.as_of).date(), float(r.score), r.band)
+              for r in history.itertuples() if not pd.isna(r.score)]
+    if explanation is not None and explanation.score is not None and (
+            not points or points[-1][0] < day):
+        points.append((day, float(explanation.score), explanation.band))
+    if len(points) < 2:
+        return None
+    colours = {"red": "#dc2626", "yellow": "#d97706", "green": "#16a34a"}
+    figure = go.Figure(go.Scatter(
+        x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers",
+        line={"color": "#6b7280", "width": 2}, text=[p[2] for p in points],
+        marker={"color": [colours.get(p[2], "#6b7280") for p in points], "size": 7},
+        hovertemplate="%{x}: %{y:.0f} (%{text})<extra></extra>"))
+    figure.update_layout(height=120, margin={"l": 30, "r": 10, "t": 5, "b": 25},
+                         yaxis={"range": [0, 100]}, showlegend=False,
+                         paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
+    return {"json": charts.to_json(figure), "points": len(points),
+            "first": points[0][0], "last": points[-1][0]}
 
 
 def _drivers(explained: Any) -> dict[str, Any] | None:
@@ -182,6 +233,71 @@ def _stored(ws: Any, table: str, columns: list[str]) -> pd.DataFrame:
         if "does not exist" in str(exc):
             return pd.DataFrame(columns=columns)
         raise
+
+
+def display_table(frame: pd.DataFrame, currency: str) -> dict[str, Any]:
+    """A table as the dashboard shows it: headers for people ("Customer", "MRR"), cells
+    formatted by unit (money with ``currency``, shares as %, days as dates), and which
+    columns hold numbers (right-aligned). Downloads keep the machine names and values."""
+    labels = {c: column_label(str(c)) for c in frame.columns}
+    numeric = [labels[c] for c in frame.columns if frame[c].dtype.kind in "iuf"]
+    rows = [{labels[c]: format_cell(str(c), v, currency) for c, v in record.items()}
+            for record in frame.to_dict("records")]
+    return {"columns": list(labels.values()), "rows": rows, "numeric": numeric}
+
+
+def _survival_by_plan(site: Site, ws: Any) -> Any:
+    """Kaplan-Meier by plan as of the data's end (not stored: a page only reads), kept until
+    the warehouse changes; None when no customer has paid service yet."""
+    def compute() -> Any:
+        try:
+            return ws.survival(by="plan", store=False)
+        except UserInputError:
+            return None
+    return site.remember(("survival", "plan"), compute)
+
+
+def band_label(result: Any) -> str:
+    """What a survival band is: "95 % CI, log transform (as R)" or "..., log-log transform
+    (as lifelines)"."""
+    transform = result.ci_transform.value
+    like = "as R" if transform == "log" else "as lifelines"
+    return f"{(1 - result.alpha) * 100:g} % CI, {transform} transform ({like})"
+
+
+def p_text(p: float) -> str:
+    """A p-value for people: three significant digits, "< 0.0001" below that."""
+    return "< 0.0001" if p < 0.0001 else f"{p:.3g}"
+
+
+def _survival_tables(site: Site) -> Iterator[tuple[str, str, pd.DataFrame]]:
+    """Under the survival chart: the log-rank test between the plans with its reading, and
+    each plan's median lifetime with its confidence interval ("not reached" while more than
+    half of the plan's customers are still paying)."""
+    with site.reading() as ws:
+        result = _survival_by_plan(site, ws)
+    if result is None:
+        return
+    test = result.logrank
+    if test is None:
+        reading = "one plan only: nothing to compare"
+        row = {"statistic": None, "degrees_of_freedom": None, "p_value": None}
+    else:
+        shown = p_text(test.p_value)
+        reading = (f"the plans' survival differs (p = {shown})" if test.p_value < result.alpha
+                   else f"no evidence of a difference (p = {shown})")
+        row = {"statistic": round(test.statistic, 2),
+               "degrees_of_freedom": test.degrees_of_freedom, "p_value": shown}
+    yield ("survival_logrank", "Log-rank test between the plans (chi-square)",
+           pd.DataFrame([{"test": "log-rank, plans", **row, "reading": reading}]))
+    medians = result.summary[["segment", "customers", "churned", "median_months",
+                              "median_ci_lower", "median_ci_upper"]].rename(
+        columns={"segment": "plan"})
+    for column in ("median_months", "median_ci_lower", "median_ci_upper"):
+        medians[column] = [("not reached" if v is None or pd.isna(v) else round(float(v), 2))
+                           for v in medians[column]]
+    yield ("survival_medians",
+           f"Median lifetime per plan, months ({band_label(result).split(',')[0]})", medians)
 
 
 def _rounded(frame: pd.DataFrame) -> pd.DataFrame:

@@ -16,7 +16,9 @@ from csmetrics.server.deps import SiteDep, Viewer
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 
-SortKey = Literal["name", "-name", "mrr", "-mrr", "started_at", "-started_at", "customer_id"]
+SortKey = Literal["name", "-name", "mrr", "-mrr", "arr", "-arr", "started_at", "-started_at",
+                  "customer_id", "score", "-score", "coverage", "-coverage", "change", "-change",
+                  "mrr_change", "-mrr_change"]
 
 
 @router.get("", response_model=CustomerPage, summary="List, filter, search, sort, page",
@@ -29,18 +31,27 @@ def list_customers(
     region: str | None = None,
     owner: str | None = None,
     size_tier: str | None = None,
+    band: Annotated[str | None, Query(
+        description="red, yellow, green, insufficient or 'not paying'")] = None,
+    days: Annotated[int, Query(
+        description="Window of mrr_change and change, in days: 7, 30 or 90")] = 30,
     sort: SortKey = "-mrr",
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
     fmt: FormatQuery = "json",
 ) -> CustomerPage | Response:
-    """Customers with their current MRR; filters combine, search matches id or name.
+    """Customers with their current MRR and ARR, MRR change over ``days`` days and health
+    (score, coverage, band, score change); filters combine, search matches id or name.
+    A customer without a plan in the customers file gets the plan of its subscriptions.
     With ``format`` csv, parquet or xlsx: every matching customer (not one page) as a file."""
+    if days not in answers.CHANGE_DAYS:
+        raise HTTPException(422,
+                            f"days={days}: use one of 7, 30 or 90 (days of the change columns).")
     with site.reading() as ws:
-        frame = answers.customer_list(site, ws)
+        frame = answers.customer_table(site, ws, days)
         zone = ws.settings.workspace.timezone
     frame = select_customers(frame, search=q, sort=sort, plan=plan, region=region, owner=owner,
-                             size_tier=size_tier)
+                             size_tier=size_tier, band=band)
     if fmt != "json":
         return file_response(frame, fmt, "customers", timezone=zone)
     chunk = frame.iloc[(page - 1) * page_size: page * page_size]
@@ -66,5 +77,6 @@ def customer_360(customer_id: str, user: Viewer, site: SiteDep) -> Customer360:
         mrr_history=[MrrPoint(period_start=p, mrr=m) for p, m in history],
         health_score=None if health is None else _clean(health.score),
         health_band=None if health is None else health.band,
+        health_coverage=None if health is None else _clean(health.coverage),
         health_summary=None if health is None else health.summary,
         churn_risk=_clean(risk))

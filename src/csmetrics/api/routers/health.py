@@ -32,7 +32,9 @@ router = APIRouter(tags=["health and predictions"])
             responses=FILE_RESPONSES)
 def health_list(user: Viewer, site: SiteDep, band: str | None = None, owner: str | None = None,
                 as_of: date | None = None, fmt: FormatQuery = "json") -> HealthList | Response:
-    """Health score, band and change of every paying account, optionally one band or owner."""
+    """Health score, coverage (share of the scorecard's weight backed by data), band (red,
+    yellow, green, or insufficient under the scorecard's min_coverage) and change of every
+    paying account, optionally one band or owner."""
     check_day(as_of, "as_of")
     if fmt == "json":
         def body() -> bytes:  # kept as JSON: every account's row is not rebuilt per request
@@ -74,7 +76,8 @@ def health_explain(customer_id: str, user: Viewer, site: SiteDep,
     components = [HealthComponent(**{k: _clean(r.get(k)) for k in HealthComponent.model_fields})
                   for r in explanation.components.to_dict("records")]
     return HealthExplanation(customer_id=explanation.customer_id, as_of=str(explanation.as_of),
-                             score=_clean(explanation.score), band=explanation.band,
+                             score=_clean(explanation.score),
+                             coverage=_clean(explanation.coverage), band=explanation.band,
                              summary=explanation.summary, components=components)
 
 

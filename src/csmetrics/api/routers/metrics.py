@@ -54,9 +54,11 @@ def one_metric(
             lambda: ws.query([name], period=period, start=start, end=end, by=by,
                              customer=customer, where=where, as_of=as_of, stored=True))
         zone = ws.settings.workspace.timezone
+        fresh = site.remember("freshness", ws.freshness)
     if fmt != "json":
         return file_response(frame, fmt, f"{name}-by-{period}", timezone=zone)
-    return MetricQueryResponse(rows=to_rows(frame, by.split(",") if by else []))
+    return MetricQueryResponse(rows=to_rows(frame, by.split(",") if by else []),
+                               data_through=fresh.data_end, refreshed_at=fresh.refreshed_at)
 
 
 @router.post("/query", response_model=MetricQueryResponse, summary="Several metrics at once",
@@ -72,10 +74,12 @@ def query(body: MetricQuery, user: Viewer, site: SiteDep,
             by=body.by or None, customer=body.customer, where=body.where or None,
             as_of=body.as_of, stored=True))
         zone = ws.settings.workspace.timezone
+        fresh = site.remember("freshness", ws.freshness)
     if fmt != "json":
         return file_response(frame, fmt, f"{'-'.join(body.metrics)}-by-{body.period}"[:80],
                              timezone=zone)
-    return MetricQueryResponse(rows=to_rows(frame, body.by))
+    return MetricQueryResponse(rows=to_rows(frame, body.by), data_through=fresh.data_end,
+                               refreshed_at=fresh.refreshed_at)
 
 
 def to_rows(frame: pd.DataFrame, by: list[str]) -> list[MetricRow]:
@@ -83,7 +87,7 @@ def to_rows(frame: pd.DataFrame, by: list[str]) -> list[MetricRow]:
     columns in ``details``, empty values as null."""
     by = [name.strip() for name in by if name.strip()]  # as the engine reads them
     dimensions = {m.dimension for m in all_metrics() if m.dimension}
-    fixed = {"metric", "period_start", "target", "benchmark", *STANDARD}
+    fixed = {"metric", "period_start", "target", "benchmark", "partial", *STANDARD}
     rows = []
     for record in frame.to_dict("records"):
         segment = {k: str(record[k]) for k in [*by, *dimensions] if _present(record.get(k))}
@@ -98,7 +102,7 @@ def to_rows(frame: pd.DataFrame, by: list[str]) -> list[MetricRow]:
             else None,
             target=_clean(record.get("target")),
             benchmark=record.get("benchmark") if _present(record.get("benchmark")) else None,
-            details=details,
+            details=details, partial=bool(record.get("partial", False)),
         ))
     return rows
 

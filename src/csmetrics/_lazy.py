@@ -1,0 +1,41 @@
+"""Modules imported on first use, so that importing csmetrics stays cheap.
+
+Ibis, pandas and DuckDB take most of a second to import. The metric modules use Ibis only
+inside the functions that build expressions, so they hold a stand-in that imports the real
+module on the first attribute read::
+
+    from csmetrics._lazy import lazy_module
+
+    if TYPE_CHECKING:
+        import ibis
+    else:
+        ibis = lazy_module("ibis")
+
+``csmetrics metrics list`` then reads the metric registry without importing Ibis; the first
+``ibis.literal(...)`` of a query pays for the import. Only for modules used through their
+attributes (``ibis.literal``, ``ibis._``): a name imported with ``from x import y`` is read at
+import time, which defeats the point.
+"""
+
+from __future__ import annotations
+
+import importlib
+import types
+from typing import Any
+
+
+class LazyModule(types.ModuleType):
+    """Stands in for module ``name`` until an attribute is read, then forwards to it."""
+
+    def __getattr__(self, attribute: str) -> Any:
+        value = getattr(importlib.import_module(self.__name__), attribute)
+        setattr(self, attribute, value)  # the next read skips this method
+        return value
+
+    def __repr__(self) -> str:
+        return f"<lazy module {self.__name__!r}>"
+
+
+def lazy_module(name: str) -> Any:
+    """A stand-in for the module ``name`` that imports it on first attribute access."""
+    return LazyModule(name)

@@ -1,0 +1,1 @@
+"""Sample exports of Stripe, HubSpot, Zendesk and an NPS tool, with tested mapping files."""
