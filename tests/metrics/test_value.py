@@ -207,11 +207,12 @@ def test_cac_converts_cost_currencies_at_the_cost_start(ws, tmp_path):
     assert got.value == pytest.approx((1_100 + 500) / 2)
 
 
-def test_cac_refuses_a_currency_without_rate(ws, tmp_path):
-    load(ws, tmp_path, [["A", "A", "2024-01-05", "NA", None]],
-         costs=[["2024-01-01", "2024-01-31", "marketing", 1_000, None, "GBP"]])
-    with pytest.raises(ValueError, match="GBP on 2024-01-01"):
-        ws.query("cac", start="2024-01-01", end="2024-01-31")
+def test_cac_costs_in_a_currency_without_rate_are_refused_at_load(ws, tmp_path):
+    with pytest.raises(ValueError, match=r"GBP.*2024-01-01.*exchange_rates") as refused:
+        load(ws, tmp_path, [["A", "A", "2024-01-05", "NA", None]],
+             costs=[["2024-01-01", "2024-01-31", "marketing", 1_000, None, "GBP"]])
+    assert "costs" in str(refused.value)
+    assert ws.table_counts()["costs"] == 0  # nothing of the refused file was written
 
 
 @pytest.fixture

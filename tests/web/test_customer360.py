@@ -115,6 +115,9 @@ def test_an_editor_logs_a_note_that_becomes_the_last_touch(browser, base_url):  
                        "Renewal call booked, sponsor happy with the new plan.")]
     assert any(b.table == "activities" and b.loaded_by == "eddie (dashboard)"
                for b in ws.batches())
+    # the note is dated when it was written, after the exports end: it does not move the data end
+    assert ws.data_end() == END
+    assert f"data through {END}" in page.locator("#freshness").inner_text()
 
 
 def test_a_viewer_may_not_log_a_note(browser, base_url):  # noqa: F811

@@ -116,6 +116,20 @@ def test_axis_ticks_get_as_many_decimals_as_their_step_needs():
     assert charts._axis_format(Unit.RATIO, [0.5, 4])["ticksuffix"] == "×"
 
 
+def test_bars_of_zero_or_more_start_their_axis_at_zero():
+    # a month without churn in any plan: 0 % bars on an axis 0-5 %, not one from -100 %
+    frame = pd.DataFrame({"metric": "customer_churn_rate", "period_start": "2026-06-01",
+                          "plan": ["a", "b"], "value": [0.0, 0.0], "n": [10, 12],
+                          "ci_low": [None, None], "ci_high": [None, None]})
+    axis = charts.bars(frame, "customer_churn_rate", "plan").layout.xaxis
+    assert list(axis.range) == [0, pytest.approx(0.05)] and axis.dtick == pytest.approx(0.01)
+    frame["value"] = [0.02, 0.05]
+    assert list(charts.bars(frame, "customer_churn_rate", "plan").layout.xaxis.range) == [
+        0, pytest.approx(0.054)]
+    frame["value"] = [-0.02, 0.05]  # net churn can be negative: plotly's own range
+    assert charts.bars(frame, "customer_churn_rate", "plan").layout.xaxis.range is None
+
+
 def test_period_axes_label_quarters_weeks_and_months():
     quarters = charts._period_axis(pd.to_datetime(["2025-01-01", "2025-04-01", "2025-07-01"]))
     assert quarters["tickformat"] == "%Y Q%q" and quarters["dtick"] == "M3"

@@ -29,8 +29,6 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
 
-import httpx
-
 from csmetrics.clock import default_clock
 from csmetrics.config import EmailSection, WebhookSection
 
@@ -143,6 +141,8 @@ def post_webhook(settings: WebhookSection, event: str, key: str, body: bytes) ->
         "X-Csmetrics-Timestamp": timestamp,
         SIGNATURE_HEADER: sign(secret, timestamp, body),
     }
+    import httpx  # here, not at the top: every command opening a workspace would pay for it
+
     try:
         response = httpx.post(settings.url, content=body, headers=headers,
                               timeout=settings.timeout_seconds)

@@ -391,6 +391,11 @@ RECORDED = (
     ("leads", "created_at"), ("traffic", "date"), ("feedback", "submitted_at"),
 )
 
+#: Rows that users write in csmetrics itself (a note logged on a customer's page, dated when it
+#: was written): real touches, but not data from the company's systems, so they do not move
+#: the data end. Table -> (column, value) of those rows.
+WRITTEN_HERE = {"activities": ("kind", "note")}
+
 
 def data_end(con: BaseBackend, today: date) -> date:
     """The last day anything was recorded, never after ``today`` (an empty warehouse: today).
@@ -420,6 +425,9 @@ def _latest_days(con: BaseBackend, columns: Sequence[tuple[str, str]], until: da
     ends = []
     for table, column in columns:
         t = con.table(table)
+        if table in WRITTEN_HERE:
+            marker, value = WRITTEN_HERE[table]
+            t = t.filter(t[marker].isnull() | (t[marker] != value))
         day = t[column].cast("date") if until else t[column]
         ends.append(t.aggregate(source=ibis.literal(table), column=ibis.literal(column),
                                 latest=day.max(where=day <= until) if until else day.max()))

@@ -256,8 +256,21 @@ def bars(frame: pd.DataFrame, metric: str, segment: str, currency: str = "USD"
                               + " (n=%{customdata:,})<extra></extra>"))
     shown = [] if rows.empty else [*rows.value, *rows.ci_low, *rows.ci_high, 0]
     figure.update_layout(**_layout(hovermode="closest", height=max(260, 22 * len(rows) + 60)),
-                         xaxis=_axis_format(unit, shown, currency))
+                         xaxis=_axis_format(unit, shown, currency) | _from_zero(unit, shown))
     return figure
+
+
+def _from_zero(unit: Unit, values: Iterable[Any]) -> dict[str, Any]:
+    """For bars that are all zero or more, an axis from 0 to just past the largest (a
+    period without churn is bars of 0 % on an axis from 0 %, not one from -100 %)."""
+    found = _finite(values)
+    if not found or min(found) < 0:
+        return {}
+    top = max(found)
+    if top > 0:
+        return {"range": [0, top * 1.08]}
+    step = 0.01 if unit is Unit.RATE else 1.0
+    return {"range": [0, 5 * step], "tick0": 0, "dtick": step}
 
 
 #: The cohort heatmap shows months 0..COHORT_MONTHS since start (the download has them all),
@@ -313,8 +326,11 @@ def survival(curves: pd.DataFrame, band: str = "95 % CI") -> go.Figure:
             legendgroup="band", showlegend=i == 0))
         figure.add_trace(go.Scatter(x=part.months, y=part.survival, name=str(segment),
                                     line={"shape": "hv", "color": hue}))
-    figure.update_layout(**_layout(), yaxis={"tickformat": ".0%", "range": [0, 1.02]},
-                         xaxis={"title": "months since first payment"})
+    # the legend (segments and the band's name) below the axis title, not over it
+    figure.update_layout(**_layout(legend={"orientation": "h", "y": -0.28, "yanchor": "top"}),
+                         yaxis={"tickformat": ".0%", "range": [0, 1.02]},
+                         xaxis={"title": {"text": "months since first payment",
+                                          "standoff": 6}})
     return figure
 
 
