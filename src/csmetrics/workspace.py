@@ -36,7 +36,13 @@ from csmetrics.metrics import MetricRequest, compute
 from csmetrics.metrics.cohorts import cohort_context, cohort_table
 from csmetrics.metrics.engine import data_end, workspace_today
 from csmetrics.metrics.headline import Freshness, Kpi, headline, last_refreshed
-from csmetrics.metrics.refresh import DEFAULT_GRAINS, compute_all, data_start, plan_refresh
+from csmetrics.metrics.refresh import (
+    DEFAULT_GRAINS,
+    compute_all,
+    current_basis,
+    data_start,
+    plan_refresh,
+)
 from csmetrics.metrics.stored import stored_answer
 from csmetrics.reports.customer360 import CustomerView, CustomerViews, customer_views
 from csmetrics.schema import TABLES
@@ -137,7 +143,12 @@ class Workspace:
     def data_end(self) -> date:
         """The last day anything was recorded, never after today: the default end of every
         query, score and report."""
-        return data_end(self.warehouse.ibis, self.today())
+        today = self.today()
+        if self.warehouse.embedded:  # the stored results' end, while the ledger shows it holds
+            basis = current_basis(self.warehouse.sql, self.settings, today=today)
+            if basis is not None:
+                return basis["known_until"]  # type: ignore[return-value]
+        return data_end(self.warehouse.ibis, today)
 
     def freshness(self) -> Freshness:
         """"data through DATE · refreshed at TIME": the data end and the last refresh."""
@@ -239,9 +250,9 @@ class Workspace:
         (totals of a refreshed grain; see ``metrics.stored``), else compute it.
         """
         wanted = MetricRequest.create(metrics, **request)
-        if stored and self.warehouse.ibis.name == "duckdb":
-            answer = stored_answer(self.warehouse.sql, self.warehouse.ibis, self.settings,
-                                   wanted, today=self.today())
+        if stored and self.warehouse.embedded:
+            answer = stored_answer(self.warehouse.sql, lambda: self.warehouse.ibis,
+                                   self.settings, wanted, today=self.today())
             if answer is not None:
                 return answer
         return compute(self.warehouse.ibis, self.settings, wanted, today=self.today())

@@ -39,7 +39,7 @@ def refreshed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _request(ws: Workspace, names: list[str], **request: object):
     from csmetrics.metrics import MetricRequest
 
-    return stored_answer(ws.warehouse.sql, ws.warehouse.ibis, ws.settings,
+    return stored_answer(ws.warehouse.sql, lambda: ws.warehouse.ibis, ws.settings,
                          MetricRequest.create(names, **request), today=ws.today())
 
 
@@ -104,3 +104,46 @@ def test_stored_results_stop_answering_once_the_data_or_settings_change(refreshe
     config.write_text(config.read_text().replace('currency = "USD"', 'currency = "EUR"'))
     with Workspace.load(root) as ws:
         assert _request(ws, ["mrr"]) is None  # other settings: the stored rows are stale
+
+
+def test_the_ledger_alone_says_when_stored_results_hold_as_days_pass(refreshed, tmp_path):
+    """``current_basis`` answers "still current" without starting the engine only while no
+    day after the stored data end has come to pass: a ticket booked ahead counts once its
+    day is reached; a note logged on a customer's page never moves the data end."""
+    from datetime import datetime
+
+    from csmetrics.clock import FixedClock
+    from csmetrics.metrics.engine import data_end
+    from csmetrics.metrics.refresh import current_basis
+
+    root = tmp_path / "ws"
+    shutil.copytree(refreshed, root)
+    ahead = tmp_path / "tickets.csv"
+    ahead.write_text("ticket_id,customer_id,opened_at\nT-AHEAD,"
+                     f"{_first_customer(root)},2026-05-15 09:00:00\n")
+    note = tmp_path / "note.csv"
+    note.write_text("activity_id,customer_id,occurred_at,kind,notes\nN-1,"
+                    f"{_first_customer(root)},2026-05-08 10:00:00,note,Called them\n")
+
+    def at(day: str) -> Workspace:
+        return Workspace.load(root, FixedClock(datetime.fromisoformat(f"{day}T12:00:00")))
+
+    with at("2026-04-10") as ws:
+        ws.ingest("tickets", [ahead])
+        ws.ingest("activities", [note])
+        ws.refresh()
+        assert current_basis(ws.warehouse.sql, ws.settings, today=ws.today()) is not None
+        assert ws.data_end() == END == data_end(ws.warehouse.ibis, ws.today())
+    with at("2026-05-09") as ws:  # the note's day has passed, the ticket's not yet
+        assert current_basis(ws.warehouse.sql, ws.settings, today=ws.today()) is not None
+        assert ws.data_end() == END == data_end(ws.warehouse.ibis, ws.today())
+        assert _request(ws, ["mrr"]) is not None
+    with at("2026-05-20") as ws:  # the ticket's day has come: the data runs to it
+        assert current_basis(ws.warehouse.sql, ws.settings, today=ws.today()) is None
+        assert ws.data_end() == date(2026, 5, 15) == data_end(ws.warehouse.ibis, ws.today())
+        assert _request(ws, ["mrr"]) is None  # stale: computed instead
+
+
+def _first_customer(root: Path) -> str:
+    with Workspace.load(root) as ws:
+        return ws.warehouse.sql.execute("SELECT min(customer_id) FROM customers").fetchall()[0][0]

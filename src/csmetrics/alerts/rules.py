@@ -11,14 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import ibis
-import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
-from ibis.backends import BaseBackend
 
+from csmetrics._lazy import lazy_module
 from csmetrics.alerts.rulebook import OPS, AlertsConfig, Rule
 from csmetrics.config import Settings
 from csmetrics.errors import ConfigError
@@ -27,6 +25,13 @@ from csmetrics.health.scorecard import INSUFFICIENT, Scorecard
 from csmetrics.metrics import MetricRequest, compute
 from csmetrics.metrics.headline import last_complete_period
 from csmetrics.metrics.periods import Grain, next_start, period_start
+
+if TYPE_CHECKING:
+    import ibis
+    import ibis.expr.types as ir
+    from ibis.backends import BaseBackend
+else:
+    ibis = lazy_module("ibis")
 
 
 @dataclass(frozen=True)

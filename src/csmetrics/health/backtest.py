@@ -20,12 +20,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
-import ibis
 import numpy as np
 import pandas as pd
-from ibis.backends import BaseBackend
 
+from csmetrics._lazy import lazy_module
 from csmetrics.config import Settings
 from csmetrics.health.score import NEUTRAL
 from csmetrics.health.scorecard import BANDS, INSUFFICIENT
@@ -33,6 +33,12 @@ from csmetrics.metrics.context import MetricContext
 from csmetrics.metrics.money import customer_mrr_on
 from csmetrics.metrics.periods import Grain
 from csmetrics.metrics.policy import Policy
+
+if TYPE_CHECKING:
+    import ibis
+    from ibis.backends import BaseBackend
+else:
+    ibis = lazy_module("ibis")
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
-import ibis
-import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
-from ibis.backends import BaseBackend
 
+from csmetrics._lazy import lazy_module
 from csmetrics.config import Settings
 from csmetrics.enrich.sentiment import recent_sentiment
 from csmetrics.health.scorecard import Component, Scorecard
@@ -34,6 +33,13 @@ from csmetrics.metrics.money import customer_mrr_on
 from csmetrics.metrics.periods import Grain, period_start
 from csmetrics.metrics.policy import Policy
 from csmetrics.store.engines import largest_by
+
+if TYPE_CHECKING:
+    import ibis
+    import ibis.expr.types as ir
+    from ibis.backends import BaseBackend
+else:
+    ibis = lazy_module("ibis")
 
 NEUTRAL = 50.0
 

@@ -4,11 +4,11 @@ customer's MRR on that date and segment, and the period a text falls in."""
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING
 
-import ibis
 import pandas as pd
-from ibis.backends import BaseBackend
 
+from csmetrics._lazy import lazy_module
 from csmetrics.config import Settings
 from csmetrics.enrich.sentiment import sentiment_table
 from csmetrics.errors import UserInputError
@@ -17,6 +17,13 @@ from csmetrics.metrics.engine import check_segments, data_end
 from csmetrics.metrics.money import customer_mrr_on
 from csmetrics.metrics.periods import Calendar, Grain, period_start
 from csmetrics.metrics.policy import Policy
+
+if TYPE_CHECKING:
+    import ibis
+    from ibis.backends import BaseBackend
+else:
+    ibis = lazy_module("ibis")
+
 
 __all__ = ["customer_facts", "grain", "nps_groups", "periods_of", "resolve_as_of", "texts"]
 

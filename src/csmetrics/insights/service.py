@@ -4,12 +4,12 @@ merge requests, each as of a date, reading only what was known then."""
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING
 
 import duckdb
-import ibis
 import pandas as pd
-from ibis.backends import BaseBackend
 
+from csmetrics._lazy import lazy_module
 from csmetrics.config import Settings
 from csmetrics.enrich.sentiment import SOURCES, score_texts, sentiment_table
 from csmetrics.errors import UserInputError
@@ -30,6 +30,13 @@ from csmetrics.insights.themes import (
 )
 from csmetrics.metrics.engine import workspace_today
 from csmetrics.metrics.periods import Grain
+
+if TYPE_CHECKING:
+    import ibis
+    from ibis.backends import BaseBackend
+else:
+    ibis = lazy_module("ibis")
+
 
 __all__ = ["customer_texts", "find_themes", "rank_requests"]
 

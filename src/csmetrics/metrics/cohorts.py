@@ -18,11 +18,9 @@ discounts, currency) applies as in every revenue metric.
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import ibis.expr.types as ir
 import pandas as pd
-from ibis.backends import BaseBackend
 
 from csmetrics.clock import parse_day
 from csmetrics.config import Settings
@@ -33,6 +31,11 @@ from csmetrics.metrics.money import check_rates, customer_mrr_on, subscription_l
 from csmetrics.metrics.periods import Calendar, Grain, period_start, period_starts
 from csmetrics.metrics.policy import Policy
 from csmetrics.metrics.result import ratio
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+    from ibis.backends import BaseBackend
+
 
 Kind = Literal["logo", "revenue"]
 KINDS = ("logo", "revenue")

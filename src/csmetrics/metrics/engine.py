@@ -10,12 +10,11 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import ibis
 import pandas as pd
-from ibis.backends import BaseBackend
 
+from csmetrics._lazy import lazy_module
 from csmetrics.clock import Clock, default_clock, parse_day
 from csmetrics.config import Settings
 from csmetrics.errors import FieldError, UnknownNameError, UserInputError, closest
@@ -27,6 +26,13 @@ from csmetrics.metrics.policy import Policy
 from csmetrics.metrics.result import STANDARD
 from csmetrics.schema import TABLES, DType
 from csmetrics.store.engines import compile_ahead, run_compiled
+
+if TYPE_CHECKING:
+    import ibis
+    from ibis.backends import BaseBackend
+else:
+    ibis = lazy_module("ibis")
+
 
 DEFAULT_PERIODS = 12
 
@@ -410,6 +416,30 @@ def data_end(con: BaseBackend, today: date) -> date:
     return max(latest.values(), default=today)
 
 
+def recorded_between(sql: Any, after: date, until: date) -> bool:
+    """Whether a DuckDB warehouse (``sql``, its connection) records a day (``RECORDED``,
+    without ``WRITTEN_HERE``) after ``after`` and up to ``until``: when not, ``data_end``
+    on ``until`` is still ``after`` for data whose end was ``after``. The same question as
+    ``data_end`` asks, in SQL on the raw columns (their zone maps skip most row groups), to
+    answer from stored results without starting the engine."""
+    if until <= after:
+        return False
+    checks = []
+    for table, column in RECORDED:
+        timestamp = TABLES[table].column(column).dtype is DType.TIMESTAMP
+        low, high = (("CAST($after AS TIMESTAMP) + INTERVAL 1 DAY",
+                      "CAST($until AS TIMESTAMP) + INTERVAL 1 DAY") if timestamp
+                     else ("$after + INTERVAL 1 DAY", "$until + INTERVAL 1 DAY"))
+        where = f"{column} >= {low} AND {column} < {high}"
+        if table in WRITTEN_HERE:
+            marker, value = WRITTEN_HERE[table]
+            where += f" AND ({marker} IS NULL OR {marker} <> '{value}')"
+        checks.append(f"SELECT 1 FROM {table} WHERE {where}")
+    found = sql.execute(f"SELECT EXISTS ({' UNION ALL '.join(checks)})",
+                        {"after": after, "until": until}).fetchall()
+    return bool(found[0][0])
+
+
 def workspace_today(settings: Settings, clock: Clock | None = None) -> date:
     """Today's calendar day in the workspace's time zone, by ``clock`` (default: the
     process clock)."""
@@ -466,4 +496,5 @@ def catalogue() -> list[MetricDefinition]:
 
 
 __all__ = ["MetricRequest", "catalogue", "compute", "data_end", "empty_tables", "honest",
-           "sources", "unloaded_reasons", "unloaded_sources", "workspace_today"]
+           "recorded_between", "sources", "unloaded_reasons", "unloaded_sources",
+           "workspace_today"]

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import duckdb
 import pandas as pd
-from ibis.backends import BaseBackend
 
 from csmetrics.config import Settings
 from csmetrics.metrics.definition import MetricDefinition, get_metric
 from csmetrics.metrics.engine import MetricRequest, compute, data_end
 from csmetrics.metrics.periods import Grain, next_start, period_start
+
+if TYPE_CHECKING:
+    from ibis.backends import BaseBackend
+
 
 HEADLINE = ("mrr", "net_new_mrr", "nrr", "grr", "customer_churn_rate", "arpa", "nps", "csat",
             "ltv_cac_ratio")

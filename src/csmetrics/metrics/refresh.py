@@ -14,22 +14,31 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import duckdb
 import numpy as np
 import pandas as pd
-from ibis.backends import BaseBackend
 
 from csmetrics._version import __version__
 from csmetrics.config import Settings
 from csmetrics.metrics.definition import MetricDefinition, all_metrics
-from csmetrics.metrics.engine import MetricRequest, compute, data_end, empty_tables
+from csmetrics.metrics.engine import (
+    MetricRequest,
+    compute,
+    data_end,
+    empty_tables,
+    recorded_between,
+)
 from csmetrics.metrics.periods import Calendar, Grain, next_start, period_start, period_starts
 from csmetrics.metrics.result import STANDARD
 from csmetrics.schema import TABLES
 from csmetrics.store.engines import side_connection
 from csmetrics.store.materialize import read_basis
+
+if TYPE_CHECKING:
+    from ibis.backends import BaseBackend
+
 
 DEFAULT_GRAINS = ("month", "quarter")
 T = TypeVar("T")
@@ -434,6 +443,29 @@ def _code_digest() -> str:
         for path in sorted((package / folder).glob("*.py")):
             digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def current_basis(sql: duckdb.DuckDBPyConnection, settings: Settings, *, today: date
+                  ) -> dict[str, object] | None:
+    """What the last refresh's results rest on, when the ledger alone shows they are still
+    current on ``today``: the same settings and metric code (for its grains and segments),
+    no batch loaded since (so no table gained or lost its rows), and no day recorded after
+    its data end up to ``today`` (so the data end has not moved). Only for a DuckDB
+    warehouse, whose tables ``sql`` reads; it never starts the engine. None means "not
+    known here": ``plan_refresh`` then reads the data."""
+    last = sql.execute("SELECT grains, segments FROM _refreshes "
+                       "ORDER BY refreshed_at DESC LIMIT 1").fetchall()
+    basis = read_basis(sql)
+    if not last or basis is None:
+        return None
+    settled = config_fingerprint(settings, list(last[0][0]), list(last[0][1]))
+    newest = sql.execute("SELECT coalesce(max(batch_id), 0) FROM _batches").fetchall()[0][0]
+    known_until = basis["known_until"]
+    if (str(basis["config"]).split(" ")[0] != settled or newest != basis["last_batch"]
+            or not isinstance(known_until, date) or known_until > today
+            or recorded_between(sql, known_until, today)):
+        return None
+    return basis
 
 
 def plan_refresh(

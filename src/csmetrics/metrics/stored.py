@@ -14,25 +14,32 @@ the incremental refresh relies on, and its tests check).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date
+from typing import TYPE_CHECKING
 
 import duckdb
 import pandas as pd
-from ibis.backends import BaseBackend
 
 from csmetrics.config import Settings
 from csmetrics.metrics.definition import get_metric
 from csmetrics.metrics.engine import MetricRequest, default_start, honest
 from csmetrics.metrics.periods import Calendar, period_starts
-from csmetrics.metrics.refresh import plan_refresh
+from csmetrics.metrics.refresh import current_basis, plan_refresh
 from csmetrics.metrics.result import STANDARD
 from csmetrics.store.materialize import read_basis
 
+if TYPE_CHECKING:
+    from ibis.backends import BaseBackend
 
-def stored_answer(sql: duckdb.DuckDBPyConnection, con: BaseBackend, settings: Settings,
-                  request: MetricRequest, *, today: date) -> pd.DataFrame | None:
+
+def stored_answer(sql: duckdb.DuckDBPyConnection, engine: Callable[[], BaseBackend],
+                  settings: Settings, request: MetricRequest, *, today: date
+                  ) -> pd.DataFrame | None:
     """``compute``'s answer to ``request`` read from the stored results, or None when they
-    cannot give it (not current as of ``today``, or not what was stored)."""
+    cannot give it (not current as of ``today``, or not what was stored). ``engine`` gives
+    the warehouse's Ibis connection, started only when the ledger alone cannot tell that
+    the results are current (``current_basis``)."""
     definitions = [get_metric(name) for name in request.metrics]
     if (request.by or request.customer or request.where or request.as_of is not None
             or any(d.dimension for d in definitions)):
@@ -43,9 +50,10 @@ def stored_answer(sql: duckdb.DuckDBPyConnection, con: BaseBackend, settings: Se
     if not last or basis is None or request.grain.value not in last[0][0]:
         return None
     grains, segments = list(last[0][0]), list(last[0][1])
-    plan = plan_refresh(sql, con, settings, grains, segments, today=today)
-    if plan.full or plan.since is not None:
-        return None
+    if current_basis(sql, settings, today=today) is None:
+        plan = plan_refresh(sql, engine(), settings, grains, segments, today=today)
+        if plan.full or plan.since is not None:
+            return None
     calendar = Calendar(settings.fiscal.week_start, settings.fiscal.year_start_month)
     end = request.end or basis["known_until"]
     start = request.start or default_start(end, request.grain, calendar)

@@ -17,18 +17,24 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import ibis
-from ibis.backends import BaseBackend
 
+from csmetrics._lazy import lazy_module
 from csmetrics.config import EngineSection
 from csmetrics.errors import UserInputError
 from csmetrics.schema import TABLES
 from csmetrics.store import engines, migrations
 from csmetrics.store.ddl import create_all
 from csmetrics.store.sql import first, quote_literal
+
+if TYPE_CHECKING:
+    import ibis
+    from ibis.backends import BaseBackend
+else:
+    ibis = lazy_module("ibis")
+
 
 SUPPORTED_SCHEMES = ("duckdb",)
 _UMASK_LOCK = threading.Lock()
@@ -133,6 +139,12 @@ class Warehouse:
         other = Warehouse(con, self.timezone, url=self.url, engine=self._engine)
         other._file = self._file
         return other
+
+    @property
+    def embedded(self) -> bool:
+        """Whether the canonical tables live in the DuckDB database ``sql`` opens, rather
+        than in a query-only engine (Spark)."""
+        return self._sql is not None
 
     @property
     def shares_connections(self) -> bool:
