@@ -6,13 +6,11 @@ from the shipped Stripe / HubSpot / Zendesk / NPS sample exports."""
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pandas as pd
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from csmetrics import Workspace
 from csmetrics.demo import write_company
@@ -23,17 +21,11 @@ from csmetrics.web.pages import _tiles
 from tests.conftest import DEMO_END_DAY
 from tests.samples import build_sample_workspace
 from tests.serving import served
+from tests.web.test_dashboard import browser, new_page, shot, sign_in  # noqa: F401
 
 PASSWORD = "readable-pass-1"
-ARTIFACTS = Path(__file__).parents[2] / "test-artifacts" / "screenshots"
 MONEY = re.compile(r"^-?\d{1,3}(,\d{3})*\.\d{2} USD$")
 PERCENT = re.compile(r"^-?\d+\.\d %$")
-
-
-def shot(page: Page, name: str) -> None:
-    """Keep a full-page screenshot as a test artifact."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 @pytest.fixture(scope="module")
@@ -61,26 +53,9 @@ def samples_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     ws.close()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    executable = shutil.which("chromium")
-    assert executable, "Debian's chromium is missing: 'make test' installs it"
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=executable, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        yield launched
-        launched.close()
-
-
-def signed_in(browser: Browser, base_url: str, width: int = 1280) -> Page:
-    page = browser.new_page(viewport={"width": width, "height": 900})
-    page.route("**/*", lambda route: route.continue_()
-               if route.request.url.startswith("http://127.0.0.1") else route.abort())
-    page.goto(base_url + "/login")
-    page.fill("input[name=username]", "viv")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+def signed_in(browser: Browser, base_url: str, width: int = 1280) -> Page:  # noqa: F811
+    page = new_page(browser, width)
+    sign_in(page, base_url, PASSWORD)
     page.wait_for_selector(".tile")
     return page
 
@@ -160,7 +135,7 @@ def test_tiles_do_not_judge_a_small_sample():
 # -- in the browser ------------------------------------------------------------------------
 
 
-def test_overview_tiles_are_formatted_and_a_small_sample_is_flagged(browser, demo_url):
+def test_overview_tiles_are_formatted_and_a_small_sample_is_flagged(browser, demo_url):  # noqa: F811
     page = signed_in(browser, demo_url)
     assert MONEY.match(page.locator(".tile[data-metric=mrr] .value").inner_text())
     for metric in ("nrr", "grr", "customer_churn_rate"):
@@ -185,7 +160,7 @@ def test_overview_tiles_are_formatted_and_a_small_sample_is_flagged(browser, dem
     shot(page, "readable-overview")
 
 
-def test_no_chart_repeats_a_tick_label(browser, demo_url):
+def test_no_chart_repeats_a_tick_label(browser, demo_url):  # noqa: F811
     page = signed_in(browser, demo_url)
     for address in ("/", "/revenue", "/retention", "/retention?period=quarter",
                     "/revenue?period=week"):
@@ -201,7 +176,7 @@ def test_no_chart_repeats_a_tick_label(browser, demo_url):
     assert all(t.endswith(" USD") for t in ticks(page, "mrr", "y"))
 
 
-def test_periods_are_labelled_as_periods(browser, demo_url):
+def test_periods_are_labelled_as_periods(browser, demo_url):  # noqa: F811
     page = signed_in(browser, demo_url)
     page.goto(demo_url + "/retention?period=quarter")
     quarters = ticks(page, "churn", "x")
@@ -215,7 +190,7 @@ def test_periods_are_labelled_as_periods(browser, demo_url):
     assert months and all(re.fullmatch(r"[A-Z][a-z]{2} \d{4}", t) for t in months)
 
 
-def test_tables_have_headers_for_people(browser, demo_url):
+def test_tables_have_headers_for_people(browser, demo_url):  # noqa: F811
     page = signed_in(browser, demo_url)
     for address in ("/", "/revenue", "/retention", "/voice"):
         page.goto(demo_url + address)
@@ -230,7 +205,7 @@ def test_tables_have_headers_for_people(browser, demo_url):
 
 
 @pytest.mark.parametrize("width", [390, 1280])
-def test_cohort_heatmaps_fit_their_cards_and_show_cohort_sizes(browser, demo_url, width):
+def test_cohort_heatmaps_fit_their_cards_and_show_cohort_sizes(browser, demo_url, width):  # noqa: F811
     page = signed_in(browser, demo_url, width)
     page.goto(demo_url + "/retention?period=quarter")  # two years of monthly cohorts
     for key in ("cohorts_logo", "cohorts_revenue"):
@@ -251,7 +226,7 @@ def test_cohort_heatmaps_fit_their_cards_and_show_cohort_sizes(browser, demo_url
     shot(page, f"readable-retention-cohorts-{width}")
 
 
-def test_sample_exports_read_with_currency_and_percentages(browser, samples_url):
+def test_sample_exports_read_with_currency_and_percentages(browser, samples_url):  # noqa: F811
     page = signed_in(browser, samples_url)
     assert MONEY.match(page.locator(".tile[data-metric=mrr] .value").inner_text())
     assert PERCENT.match(page.locator(".tile[data-metric=nrr] .value").inner_text())

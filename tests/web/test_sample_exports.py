@@ -90,6 +90,14 @@ def test_numbers_read_by_their_unit(browser, base_url):  # noqa: F811
     assert tiles["customer_churn_rate"].locator(".value").inner_text() == format_value(
         churn, Unit.RATE, "USD")
     assert tiles["customer_churn_rate"].locator(".value").inner_text().endswith("%")
+    # without usage or CSM activity no account has enough data for a band: said so
+    assert tiles["health_mix"].locator(".change").inner_text().endswith(
+        "· 100% insufficient data")
+    # no costs: no value, the reason, and no "too few to judge" or change beside it
+    ltv = tiles["ltv_cac_ratio"]
+    assert ltv.locator(".value").inner_text() == "—"
+    assert "load costs" in ltv.inner_text() and "too few" not in ltv.inner_text()
+    assert ltv.locator(".change").inner_text() == ""
     # no machine names in the tables a user reads
     page.goto(f"{base_url}/voice")
     headers = page.locator("th").all_inner_texts()

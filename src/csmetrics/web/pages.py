@@ -743,7 +743,7 @@ def _tiles(frame: pd.DataFrame, currency: str, period: str = "month",
         target = None if pd.isna(last.target) else float(last.target)
         change = None if now is None or before is None else now - before
         n = 0 if pd.isna(last.n) else int(last.n)
-        few = unit in SAMPLED_UNITS and n < min_sample
+        few = unit in SAMPLED_UNITS and n < min_sample and now is not None  # else: its reason
         shown = format_change(change, unit, currency)
         judged = not (few or change is None or definition.direction is Direction.NEUTRAL
                       or not any(d in "123456789" for d in shown))  # "+0.0 pts": no change

@@ -11,6 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from csmetrics.errors import UserInputError
+from csmetrics.health.scorecard import BAND_LABELS, INSUFFICIENT
 from csmetrics.metrics.definition import Unit
 from csmetrics.metrics.formatting import column_label, format_cell, format_value
 from csmetrics.reports.customer360 import last_touch, subscriptions_now
@@ -85,12 +86,15 @@ def health_mix_tile(site: Site) -> dict[str, Any]:
             as_of = latest
     counts = scores["band"].value_counts()
     total = int(counts.sum())
-    shares = {band: (counts.get(band, 0) / total if total else 0.0)
-              for band in ("red", "yellow", "green")}
-    figure = go.Figure([go.Bar(x=[shares[b]], y=[""], orientation="h", name=b,
-                               marker_color={"red": "#dc2626", "yellow": "#d97706",
-                                             "green": "#16a34a"}[b], hoverinfo="name+x")
-                        for b in ("red", "yellow", "green")])
+    bands = ("red", "yellow", "green", INSUFFICIENT)
+    shares = {band: (counts.get(band, 0) / total if total else 0.0) for band in bands}
+    colours = {"red": "#dc2626", "yellow": "#d97706", "green": "#16a34a",
+               INSUFFICIENT: "#9ca3af"}
+    figure = go.Figure([go.Bar(x=[shares[b]], y=[""], orientation="h",
+                               name=BAND_LABELS.get(b, b), marker_color=colours[b],
+                               hoverinfo="name+x") for b in bands])
+    unscored = (f" · {shares[INSUFFICIENT]:.0%} insufficient data"
+                if counts.get(INSUFFICIENT, 0) else "")
     figure.update_layout(barmode="stack", height=40, margin={"l": 0, "r": 0, "t": 0, "b": 0},
                          xaxis={"visible": False, "range": [0, 1]}, yaxis={"visible": False},
                          showlegend=False, paper_bgcolor="rgba(0,0,0,0)",
@@ -98,7 +102,8 @@ def health_mix_tile(site: Site) -> dict[str, Any]:
     return {
         "name": "health_mix", "title": "Health mix",
         "value": f"{shares['green']:.0%} green",
-        "change": f"{shares['red']:.0%} red · {shares['yellow']:.0%} yellow", "suffix": "",
+        "change": f"{shares['red']:.0%} red · {shares['yellow']:.0%} yellow{unscored}",
+        "suffix": "",
         "good": None,
         "target": None, "gap": None, "benchmark": "", "n": total,
         "note": "" if as_of is None else f"snapshot of {str(as_of)[:10]}",
