@@ -144,3 +144,21 @@ def test_retention_page_on_a_phone_has_no_overlapping_elements(browser, base_url
             for other, other_box in parts[i + 1:]:
                 assert not _overlaps(box, other_box), (name, other)
     shot(page, "samples-retention-phone")
+
+
+def test_the_customer_page_speaks_to_people(browser, base_url):  # noqa: F811
+    ws = STATE["ws"]
+    customer = ws.warehouse.sql.execute(
+        "SELECT customer_id FROM tickets GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+    ).fetchall()[0][0]
+    page = _signed_in(browser, base_url)
+    page.goto(f"{base_url}/customers/{customer}")
+    page.wait_for_selector("#chart-timeline .main-svg")
+    headers = page.locator("main th").all_inner_texts()
+    assert "Opened at" in headers and not [h for h in headers if "_" in h]
+    assert "_" not in page.locator("main > p.meta").first.inner_text()  # "Started at: ..."
+    assert "None" not in page.locator("#last-touch").inner_text()  # a ticket without category
+    # no usage loaded: the timeline is MRR alone, without an empty DAU axis
+    figure = json.loads(page.locator("#chart-timeline").get_attribute("data-figure") or "{}")
+    assert [t["name"] for t in figure["data"]] == ["MRR"]
+    shot(page, "samples-customer")

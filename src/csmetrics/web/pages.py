@@ -25,7 +25,12 @@ from csmetrics.health.scorecard import BAND_LABELS
 from csmetrics.metrics import get_metric
 from csmetrics.metrics.definition import Direction, Unit
 from csmetrics.metrics.engine import unloaded_sources
-from csmetrics.metrics.formatting import benchmark_text, format_change, format_value
+from csmetrics.metrics.formatting import (
+    benchmark_text,
+    column_label,
+    format_change,
+    format_value,
+)
 from csmetrics.metrics.periods import Grain, period_start
 from csmetrics.reports.customer360 import NOTE_MAX_CHARS, note_file
 from csmetrics.reports.customers import select_customers
@@ -49,6 +54,7 @@ def _freshness(request: Request) -> str:
 
 
 templates.env.globals["freshness"] = _freshness
+templates.env.filters["label"] = column_label  # snake_case names as headers for people
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 OVERVIEW_TILES = ("mrr", "nrr", "grr", "customer_churn_rate", "nps", "csat", "ltv_cac_ratio")

@@ -155,11 +155,13 @@ def customer_view(site: Site, customer: str) -> dict[str, Any] | None:
     mrr = pd.DataFrame(history, columns=["period_start", "mrr"])
     timeline = go.Figure(go.Scatter(x=mrr.period_start, y=mrr.mrr, mode="lines+markers",
                                     name="MRR", line={"color": charts.PALETTE[0]}))
-    dau = usage[usage.metric == "dau"]
-    timeline.add_trace(go.Bar(x=dau.period_start, y=dau.value, name="daily active users",
-                              yaxis="y2", marker_color=charts.PALETTE[5], opacity=0.5))
-    timeline.update_layout(yaxis={"title": "MRR"}, yaxis2={"title": "DAU", "overlaying": "y",
-                                                           "side": "right"},
+    dau = usage[(usage.metric == "dau") & usage.value.notna()]
+    if not dau.empty:  # no usage loaded (or none for this customer): MRR alone, no empty axis
+        timeline.add_trace(go.Bar(x=dau.period_start, y=dau.value, name="daily active users",
+                                  yaxis="y2", marker_color=charts.PALETTE[5], opacity=0.5))
+        timeline.update_layout(yaxis2={"title": "DAU", "overlaying": "y", "side": "right",
+                                       "rangemode": "tozero"})
+    timeline.update_layout(yaxis={"title": "MRR", "rangemode": "tozero"},
                            margin={"l": 60, "r": 60, "t": 10, "b": 40},
                            legend={"orientation": "h", "y": -0.2})
     return {
