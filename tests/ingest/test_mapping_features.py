@@ -185,3 +185,29 @@ def test_costs_in_another_currency_need_a_rate_too(loaded, tmp_path):
                      [["2024-01-01", "2024-01-31", "marketing", "500", "GBP"]])
     assert "GBP is first used on 2024-01-01 (costs.period_start)" in str(
         refused(loaded, "costs", path))
+
+
+def test_multiply_turns_a_unit_price_into_the_price_of_all_units(loaded, tmp_path):
+    # Stripe exports the price of one seat: 3 seats at 49.99 a month are 149.97; an empty
+    # quantity counts as one unit
+    path = write_csv(tmp_path / "subs.csv", ["id", "Customer ID", "Product", "Amount",
+                                             "Quantity", "Interval", "Start"],
+                     [["S1", "C1", "Team", "49.99", "3", "month", "2024-05-01"],
+                      ["S2", "C2", "Solo", "10.00", "", "month", "2024-05-01"]])
+    loaded.ingest("subscriptions", [path], mapping=mapping(tmp_path, (
+        '[columns]\n"id" = "subscription_id"\n"Customer ID" = "customer_id"\n'
+        '"Product" = "plan"\n"Amount" = "amount"\n"Quantity" = "quantity"\n"Interval" = "billing_interval"\n'
+        '"Start" = "start_date"\n[multiply]\namount = "quantity"\n')))
+    got = loaded.warehouse.sql.execute(
+        "SELECT subscription_id, amount, quantity FROM subscriptions ORDER BY 1").fetchall()
+    assert [(s, float(a), q) for s, a, q in got] == [("S1", 149.97, 3), ("S2", 10.0, None)]
+    assert float(loaded.query("mrr", start="2024-05-01", end="2024-05-31").value.iloc[0]) == \
+        pytest.approx(159.97)
+
+
+def test_multiply_needs_two_number_columns(loaded, tmp_path):
+    path = write_csv(tmp_path / "subs.csv", ["subscription_id"], [["S1"]])
+    with pytest.raises(ConfigError, match=r"\[multiply\] amount = 'plan' needs two different "
+                                          r"number columns of 'subscriptions': amount, "):
+        loaded.ingest("subscriptions", [path],
+                      mapping=mapping(tmp_path, '[multiply]\namount = "plan"\n'))

@@ -295,6 +295,8 @@ def preview_files(
                     header = f"(constant {mapping.constants[name]!r})"
                 elif name in mapping.derived:
                     header = f"{mapping.derived[name].after} + {header!r} minutes"
+                elif name in mapping.multiply:
+                    header = f"{header!r} × {mapping.multiply[name]}"
                 sources.setdefault(name, header)
         shown = [c for c in table.column_names if c in sources]
         total = first(con.execute(f"SELECT count(*) FROM {BATCH}"))[0]

@@ -24,6 +24,9 @@ A mapping is a small TOML file; every section is optional::
     after = "opened_at"            # from a column of the file
     minutes = "First reply time in minutes"
 
+    [multiply]                     # a number column times another (empty = 1): Stripe's
+    amount = "quantity"            # Amount is one unit's price, csmetrics' amount all units'
+
 Values of columns with allowed values (``billing_interval``, ``priority``, ``survey``...) are
 matched ignoring case, before and after translation: ``Active`` is ``active``. Without a
 mapping, headers are still matched leniently: ``Customer ID``, ``customer-id`` and
@@ -72,6 +75,8 @@ class Mapping(BaseModel):
     formats: Formats = Formats()
     constants: dict[str, str | int | float | bool] = {}
     derived: dict[str, Derived] = {}
+    #: canonical number column -> the canonical number column it is multiplied by
+    multiply: dict[str, str] = {}
     #: Where the mapping came from (its file), for errors.
     _source: str = PrivateAttr("mapping")
 
@@ -126,6 +131,13 @@ class Mapping(BaseModel):
                 if ours in mapped:
                     raise ConfigError(f"{source}: {ours!r} is both in [columns] and in "
                                       f"[{section}]; keep one.")
+        numbers = [c.name for c in table.columns
+                   if c.dtype in (DType.MONEY, DType.NUMBER, DType.INTEGER)]
+        for ours, by in self.multiply.items():
+            if ours not in numbers or by not in numbers or ours == by:
+                raise ConfigError(
+                    f"{source}: [multiply] {ours} = {by!r} needs two different number columns "
+                    f"of {table.name!r}: {', '.join(numbers)}.")
         for ours, spec in self.derived.items():
             if table.column(ours).dtype is not DType.TIMESTAMP or spec.after not in names \
                     or table.column(spec.after).dtype is not DType.TIMESTAMP:

@@ -139,8 +139,11 @@ def build_batch(
             exprs.append(f"__rowid + {staged.first_row} AS __row")
         texts = []  # each cell's cleaned text, computed once in an inner query
         typed_columns: dict[str, str] = {}
-        derived = [c for c in table.columns if c.name in mapping.derived]
-        for column in [c for c in table.columns if c not in derived] + derived:
+        # derived and multiplied columns last: they read the typed columns they come from
+        later = [c for c in table.columns if c.name in mapping.derived
+                 or c.name in mapping.multiply]
+        derived = [c for c in later if c.name in mapping.derived]
+        for column in [c for c in table.columns if c not in later] + later:
             header = staged.found.get(column.name)
             if header is None:
                 exprs.append(f"CAST(NULL AS {column.dtype.sql}) AS {column.name}")
@@ -157,6 +160,9 @@ def build_batch(
                 typed = _after_minutes(after, text)
             else:
                 typed = _typed(header, text, source_type, column, mapping, params)
+            if column.name in mapping.multiply:
+                by = typed_columns.get(mapping.multiply[column.name], "NULL")
+                typed = f"CAST({typed} * coalesce({by}, 1) AS {column.dtype.sql})"
             typed_columns[column.name] = typed
             if _converted(column, source_type):
                 if staged.staging is None:
