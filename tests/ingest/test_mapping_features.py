@@ -196,7 +196,8 @@ def test_multiply_turns_a_unit_price_into_the_price_of_all_units(loaded, tmp_pat
                       ["S2", "C2", "Solo", "10.00", "", "month", "2024-05-01"]])
     loaded.ingest("subscriptions", [path], mapping=mapping(tmp_path, (
         '[columns]\n"id" = "subscription_id"\n"Customer ID" = "customer_id"\n'
-        '"Product" = "plan"\n"Amount" = "amount"\n"Quantity" = "quantity"\n"Interval" = "billing_interval"\n'
+        '"Product" = "plan"\n"Amount" = "amount"\n"Quantity" = "quantity"\n'
+        '"Interval" = "billing_interval"\n'
         '"Start" = "start_date"\n[multiply]\namount = "quantity"\n')))
     got = loaded.warehouse.sql.execute(
         "SELECT subscription_id, amount, quantity FROM subscriptions ORDER BY 1").fetchall()

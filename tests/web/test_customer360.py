@@ -146,7 +146,7 @@ def test_renewals_view_lists_renewals_and_arr_at_risk(browser, base_url, days): 
     page.click("header nav a:text('Renewals')")
     page.wait_for_url(re.compile(r".*/renewals(\?.*)?$"), timeout=60_000)
     page.click(f"#windows a:text('Next {days} days')")
-    page.wait_for_url(f"**/renewals?days={days}")
+    page.wait_for_url(f"**/renewals?days={days}&billing=all")
     with page.expect_download() as info:
         page.click(".downloads a[data-format=csv]")
     rows = list(csv.DictReader(io.StringIO(info.value.path().read_text())))
@@ -166,3 +166,14 @@ def test_renewals_view_lists_renewals_and_arr_at_risk(browser, base_url, days): 
     if days == 90:
         assert rows, "the samples have annual renewals in the 90 days after 2026-06-30"
         shot(page, "renewals-90")
+        # contracts only: the annual and quarterly renewals, not each month of a monthly plan
+        page.click("#billing a:text('Contracts')")
+        page.wait_for_url(f"**/renewals?days={days}&billing=contracts")
+        contracts = [r for r in rows if r["Interval"] in ("quarter", "year")]
+        assert 0 < len(contracts) < len(rows)
+        assert page.locator("#renewals tbody tr").count() == len(contracts)
+        assert set(page.locator("#renewals tbody td:nth-child(4)").all_inner_texts()) <= {
+            "quarter", "year"}
+        assert page.locator("#renewals-count").inner_text() == (
+            f"{len(contracts)} renewals · {money(sum(float(r['ARR']) for r in contracts))} ARR")
+        shot(page, "renewals-90-contracts")

@@ -29,9 +29,26 @@ HEADERS = {"customer_id": "Customer ID", "name": "Name", "owner": "Owner", "plan
            "subscription_id": "Subscription"}
 
 
+#: What the billing picker offers: every subscription, or contracts only (billed quarterly
+#: or yearly, whose renewal is a decision), since a monthly plan "renews" every month.
+BILLING = {"all": ("All subscriptions", None), "contracts": (
+    "Contracts (quarterly and annual)", ("quarter", "year"))}
+
+
 def _window(days: str) -> int:
     """The window asked for; anything but 30, 60 or 90 gets 90."""
     return int(days) if days in {str(w) for w in WINDOWS} else WINDOWS[-1]
+
+
+def _billing(billing: str) -> str:
+    """The billing choice asked for; anything unknown gets every subscription."""
+    return billing if billing in BILLING else "all"
+
+
+def _of_billing(due: pd.DataFrame, billing: str) -> pd.DataFrame:
+    """The renewals of the intervals ``billing`` keeps."""
+    intervals = BILLING[billing][1]
+    return due if intervals is None else due[due["billing_interval"].isin(intervals)]
 
 
 def renewal_rows(site: Site, within: int) -> tuple[date, pd.DataFrame]:
@@ -50,14 +67,16 @@ def renewal_rows(site: Site, within: int) -> tuple[date, pd.DataFrame]:
 
 
 @router.get("/renewals", response_class=HTMLResponse)
-def renewals_page(request: Request, days: str = "90") -> Response:
-    """Subscriptions renewing soon, soonest first, and the ARR at risk per health band."""
+def renewals_page(request: Request, days: str = "90", billing: str = "all") -> Response:
+    """Subscriptions (or contracts only) renewing soon, soonest first, and the ARR at risk
+    per health band."""
     session = _session(request)
     if session is None:
         return RedirectResponse("/login", status_code=303)
     site: Site = request.app.state.site
-    within = _window(days)
+    within, billing = _window(days), _billing(billing)
     day, due = renewal_rows(site, within)
+    due = _of_billing(due, billing)
     with site.reading() as ws:
         company, currency = ws.settings.workspace.name, ws.settings.workspace.currency
     money = lambda v: format_value(v, Unit.MONEY, currency)  # noqa: E731
@@ -65,17 +84,20 @@ def renewals_page(request: Request, days: str = "90") -> Response:
     return templates.TemplateResponse(request, "renewals.html", {
         "page": "renewals", "title": "Renewals", "company": company, "user": session.user,
         "csrf": session.csrf, "pages": _nav(), "day": day, "within": within,
-        "windows": WINDOWS, "money": money,
+        "windows": WINDOWS, "money": money, "billing": billing,
+        "billings": {k: label for k, (label, _) in BILLING.items()},
         "rows": due.to_dict("records"), "bands": bands.to_dict("records"),
         "total_arr": money(float(due["arr"].sum())),
         "downloads": [{"format": f, "label": FORMATS[f].label,
-                       "url": f"/renewals/export{FORMATS[f].extension}?days={within}"}
+                       "url": f"/renewals/export{FORMATS[f].extension}?days={within}"
+                              f"&billing={billing}"}
                       for f in DOWNLOAD_ORDER],
     })
 
 
 @router.get("/renewals/export.{fmt}")
-def renewals_export(request: Request, fmt: str, days: str = "90") -> Response:
+def renewals_export(request: Request, fmt: str, days: str = "90", billing: str = "all"
+                    ) -> Response:
     """The renewals page's rows as CSV, Excel or Parquet."""
     session = _session(request)
     if session is None:
@@ -85,6 +107,7 @@ def renewals_export(request: Request, fmt: str, days: str = "90") -> Response:
     site: Site = request.app.state.site
     within = _window(days)
     _, due = renewal_rows(site, within)
+    due = _of_billing(due, _billing(billing))
     with site.reading() as ws:
         zone = ws.settings.workspace.timezone
     return _file(due.rename(columns=HEADERS), fmt, "renewals", f"next-{within}-days", zone)
