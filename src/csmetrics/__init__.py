@@ -13,10 +13,10 @@ Ibis and DuckDB until a command needs them.
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from csmetrics._lazy import lazy_names
 from csmetrics._version import __version__ as __version__
 from csmetrics.errors import (
     ConfigError,
@@ -44,17 +44,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Import ``Workspace``, ``Settings`` and ``MetricRequest`` when first asked for."""
-    if name not in _LAZY:
-        raise AttributeError(f"module 'csmetrics' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)
 
 
 def query(metrics: str | list[str], *, workspace: str | Path | None = None,

@@ -20,7 +20,9 @@ import time, which defeats the point.
 from __future__ import annotations
 
 import importlib
+import sys
 import types
+from collections.abc import Callable
 from typing import Any
 
 
@@ -39,3 +41,25 @@ class LazyModule(types.ModuleType):
 def lazy_module(name: str) -> Any:
     """A stand-in for the module ``name`` that imports it on first attribute access."""
     return LazyModule(name)
+
+
+def lazy_names(package: str, names: dict[str, str]
+               ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """A package's ``__getattr__`` and ``__dir__`` (PEP 562) that import each of ``names``
+    (public name -> the module defining it) when first asked for, and keep it::
+
+        __getattr__, __dir__ = lazy_names(__name__, {"Workspace": "csmetrics.workspace"})
+    """
+    namespace = sys.modules[package].__dict__
+
+    def __getattr__(name: str) -> Any:
+        if name not in names:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(names[name]), name)
+        namespace[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*namespace, *names})
+
+    return __getattr__, __dir__

@@ -7,8 +7,9 @@ neither pandas nor Ibis, so listing the metrics stays cheap; ``compute`` and
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from csmetrics._lazy import lazy_names
 
 if TYPE_CHECKING:
     from csmetrics.metrics.definition import MetricDefinition, all_metrics, get_metric
@@ -26,17 +27,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Import a public name from its module when first asked for."""
-    if name not in _LAZY:
-        raise AttributeError(f"module 'csmetrics.metrics' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)
 
 
 __all__ = ["Grain", "MetricDefinition", "MetricRequest", "all_metrics", "compute", "get_metric"]

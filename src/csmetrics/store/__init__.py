@@ -6,20 +6,14 @@ only DuckDB (``accounts``, ``sql``) does not bring in Ibis.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from csmetrics._lazy import lazy_names
 
 if TYPE_CHECKING:
     from csmetrics.store.warehouse import Warehouse
 
 
-def __getattr__(name: str) -> Any:
-    """Import ``Warehouse`` when first asked for."""
-    if name != "Warehouse":
-        raise AttributeError(f"module 'csmetrics.store' has no attribute {name!r}")
-    from csmetrics.store.warehouse import Warehouse
-
-    globals()["Warehouse"] = Warehouse
-    return Warehouse
-
+__getattr__, __dir__ = lazy_names(__name__, {"Warehouse": "csmetrics.store.warehouse"})
 
 __all__ = ["Warehouse"]
