@@ -34,12 +34,13 @@ demo: $(STAMP)
 
 ## Debian packages the tests use: chromium for the dashboard tests (Playwright never downloads
 ## a browser), poppler-utils (pdftoppm, pdftotext, pdfinfo) to open the PDF reports, faketime
-## for `make test-on`.
+## for `make test-on`, postgresql for the tests of a shared app store (each test run starts
+## its own server on a free port; nothing is started here).
 system-packages:
 	@command -v chromium >/dev/null && command -v pdftoppm >/dev/null && \
-		command -v faketime >/dev/null || { \
+		command -v faketime >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
 		$(SUDO) apt-get update -qq && \
-		$(SUDO) apt-get install -y -qq chromium poppler-utils faketime >/dev/null; }
+		$(SUDO) apt-get install -y -qq chromium poppler-utils faketime postgresql >/dev/null; }
 
 browser: system-packages
 

@@ -90,3 +90,13 @@ def loaded(ws: Workspace, customers_csv: Path) -> Workspace:
     """A workspace with the three customers loaded."""
     ws.ingest("customers", [customers_csv])
     return ws
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL server for the session (``tests/pg.py``): its superuser URL.
+    Tests take a database of their own from it with ``tests.pg.new_database``."""
+    from tests.pg import postgres_server
+
+    with postgres_server() as url:
+        yield url

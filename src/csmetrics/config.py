@@ -62,6 +62,15 @@ class EngineSection(_Section):
         default_factory=dict,
         description="Spark configuration keys (spark.master, spark.driver.memory...) for a "
         "'pyspark://' engine.url; see README, 'Running on your warehouse'.")
+    tables: str = Field(
+        "", description="A file (relative to the workspace) mapping canonical tables to your "
+        "own tables or SQL, which csmetrics reads as views ('csmetrics tables check' "
+        "validates them); empty = the engine holds tables with the canonical names.")
+    lake: str = Field(
+        "", description="For a 'pyspark://' engine.url: the folder (relative to the workspace, "
+        "or absolute: any path Spark and this machine both read) where csmetrics keeps the "
+        "canonical tables as Parquet, so that ingest, refresh and the dashboard work on "
+        "Spark; empty = the tables are the engine's own (your pipeline fills them).")
 
 
 class FiscalSection(_Section):
@@ -271,6 +280,33 @@ class AlertsSection(_Section):
         True, description="'csmetrics refresh' evaluates the rules and opens tasks.")
 
 
+APP_URL_FORMS = ("'' (the warehouse's own DuckDB database)",
+                 "'postgresql://user:password@host:5432/database'",
+                 "'duckdb:///app.duckdb' (a DuckDB file of its own, relative to the workspace)")
+
+
+class AppSection(_Section):
+    """Where csmetrics keeps its app state: users, API tokens, dashboard sessions, tasks,
+    notifications, report schedule runs and alert rule state (``csmetrics.store.appstore``).
+    """
+
+    url: str = Field(
+        "", description="Empty: the warehouse's own DuckDB database (one file, as before); "
+        "'postgresql://user:password@host:port/database' (or 'postgres://'): a PostgreSQL "
+        "database several servers share; 'duckdb:///app.duckdb': a DuckDB file of its own "
+        "(relative to the workspace), for a Spark warehouse on one machine.")
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        value = value.strip()
+        scheme, sep, rest = value.partition("://")
+        if value and not (sep and rest.strip("/") and scheme in (
+                "postgresql", "postgres", "duckdb")):
+            raise ValueError("the app store is one of " + ", ".join(APP_URL_FORMS))
+        return value
+
+
 class ServerSection(_Section):
     """The API and dashboard (``csmetrics serve``)."""
 
@@ -293,6 +329,7 @@ class Settings(_Section):
 
     workspace: WorkspaceSection = WorkspaceSection()
     engine: EngineSection = EngineSection()
+    app: AppSection = AppSection()
     fiscal: FiscalSection = FiscalSection()
     ingest: IngestSection = IngestSection()
     policy: PolicySection = PolicySection()
@@ -368,14 +405,21 @@ currency = "{currency}"          # reporting currency (ISO 4217); others need ex
 timezone = "{timezone}"           # IANA zone: defines calendar days, weeks and months
 
 [engine]
-url = "duckdb:///csmetrics.duckdb"   # relative DuckDB paths are relative to this folder
+url = "{engine_url}"   # relative DuckDB paths are relative to this folder
+lake = "{lake}"                            # Spark only: the Parquet folder csmetrics keeps
 memory_limit = ""                    # e.g. "4GB"; empty = DuckDB's default (80 % of RAM)
 temp_directory = ""                  # where large queries spill; empty = DuckDB's default
 threads = 0                          # 0 = all cores
-# Spark instead of DuckDB (query-only; see README, "Running on your warehouse"):
+# Spark instead of DuckDB (see README, "Running on your warehouse"):
 # url = "pyspark://local[2]"         # or "pyspark://spark://host:7077?database=cs"
+# lake = "lake"                      # the tables as Parquet csmetrics loads and Spark reads;
+#                                    # empty: query-only, your pipeline fills Spark's tables
 # [engine.spark]                     # Spark configuration keys for the session csmetrics builds
 # "spark.driver.memory" = "4g"
+
+[app]
+# Users, API tokens, sessions, tasks and notifications: empty = in the warehouse's DuckDB file.
+# url = "postgresql://csmetrics:secret@db.example.com:5432/csmetrics"   # shared by servers
 
 [fiscal]
 year_start_month = 1                 # 1 = January; 4 = a fiscal year starting in April

@@ -20,7 +20,7 @@ from csmetrics.alerts.service import task_notice
 from csmetrics.alerts.tasks import Outcome, Task, Tasks
 from csmetrics.clock import Clock, default_clock, parse_day
 from csmetrics.config import CONFIG_FILE, DEFAULT_CONFIG, Settings
-from csmetrics.enrich.sentiment import ScoreRun, score_texts
+from csmetrics.enrich.sentiment import SENTIMENT_TABLE, ScoreRun, score_texts
 from csmetrics.errors import UserInputError, WorkspaceNotFoundError
 from csmetrics.health import HealthScores, Scorecard, load_scorecard, score_accounts
 from csmetrics.health import history as health_history
@@ -28,7 +28,7 @@ from csmetrics.health.backtest import Backtest, backtest
 from csmetrics.health.explain import Explanation, explain
 from csmetrics.health.scorecard import DEFAULT_SCORECARD
 from csmetrics.ingest import Batch, IngestResult, Mapping, ingest_files, list_batches
-from csmetrics.ingest.load import Preview, Step, preview_files
+from csmetrics.ingest.load import LakeTarget, Preview, Step, preview_files
 from csmetrics.insights.requests import RequestReport
 from csmetrics.insights.service import customer_texts, find_themes, rank_requests
 from csmetrics.insights.themes import ThemeReport
@@ -47,7 +47,14 @@ from csmetrics.metrics.stored import stored_answer
 from csmetrics.reports.customer360 import CustomerView, CustomerViews, customer_views
 from csmetrics.schema import TABLES
 from csmetrics.store import Warehouse
+from csmetrics.store.appstore import (
+    AppConnection,
+    cursor_for_thread,
+    open_app_store,
+    shares_warehouse,
+)
 from csmetrics.store.materialize import read_metric_values, replace_metric_values
+from csmetrics.store.sources import require_valid
 from csmetrics.store.warehouse import duckdb_path
 
 ENV_VAR = "CSMETRICS_WORKSPACE"
@@ -61,6 +68,7 @@ class Workspace:
         self.settings = settings
         self.clock = clock or default_clock()
         self._warehouse: Warehouse | None = None
+        self._app: AppConnection | None = None  # a separate app store, once opened
         self._tasks: Tasks | None = None
 
     # -- finding and creating -------------------------------------------------------------
@@ -74,9 +82,12 @@ class Workspace:
         currency: str = "USD",
         timezone: str = "UTC",
         clock: Clock | None = None,
+        engine_url: str = "duckdb:///csmetrics.duckdb",
+        lake: str = "",
     ) -> Workspace:
         """Create a workspace in ``directory``: a commented config and a warehouse with every
-        canonical table. Refuses to overwrite an existing config."""
+        canonical table. Refuses to overwrite an existing config. ``engine_url`` and ``lake``
+        go to ``[engine]``: a Spark workspace with a lake keeps its tables there."""
         directory = directory.resolve()
         config = directory / CONFIG_FILE
         if config.exists():
@@ -85,7 +96,8 @@ class Workspace:
                 "choose another folder."
             )
         text = DEFAULT_CONFIG.format(name=name.replace('"', "'"), currency=currency,
-                                     timezone=timezone)
+                                     timezone=timezone, engine_url=engine_url.replace('"', ""),
+                                     lake=lake.replace('"', ""))
         settings = Settings.from_mapping(tomllib.loads(text), source=str(config))
         directory.mkdir(parents=True, exist_ok=True)
         config.write_text(text, encoding="utf-8")
@@ -144,7 +156,7 @@ class Workspace:
         """The last day anything was recorded, never after today: the default end of every
         query, score and report."""
         today = self.today()
-        if self.warehouse.embedded:  # the stored results' end, while the ledger shows it holds
+        if self.warehouse.has_catalog:  # the stored results' end, while the ledger shows it holds
             basis = current_basis(self.warehouse.sql, self.settings, today=today)
             if basis is not None:
                 return basis["known_until"]  # type: ignore[return-value]
@@ -166,11 +178,26 @@ class Workspace:
             )
         return self._warehouse
 
+    @property
+    def app(self) -> AppConnection:
+        """The app store's connection: users, API tokens, sessions, tasks, notifications,
+        schedule runs and rule state (``csmetrics.store.appstore``). The warehouse's own
+        DuckDB connection unless ``[app] url`` names another store (opened on first use)."""
+        if self._app is not None:
+            return self._app
+        if shares_warehouse(self.settings, self.root):
+            return self.warehouse.sql
+        self._app = open_app_store(self.settings.app.url, self.root,
+                                   self.settings.workspace.timezone)
+        return self._app
+
     def session(self) -> Workspace:
         """The same workspace over a connection of its own (``Warehouse.cursor``), for one
         thread of a server: sessions read side by side; closing one leaves this open."""
         other = Workspace(self.root, self.settings, self.clock)
         other._warehouse = self.warehouse.cursor()
+        if not shares_warehouse(self.settings, self.root):
+            other._app = cursor_for_thread(self.app, self.settings.workspace.timezone)
         return other
 
     @property
@@ -179,7 +206,10 @@ class Workspace:
         return duckdb_path(self.settings.engine.url, self.root)
 
     def close(self) -> None:
-        """Release the warehouse."""
+        """Release the warehouse (and a separate app store)."""
+        if self._app is not None:
+            self._app.close()
+            self._app = None
         if self._warehouse is not None:
             self._warehouse.close()
             self._warehouse = None
@@ -212,6 +242,14 @@ class Workspace:
     ) -> IngestResult:
         """Validate and load files into a canonical table, all or nothing (see ``ingest``);
         dates outside ``[ingest] earliest_date``..``latest_date`` are refused."""
+        if self.settings.engine.tables:
+            _ = self.warehouse.ibis  # reads the mapping file
+            mapped = self.warehouse.sources
+            if mapped is not None and table in mapped.sources:
+                raise UserInputError(
+                    f"{table} is mapped to your own table in {mapped.where(table)}: csmetrics "
+                    "reads it there and does not load files into it. Load the rows into "
+                    f"that table, or remove [{table}] from {mapped.path.name} to load files.")
         if isinstance(mapping, Path):
             mapping = Mapping.from_toml(mapping)
         window = (self.settings.ingest.earliest_date, self.settings.ingest.latest_date)
@@ -219,8 +257,13 @@ class Workspace:
             self.warehouse.sql, table, list(files), mapping=mapping, replace=replace,
             allow_orphans=allow_orphans, encoding=encoding, loaded_by=loaded_by,
             on_step=on_step, replace_columns=replace_columns, date_window=window,
-            reporting_currency=self.settings.workspace.currency,
+            reporting_currency=self.settings.workspace.currency, lake=self._lake_target(),
         )
+
+    def _lake_target(self) -> LakeTarget | None:
+        """Where a batch goes in a Spark workspace with a lake (None: into DuckDB)."""
+        lake = self.warehouse.lake
+        return None if lake is None else LakeTarget(lake, lambda: self.warehouse.ibis)
 
     def preview_ingest(self, table: str, files: Sequence[Path], *,
                        mapping: Path | Mapping | None = None, allow_orphans: bool = False,
@@ -250,7 +293,7 @@ class Workspace:
         (totals of a refreshed grain; see ``metrics.stored``), else compute it.
         """
         wanted = MetricRequest.create(metrics, **request)
-        if stored and self.warehouse.embedded:
+        if stored and self.warehouse.has_catalog:
             answer = stored_answer(self.warehouse.sql, lambda: self.warehouse.ibis,
                                    self.settings, wanted, today=self.today())
             if answer is not None:
@@ -283,12 +326,15 @@ class Workspace:
         recomputed (see ``csmetrics.metrics.refresh``); the result equals a full refresh."""
         if on_step is not None:
             on_step("text sentiment")
-        scored = score_texts(self.warehouse.sql)
+        scored = self.voice_score()
         if self.settings.health.snapshot_on_refresh:
             self.scorecard()  # a bad health.toml fails before the long metrics run
         grains = list(grains or DEFAULT_GRAINS)
         segments = list(self.settings.metrics.default_segments)
         today = self.today()
+        if self.warehouse.sources is not None or self.settings.engine.tables:
+            require_valid(self.warehouse.ibis, self.warehouse.sources, (
+                self.settings.ingest.earliest_date, self.settings.ingest.latest_date))
         plan = plan_refresh(self.warehouse.sql, self.warehouse.ibis, self.settings, grains,
                             segments, today=today)
         if full:
@@ -344,7 +390,7 @@ class Workspace:
                             "size_tier FROM customers").df()
         end = self.data_end()
         snapshot = None
-        if stored and self.warehouse.shares_connections:
+        if stored and self.warehouse.has_catalog:
             snapshot = health_history.current_snapshot(sql, end, self.scorecard(),
                                                        self.settings)
         if snapshot is not None:
@@ -393,7 +439,7 @@ class Workspace:
         day = parse_day(as_of, "--as-of") or self.data_end()
         scorecard = self.scorecard()
         scores = None
-        if stored and self.warehouse.shares_connections:
+        if stored and self.warehouse.has_catalog:
             scores = health_history.current_snapshot(self.warehouse.sql, day, scorecard,
                                                      self.settings)
         if scores is None:
@@ -452,7 +498,9 @@ class Workspace:
 
     def voice_score(self) -> ScoreRun:
         """Score the sentiment of texts not scored yet (or changed) into ``_text_sentiment``."""
-        return score_texts(self.warehouse.sql)
+        run = score_texts(self.warehouse.sql)
+        self.warehouse.published(SENTIMENT_TABLE)
+        return run
 
     def voice_texts(self, customer: str, as_of: date | str | None = None) -> pd.DataFrame:
         """One customer's scored texts (comments, notes, feedback), newest first."""
@@ -485,15 +533,15 @@ class Workspace:
         once per channel and recipient, and deliver what is due; returns the DeliveryReport."""
         from csmetrics.alerts import notify
 
-        notify.enqueue(self.warehouse.sql, notices, self.settings.notify)
-        return notify.deliver(self.warehouse.sql, self.settings.notify)
+        notify.enqueue(self.app, notices, self.settings.notify)
+        return notify.deliver(self.app, self.settings.notify)
 
     def deliver_notifications(self, now: Any = None) -> Any:
         """Send the outbox's pending notices that are due (retries included); returns the
         DeliveryReport."""
         from csmetrics.alerts import notify
 
-        return notify.deliver(self.warehouse.sql, self.settings.notify, now=now)
+        return notify.deliver(self.app, self.settings.notify, now=now)
 
     # -- rules and tasks (csmetrics.alerts) ------------------------------------------------
 
@@ -519,8 +567,8 @@ class Workspace:
     @property
     def tasks(self) -> Tasks:
         """The task store (its tables are made once per open warehouse)."""
-        if self._tasks is None or self._tasks.con is not self.warehouse.sql:
-            self._tasks = Tasks(self.warehouse.sql)
+        if self._tasks is None or self._tasks.con is not self.app:
+            self._tasks = Tasks(self.app)
         return self._tasks
 
     def evaluate_rules(self, as_of: date | str | None = None, *, rules: list[str] | None = None,

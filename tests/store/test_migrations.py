@@ -16,7 +16,8 @@ from csmetrics.store.migrations import LATEST, current_version, upgrade
 
 #: Every table the 13 modules created themselves before the tables were declared in one place.
 EXPECTED_TABLES = {
-    "_batches", "_batch_changes", "_metric_values", "_refreshes", "_refresh_basis",
+    "_batches", "_batch_changes", "_table_versions", "_metric_values", "_refreshes",
+    "_refresh_basis",
     "_health_scores", "_health_components", "_health_runs", "_churn_scores", "_clv_customers",
     "_clv_fits", "_survival_curves", "_survival_summary", "_text_sentiment", "_voice_themes",
     "_voice_theme_trend", "_voice_text_themes", "_voice_requests", "_voice_request_members",
@@ -47,8 +48,8 @@ def test_every_app_table_is_declared_once():
 
 def test_a_new_warehouse_is_at_the_latest_version_with_every_app_table(ws):
     sql = ws.warehouse.sql
-    assert LATEST == 6
-    assert current_version(sql) == 6
+    assert LATEST == 7
+    assert current_version(sql) == 7
     assert sql.execute("SELECT version, description FROM _schema_version ORDER BY 1"
                        ).fetchall() == [
         (1, "create the app tables"),
@@ -57,6 +58,7 @@ def test_a_new_warehouse_is_at_the_latest_version_with_every_app_table(ws):
         (4, "add _health_runs.settings and last_batch"),
         (5, "add the survival band transform and restricted mean"),
         (6, "add _health_scores.coverage"),
+        (7, "add _table_versions (the lake's current versions)"),
     ]
     present = {r[0] for r in sql.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     assert EXPECTED_TABLES <= present
@@ -74,12 +76,12 @@ def test_opening_a_current_warehouse_again_applies_nothing(tmp_path):
     with open_file(tmp_path) as warehouse:
         assert upgrade(warehouse.sql) == []
         assert warehouse.sql.execute("SELECT count(*) FROM _schema_version").fetchall() == [
-            (6,)]
+            (7,)]
 
 
 def test_a_raw_connection_gets_every_table_from_upgrade():
     con = duckdb.connect()
-    assert [m.version for m in upgrade(con)] == [1, 2, 3, 4, 5, 6]
+    assert [m.version for m in upgrade(con)] == [1, 2, 3, 4, 5, 6, 7]
     assert set(layout(con)) == EXPECTED_TABLES | {"_schema_version"}
 
 
@@ -108,7 +110,7 @@ def test_a_warehouse_made_before_versions_upgrades_and_keeps_its_rows(tmp_path):
 
     with open_file(tmp_path) as warehouse:
         sql = warehouse.sql
-        assert current_version(sql) == 6
+        assert current_version(sql) == 7
         # older snapshots do not say what they were computed from: never taken as current
         assert sql.execute("SELECT as_of, settings, last_batch FROM _health_runs").fetchall(
             ) == [(date(2024, 3, 31), None, None)]
@@ -135,23 +137,23 @@ def test_an_interrupted_upgrade_resumes_where_it_stopped(tmp_path):
         sql.execute("ALTER TABLE _batch_changes DROP COLUMN fact_days")
         sql.execute("ALTER TABLE _batch_changes DROP COLUMN earliest_beyond_facts")
     with open_file(tmp_path) as warehouse:
-        assert current_version(warehouse.sql) == 6
+        assert current_version(warehouse.sql) == 7
         assert "fact_days" in [c for c, _ in layout(warehouse.sql)["_batch_changes"]]
 
 
 def test_a_warehouse_newer_than_the_code_is_refused_with_both_versions(tmp_path):
     with open_file(tmp_path) as warehouse:
-        warehouse.sql.execute("INSERT INTO _schema_version VALUES (7, 'from the future', "
+        warehouse.sql.execute("INSERT INTO _schema_version VALUES (8, 'from the future', "
                               "'9.0.0', now())")
     for read_only in (False, True):
         with pytest.raises(UserInputError) as refused:
             open_file(tmp_path, read_only=read_only)
         message = str(refused.value)
-        assert "schema version 7" in message
+        assert "schema version 8" in message
         assert "csmetrics 9.0.0" in message
-        assert "version 6" in message
+        assert "version 7" in message
         assert "Upgrade csmetrics" in message
     # refused before anything was written, and the file is not left locked
     con = duckdb.connect(str(tmp_path / "wh.duckdb"))
-    assert con.execute("SELECT max(version) FROM _schema_version").fetchall() == [(7,)]
+    assert con.execute("SELECT max(version) FROM _schema_version").fetchall() == [(8,)]
     con.close()

@@ -1,4 +1,4 @@
-"""Notifications: an outbox in the warehouse, delivered by e-mail and signed webhooks.
+"""Notifications: an outbox in the app store, delivered by e-mail and signed webhooks.
 
 :func:`enqueue` records each notice once per channel and recipient (``_notifications``; a key
 already recorded is not added again, so re-running a rule never notifies twice);
@@ -19,14 +19,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from html import escape
-from typing import Any
-
-import duckdb
+from typing import TYPE_CHECKING, Any
 
 from csmetrics.alerts.channels import Mail, SendError, post_webhook, send_email, webhook_body
 from csmetrics.clock import default_clock
 from csmetrics.config import NotifySection, WebhookSection
 from csmetrics.store.sql import first, transaction
+
+if TYPE_CHECKING:
+    from csmetrics.store.appstore import AppConnection
 
 STATUSES = ("pending", "sent", "failed")
 
@@ -86,7 +87,7 @@ def routes(notice: Notice, settings: NotifySection) -> list[tuple[str, str]]:
     return list(dict.fromkeys(pairs))
 
 
-def enqueue(con: duckdb.DuckDBPyConnection, notices: Sequence[Notice],
+def enqueue(con: AppConnection, notices: Sequence[Notice],
             settings: NotifySection) -> int:
     """Record notices in the outbox, one row per notice x channel x recipient; a key already
     recorded for that channel and recipient is not added again. Returns how many rows are
@@ -110,7 +111,8 @@ def enqueue(con: duckdb.DuckDBPyConnection, notices: Sequence[Notice],
                 new += 1
             for position, item in enumerate(notice.attachments):
                 con.execute(
-                    "INSERT OR IGNORE INTO _notification_attachments VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO _notification_attachments (notice_key, position, filename, "
+                    "media_type, content) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                     [notice.key, position, item.filename, item.media_type, item.content])
     return new
 
@@ -129,7 +131,7 @@ class _Row:
     attempts: int
 
 
-def deliver(con: duckdb.DuckDBPyConnection, settings: NotifySection, *,
+def deliver(con: AppConnection, settings: NotifySection, *,
             now: datetime | None = None) -> DeliveryReport:
     """Send every pending notice whose next attempt is due (at ``now``, default: the clock).
 
@@ -171,7 +173,7 @@ def deliver(con: duckdb.DuckDBPyConnection, settings: NotifySection, *,
                           messages=messages, errors=tuple(errors))
 
 
-def _deliver_unit(con: duckdb.DuckDBPyConnection, settings: NotifySection, unit: list[_Row],
+def _deliver_unit(con: AppConnection, settings: NotifySection, unit: list[_Row],
                   clock: Any) -> tuple[str, str | None]:
     """Send one message (with retries); returns ('sent' | 'failed' | 'pending', last error)."""
     ids = [row.notification_id for row in unit]
@@ -221,7 +223,7 @@ def _webhook(settings: NotifySection, url: str) -> WebhookSection:
                     "send this notice.")
 
 
-def _send(settings: NotifySection, unit: list[_Row], con: duckdb.DuckDBPyConnection) -> None:
+def _send(settings: NotifySection, unit: list[_Row], con: AppConnection) -> None:
     """Build and send the unit's one message."""
     first_row = unit[0]
     if first_row.channel == "email":
@@ -248,7 +250,7 @@ def digest_key(unit: list[_Row]) -> str:
     return "digest:" + hashlib.sha256(joined.encode()).hexdigest()[:16]
 
 
-def _mail(unit: list[_Row], con: duckdb.DuckDBPyConnection) -> Mail:
+def _mail(unit: list[_Row], con: AppConnection) -> Mail:
     attachments = tuple(
         item for row in unit for item in _attachments(con, row.key))
     row = unit[0]
@@ -270,13 +272,13 @@ def _digest_text(unit: list[_Row]) -> str:
     return "\n\n".join(f"{i}. {r.subject}\n{r.text}" for i, r in enumerate(unit, 1))
 
 
-def _attachments(con: duckdb.DuckDBPyConnection, key: str) -> list[tuple[str, bytes, str]]:
+def _attachments(con: AppConnection, key: str) -> list[tuple[str, bytes, str]]:
     rows = con.execute("SELECT filename, content, media_type FROM _notification_attachments "
                        "WHERE notice_key = ? ORDER BY position", [key]).fetchall()
     return [(name, bytes(content), media) for name, content, media in rows]
 
 
-def _due(con: duckdb.DuckDBPyConnection, now: datetime) -> list[_Row]:
+def _due(con: AppConnection, now: datetime) -> list[_Row]:
     rows = con.execute(
         "SELECT notification_id, notice_key, event, channel, recipient, subject, body, html, "
         "payload, attempts FROM _notifications WHERE status = 'pending' AND "
@@ -286,7 +288,7 @@ def _due(con: duckdb.DuckDBPyConnection, now: datetime) -> list[_Row]:
             for r in rows]
 
 
-def _mark(con: duckdb.DuckDBPyConnection, ids: list[int], status: str, attempts: int,
+def _mark(con: AppConnection, ids: list[int], status: str, attempts: int,
           error: str | None, next_attempt_at: datetime | None, sent_at: datetime | None,
           keep_error: bool = False) -> None:
     error_sql = "last_error" if keep_error else "?"
@@ -305,17 +307,17 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def outbox_counts(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
+def outbox_counts(con: AppConnection) -> dict[str, dict[str, int]]:
     """Rows per channel and status: ``{"email": {"pending": 1, "sent": 4, "failed": 0}}``."""
     counts: dict[str, dict[str, int]] = {}
     for channel, status, n in con.execute(
-            "SELECT channel, status, count(*) FROM _notifications GROUP BY ALL "
-            "ORDER BY ALL").fetchall():
+            "SELECT channel, status, count(*) FROM _notifications GROUP BY channel, status "
+            "ORDER BY channel, status").fetchall():
         counts.setdefault(channel, dict.fromkeys(STATUSES, 0))[status] = int(n)
     return counts
 
 
-def outbox_rows(con: duckdb.DuckDBPyConnection, status: str | None = None) -> list[dict[str, Any]]:
+def outbox_rows(con: AppConnection, status: str | None = None) -> list[dict[str, Any]]:
     """Outbox rows (newest first), optionally of one status, without bodies."""
     sql = ("SELECT notification_id, notice_key, event, channel, recipient, subject, status, "
            "attempts, last_error, created_at, next_attempt_at, sent_at FROM _notifications")

@@ -15,22 +15,39 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
 import pandas as pd
 
 from csmetrics.alerts.rulebook import AlertsConfig
 from csmetrics.alerts.rules import Firing
 from csmetrics.clock import default_clock
 from csmetrics.errors import UnknownNameError, UserInputError
+from csmetrics.store.appstore import (
+    delete_rows,
+    insert_rows,
+    insertion_order,
+    next_ids,
+    serialize,
+)
 from csmetrics.store.sql import first, transaction
+
+if TYPE_CHECKING:
+    from csmetrics.store.appstore import AppConnection
 
 STATUSES = ("open", "done")
 
 TASK_COLUMNS = ("task_id", "status", "priority", "title", "subject", "customer_id", "assignee",
                 "due_date", "rule", "reason", "fired_on", "created_at", "updated_at",
                 "closed_at", "steps_done", "steps")
+#: The columns of ``_tasks``, in the order rows are written.
+_TABLE_COLUMNS = ("task_id", "rule", "playbook", "dedupe_key", "customer_id", "subject", "title",
+                  "reason", "figures", "priority", "status", "assignee", "due_date", "fired_on",
+                  "created_at", "updated_at", "closed_at")
+_STEP_COLUMNS = ("task_id", "position", "title", "due_date", "done_at", "done_by")
+_EVENT_COLUMNS = ("task_id", "happened_at", "actor", "kind", "detail")
+#: Priorities, most urgent first (the order of a task list).
+_PRIORITY_ORDER = ("urgent", "high", "normal", "low")
 
 
 @dataclass(frozen=True)
@@ -78,9 +95,10 @@ class Outcome:
 
 
 class Tasks:
-    """The task store inside the warehouse."""
+    """The task store, in the app store (``csmetrics.store.appstore``: the warehouse's DuckDB
+    database, or PostgreSQL)."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, con: AppConnection) -> None:
         self.con = con
 
     # -- from rules --------------------------------------------------------------------
@@ -93,13 +111,15 @@ class Tasks:
         today = today or default_clock().today()
         now = _now()
         with transaction(self.con):
+            serialize(self.con, "tasks.apply")  # one evaluation at a time across servers
             state = {(r, k): first_fired for r, k, first_fired in self.con.execute(
                 "SELECT rule, dedupe_key, first_fired FROM _rule_state").fetchall()}
             open_keys = {k for (k,) in self.con.execute(
                 "SELECT dedupe_key FROM _tasks WHERE status = 'open'").fetchall()}
             event_keys = {k for (k,) in self.con.execute(
-                "SELECT dedupe_key FROM _tasks WHERE rule IN (SELECT unnest($rules))",
-                {"rules": list(event_rules)}).fetchall()} if event_rules else set()
+                "SELECT dedupe_key FROM _tasks WHERE rule IN ("
+                + ", ".join("?" for _ in event_rules) + ")", list(event_rules)).fetchall()
+                } if event_rules else set()
             seen: dict[tuple[str, str], None] = {}
             new: list[Firing] = []
             for firing in firings:
@@ -112,24 +132,21 @@ class Tasks:
             suppressed = len(seen) - len(new)
             created = self._open(new, alerts, as_of, today, now, actor)
             # every condition that holds now, with the day it first held
-            self._insert("INSERT OR REPLACE INTO _rule_state BY NAME", pd.DataFrame(
-                [(r, k, state.get((r, k), as_of), as_of) for r, k in seen],
-                columns=["rule", "dedupe_key", "first_fired", "last_fired"]))
+            insert_rows(self.con, "_rule_state",
+                        ("rule", "dedupe_key", "first_fired", "last_fired"),
+                        [(r, k, state.get((r, k), as_of), as_of) for r, k in seen],
+                        upsert_keys=("rule", "dedupe_key"))
             stale = [(r, k) for r, k in state if r in rules and (r, k) not in seen]
-            if stale:
-                self._insert("DELETE FROM _rule_state s USING", pd.DataFrame(
-                    stale, columns=["rule", "dedupe_key"]),
-                    "WHERE s.rule = x.rule AND s.dedupe_key = x.dedupe_key")
+            delete_rows(self.con, "_rule_state", ("rule", "dedupe_key"), stale)
         return Outcome(as_of, list(firings), created, suppressed, len(stale))
 
     def _open(self, firings: Sequence[Firing], alerts: AlertsConfig, as_of: date,
               today: date, now: datetime, actor: str) -> list[Task]:
         """One task per firing, with its playbook's steps and its history, written in one
-        statement per table (a refresh can open thousands)."""
+        statement (or batch) per table (a refresh can open thousands)."""
         if not firings:
             return []
-        ids = [int(i) for (i,) in self.con.execute(
-            "SELECT nextval('_task_ids') FROM range(?)", [len(firings)]).fetchall()]
+        ids = next_ids(self.con, "_task_ids", len(firings))
         created, tasks, steps, events = [], [], [], []
         for task_id, firing in zip(ids, firings, strict=True):
             rule = next(r for r in alerts.rules if r.name == firing.rule)
@@ -155,19 +172,11 @@ class Tasks:
             steps += [{"task_id": task_id, **s} for s in task_steps]
             events += [{"task_id": task_id, "happened_at": h["at"], "actor": h["actor"],
                         "kind": h["kind"], "detail": h["detail"]} for h in history]
-        self._insert("INSERT INTO _tasks BY NAME", pd.DataFrame(tasks))
-        self._insert("INSERT INTO _task_steps BY NAME", pd.DataFrame(steps))
-        self._insert("INSERT INTO _task_events BY NAME", pd.DataFrame(events))
+        for table, columns, rows in (("_tasks", _TABLE_COLUMNS, tasks),
+                                     ("_task_steps", _STEP_COLUMNS, steps),
+                                     ("_task_events", _EVENT_COLUMNS, events)):
+            insert_rows(self.con, table, columns, [tuple(r[c] for c in columns) for r in rows])
         return created
-
-    def _insert(self, statement: str, rows: pd.DataFrame, where: str = "") -> None:
-        """Run ``statement`` on ``rows`` (as the relation ``x``): one statement for many rows."""
-        self.con.register("__rows", rows)
-        try:
-            self.con.execute(f"{statement} (SELECT * FROM __rows) x {where}"
-                             if where else f"{statement} SELECT * FROM __rows")
-        finally:
-            self.con.unregister("__rows")
 
     # -- reading -------------------------------------------------------------------------
 
@@ -183,7 +192,7 @@ class Tasks:
             "WHERE task_id = ? ORDER BY position", [task_id]).df()
         history = self.con.execute(
             "SELECT happened_at AS at, actor, kind, detail FROM _task_events WHERE task_id = ? "
-            "ORDER BY happened_at, rowid", [task_id]).df()
+            f"ORDER BY happened_at, {insertion_order(self.con)}", [task_id]).df()
         return Task(
             task_id=int(row["task_id"]), rule=_opt(row["rule"]), playbook=_opt(row["playbook"]),
             customer_id=_opt(row["customer_id"]), subject=row["subject"], title=row["title"],
@@ -212,6 +221,8 @@ class Tasks:
         if overdue_on is not None:
             where.append("t.status = 'open' AND t.due_date < $overdue")
             params["overdue"] = overdue_on
+        urgency = ("CASE t.priority " + " ".join(
+            f"WHEN '{p}' THEN {i}" for i, p in enumerate(_PRIORITY_ORDER, 1)) + " END")
         frame = self.con.execute(f"""
             SELECT t.task_id, t.status, t.priority, t.title, t.subject, t.customer_id,
                    t.assignee, t.due_date, t.rule, t.reason, t.fired_on, t.created_at,
@@ -221,8 +232,7 @@ class Tasks:
                 SELECT task_id, count(done_at) AS steps_done, count(*) AS steps
                 FROM _task_steps GROUP BY task_id) s USING (task_id)
             WHERE {' AND '.join(where)}
-            ORDER BY t.status DESC, t.due_date NULLS LAST,
-                     list_position(['urgent', 'high', 'normal', 'low'], t.priority), t.task_id
+            ORDER BY t.status DESC, t.due_date NULLS LAST, {urgency}, t.task_id
         """, params).df()
         return frame[list(TASK_COLUMNS)]
 
@@ -297,7 +307,8 @@ class Tasks:
 
     def _log(self, task_id: int, actor: str, kind: str, detail: str | None,
              now: datetime) -> None:
-        self.con.execute("INSERT INTO _task_events VALUES (?, ?, ?, ?, ?)",
+        self.con.execute("INSERT INTO _task_events (task_id, happened_at, actor, kind, detail) "
+                         "VALUES (?, ?, ?, ?, ?)",
                          [task_id, now, actor, kind, detail])
 
 

@@ -17,6 +17,7 @@ from csmetrics.cli import (
     predict,
     report,
     server,
+    tables,
     tasks,
     voice,
 )
@@ -27,7 +28,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     add_completion=False,
 )
-for area in (data, metrics, customers, health, voice, predict, tasks, notify, report,
+for area in (data, tables, metrics, customers, health, voice, predict, tasks, notify, report,
              server):
     app.registered_commands += area.app.registered_commands
     app.registered_groups += area.app.registered_groups

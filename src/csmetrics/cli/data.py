@@ -39,11 +39,18 @@ def init(
     name: Annotated[str, typer.Option(help="Company name.")] = "My company",
     currency: Annotated[str, typer.Option(help="Reporting currency (ISO 4217).")] = "USD",
     timezone: Annotated[str, typer.Option(help="IANA time zone of calendar dates.")] = "UTC",
+    engine: Annotated[str, typer.Option(
+        help="The warehouse: 'duckdb:///csmetrics.duckdb' (embedded) or Spark, e.g. "
+             "'pyspark://local[2]'.")] = "duckdb:///csmetrics.duckdb",
+    lake: Annotated[str, typer.Option(
+        help="With Spark: the folder where csmetrics keeps the tables as Parquet (ingest, "
+             "refresh and the dashboard then work on Spark).")] = "",
 ) -> None:
     """Create a workspace: csmetrics.toml and a warehouse with every canonical table."""
     from csmetrics.workspace import Workspace
 
-    with Workspace.init(directory, name=name, currency=currency, timezone=timezone) as ws:
+    with Workspace.init(directory, name=name, currency=currency, timezone=timezone,
+                        engine_url=engine, lake=lake) as ws:
         console.print(f"Created workspace [bold]{ws.root}[/]")
         console.print(f"  config:    {ws.root / 'csmetrics.toml'}")
         console.print(f"  warehouse: {ws.database_path} ({len(TABLES)} tables)")
@@ -247,7 +254,7 @@ def demo(
                       f"owners (csmetrics tasks list -w {workspace}).", highlight=False,
                       soft_wrap=True)
         password = secrets.token_urlsafe(9)
-        Accounts(ws.warehouse.sql).add_user("demo", password, "admin")
+        Accounts(ws.app).add_user("demo", password, "admin")
     console.print(f"Dashboard login: demo / {password}  (start it with: csmetrics serve "
                   f"-w {workspace})", highlight=False, soft_wrap=True)
     console.print(

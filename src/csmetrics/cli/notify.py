@@ -44,8 +44,8 @@ def notify_status(fmt: FormatOption = OutputFormat.TABLE,
     from csmetrics.alerts.notify import outbox_counts, outbox_rows
 
     with open_workspace(workspace) as ws:
-        counts = outbox_counts(ws.warehouse.sql)
-        stuck = [r for r in outbox_rows(ws.warehouse.sql) if r["status"] != "sent"]
+        counts = outbox_counts(ws.app)
+        stuck = [r for r in outbox_rows(ws.app) if r["status"] != "sent"]
     rows = [{"channel": channel, **by_status} for channel, by_status in counts.items()]
     problems = [{"id": r["notification_id"], "key": r["notice_key"], "channel": r["channel"],
                  "recipient": r["recipient"], "status": r["status"], "attempts": r["attempts"],

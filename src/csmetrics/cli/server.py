@@ -35,7 +35,7 @@ def _accounts(ws: Workspace) -> Accounts:
     """The users and API tokens of a workspace."""
     from csmetrics.store.accounts import Accounts
 
-    return Accounts(ws.warehouse.sql)
+    return Accounts(ws.app)
 
 
 @users_app.command("add")

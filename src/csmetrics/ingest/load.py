@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -50,7 +51,11 @@ from csmetrics.ingest.validate import (
     screen_checks,
 )
 from csmetrics.schema import Table, get_table
+from csmetrics.store.lake import Lake
 from csmetrics.store.sql import Params, first, transaction
+
+if TYPE_CHECKING:
+    from ibis.backends import BaseBackend
 
 Step = Callable[[str], None]
 
@@ -100,6 +105,7 @@ def ingest_files(
     replace_columns: bool = False,
     date_window: tuple[date, date] = DEFAULT_WINDOW,
     reporting_currency: str | None = None,
+    lake: LakeTarget | None = None,
 ) -> IngestResult:
     """Validate ``paths`` as rows of ``table_name`` and load them, all or nothing.
 
@@ -111,6 +117,9 @@ def ingest_files(
     for the batch. Dates outside ``date_window`` (first and last day) are refused, and so
     are amounts in a currency other than ``reporting_currency`` (when given) that
     exchange_rates has no rate for, dated on or before the currency's first use.
+
+    With ``lake`` (a Spark workspace), ``con`` is the lake's catalog: the batch is checked
+    there against the stored rows, and Spark writes the table's new version.
     """
     started = time.perf_counter()
     step = on_step or (lambda _message: None)
@@ -134,7 +143,7 @@ def ingest_files(
             raise ValidationError(table.name, missing, len(missing))
         step("loading")
         counts_by_action = _write(
-            con, table, files, replace=replace, replace_columns=replace_columns,
+            con, table, files, replace=replace, replace_columns=replace_columns, lake=lake,
             batch={
                 "table": table.name,
                 "files": [str(p) for p in paths],
@@ -398,15 +407,60 @@ def _merged_columns(table: Table, files: Sequence[StagedFile], replace_columns: 
     return merged
 
 
-def _write(
-    con: duckdb.DuckDBPyConnection, table: Table, files: Sequence[StagedFile], *,
-    replace: bool, replace_columns: bool, batch: dict[str, object]
-) -> dict[str, int]:
-    """Apply the batch in one transaction and record it in the ledger."""
-    select, params = _incoming_select(table)
+@dataclass(frozen=True)
+class LakeTarget:
+    """Where a Spark workspace's batch goes: its lake, and the Spark connection (opened on
+    first use) that writes the new version."""
+
+    lake: Lake
+    spark: Callable[[], BaseBackend]
+
+
+def _classify(con: duckdb.DuckDBPyConnection, table: Table, files: Sequence[StagedFile],
+              replace_columns: bool) -> None:
+    """``__classified``: the batch's rows merged with the stored rows of their keys (the
+    columns each file lacks kept from the stored row, the defaults filled in), each marked
+    ``insert``, ``update`` or ``same``."""
     names = table.column_names + ["attributes"]
     match = key_match(table)
     present = next(k for k in table.key if table.column(k).required)  # NULL: no stored row
+    merged = _merged_columns(table, files, replace_columns)
+    olds = [f"__old_{c}" for c in names]
+    joined = (
+        f"(SELECT {', '.join(f'{e} AS {c}' for c, e in merged.items())}, "
+        f"t.{present} IS NOT NULL AS __stored, "
+        f"{', '.join(f't.{c} AS __old_{c}' for c in names)} "
+        f"FROM {BATCH} i LEFT JOIN {table.name} t ON {match})"
+    )
+    incoming, params = _incoming_select(table, joined, ["__stored", *olds])
+    same = " AND ".join(f"{c} IS NOT DISTINCT FROM __old_{c}" for c in names)
+    sql = (
+        "CREATE OR REPLACE TEMP TABLE __classified AS SELECT * EXCLUDE "
+        f"(__stored, {', '.join(olds)}), CASE WHEN NOT __stored THEN 'insert' "
+        f"WHEN {same} THEN 'same' ELSE 'update' END AS __action FROM ({incoming})"
+    )
+    con.execute(sql, params.used_by(sql))
+
+
+def _tally(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Rows of ``__classified`` by what the batch does to them."""
+    tally = dict(con.execute("SELECT __action, count(*) FROM __classified GROUP BY 1").fetchall())
+    return {"inserted": tally.get("insert", 0), "updated": tally.get("update", 0),
+            "unchanged": tally.get("same", 0), "deleted": 0}
+
+
+def _write(
+    con: duckdb.DuckDBPyConnection, table: Table, files: Sequence[StagedFile], *,
+    replace: bool, replace_columns: bool, batch: dict[str, object],
+    lake: LakeTarget | None = None,
+) -> dict[str, int]:
+    """Apply the batch in one transaction and record it in the ledger."""
+    if lake is not None:
+        return _write_lake(con, table, files, replace=replace, replace_columns=replace_columns,
+                           batch=batch, target=lake)
+    select, params = _incoming_select(table)
+    names = table.column_names + ["attributes"]
+    match = key_match(table)
     try:
         with transaction(con):
             existing = first(con.execute(f"SELECT count(*) FROM {table.name}"))[0]
@@ -423,22 +477,7 @@ def _write(
             else:
                 # one join of the batch with the stored rows: merge the columns each file
                 # lacks from the stored row, fill in the defaults, then compare with it
-                merged = _merged_columns(table, files, replace_columns)
-                olds = [f"__old_{c}" for c in names]
-                joined = (
-                    f"(SELECT {', '.join(f'{e} AS {c}' for c, e in merged.items())}, "
-                    f"t.{present} IS NOT NULL AS __stored, "
-                    f"{', '.join(f't.{c} AS __old_{c}' for c in names)} "
-                    f"FROM {BATCH} i LEFT JOIN {table.name} t ON {match})"
-                )
-                incoming, params = _incoming_select(table, joined, ["__stored", *olds])
-                same = " AND ".join(f"{c} IS NOT DISTINCT FROM __old_{c}" for c in names)
-                sql = (
-                    "CREATE OR REPLACE TEMP TABLE __classified AS SELECT * EXCLUDE "
-                    f"(__stored, {', '.join(olds)}), CASE WHEN NOT __stored THEN 'insert' "
-                    f"WHEN {same} THEN 'same' ELSE 'update' END AS __action FROM ({incoming})"
-                )
-                con.execute(sql, params.used_by(sql))
+                _classify(con, table, files, replace_columns)
                 change = earliest_change(con, table, "__classified")
                 key_cols = ", ".join(table.key)
                 con.execute(
@@ -449,18 +488,65 @@ def _write(
                     f"INSERT INTO {table.name} BY NAME SELECT {', '.join(names)} FROM __classified "
                     "WHERE __action <> 'same'"
                 )
-                tally = dict(
-                    con.execute("SELECT __action, count(*) FROM __classified GROUP BY 1").fetchall()
-                )
-                counts = {
-                    "inserted": tally.get("insert", 0),
-                    "updated": tally.get("update", 0),
-                    "unchanged": tally.get("same", 0),
-                    "deleted": 0,
-                }
+                counts = _tally(con)
             rows_read = sum(counts[k] for k in ("inserted", "updated", "unchanged"))
             batch_id = ledger.record(con, {**batch, **counts, "rows_read": rows_read})
             record_change(con, batch_id, table.name, change)
     finally:
         con.execute("DROP TABLE IF EXISTS __classified")
+    return {**counts, "rows_read": rows_read, "batch_id": batch_id}
+
+
+def _write_lake(
+    con: duckdb.DuckDBPyConnection, table: Table, files: Sequence[StagedFile], *,
+    replace: bool, replace_columns: bool, batch: dict[str, object], target: LakeTarget,
+) -> dict[str, int]:
+    """Apply the batch to a lake table: write aside, then swap. The batch is compared with
+    the stored rows in the catalog (as ``_write`` does), Spark writes the new version (the
+    stored rows the batch leaves alone plus its new and changed ones) into a folder of its
+    own, and one catalog transaction records the batch and points the table at it."""
+    lake = target.lake
+    names = table.column_names + ["attributes"]
+    typed = ", ".join([*(f"CAST({c.name} AS {c.dtype.sql}) AS {c.name}" for c in table.columns),
+                       "attributes"])
+    staged = version = None
+    try:
+        existing = first(con.execute(f"SELECT count(*) FROM {table.name}"))[0]
+        whole = replace or not existing
+        if whole:
+            select, params = _incoming_select(table)
+            sql = f"CREATE OR REPLACE TEMP TABLE __classified AS {select}"
+            con.execute(sql, params.used_by(sql))
+            rows = first(con.execute("SELECT count(*) FROM __classified"))[0]
+            counts = {"inserted": rows, "updated": 0, "unchanged": 0, "deleted": existing}
+            start = None if existing else earliest_in(con, table)
+            change = Change(start, start, bool(existing))
+            changed = f"SELECT {typed} FROM __classified"
+        else:
+            _classify(con, table, files, replace_columns)
+            change = earliest_change(con, table, "__classified")
+            counts = _tally(con)
+            changed = (f"SELECT {typed} FROM (SELECT {', '.join(names)} FROM __classified "
+                       "WHERE __action <> 'same')")
+        if whole or counts["inserted"] or counts["updated"]:
+            staged = lake.stage(changed)
+            version = lake.write_version(target.spark(), table.name, staged, key=table.key,
+                                         replace=whole)
+        rows_read = sum(counts[k] for k in ("inserted", "updated", "unchanged"))
+        with transaction(con):
+            batch_id = ledger.record(con, {**batch, **counts, "rows_read": rows_read})
+            record_change(con, batch_id, table.name, change)
+            if version is not None:
+                lake.swap(table.name, batch_id, version)
+    except BaseException:
+        if version is not None:
+            lake.discard(version)
+        raise
+    finally:
+        con.execute("DROP TABLE IF EXISTS __classified")
+        if staged is not None:
+            lake.discard(staged)
+    if version is not None:
+        lake.attach_spark(target.spark(), [table.name])
+        lake.prune(table.name)
     return {**counts, "rows_read": rows_read, "batch_id": batch_id}

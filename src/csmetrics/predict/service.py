@@ -167,4 +167,5 @@ def survival(warehouse: Warehouse, settings: Settings, by: str | None,
                                           ci_transform=result.ci_transform,
                                           expected_lifespan_months=result.summary["segment"]
                                           .map(lifespans)), key)
+    warehouse.published("_survival_summary")
     return result

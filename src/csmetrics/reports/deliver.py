@@ -87,8 +87,8 @@ def send_report(ws: ReportSource, report: ExecutiveReport, to: tuple[str, ...], 
             "Nobody would receive the report: set [notify.email] enabled = true in "
             "csmetrics.toml (with host, port, sender) and pass --to, or add a "
             "[[notify.webhooks]] entry.")
-    enqueue(ws.warehouse.sql, [notice], ws.settings.notify)
-    return deliver(ws.warehouse.sql, ws.settings.notify)
+    enqueue(ws.app, [notice], ws.settings.notify)
+    return deliver(ws.app, ws.settings.notify)
 
 
 # -- schedules ------------------------------------------------------------------------------
@@ -150,7 +150,7 @@ def run_schedules(ws: ReportSource, now: datetime | None = None,
     deliver every pending notification (digests and retries included). Safe to run as
     often as you like (cron: hourly or daily)."""
     settings = ws.settings
-    con = ws.warehouse.sql
+    con = ws.app
     calendar = Calendar(settings.fiscal.week_start, settings.fiscal.year_start_month)
     now = ws.clock.now() if now is None else now
     today = local_today(now, settings.workspace.timezone)
@@ -179,7 +179,8 @@ def run_schedules(ws: ReportSource, now: datetime | None = None,
             outcomes.append(ScheduleOutcome(entry.name, entry.cadence, period, "error",
                                             str(exc)))
             continue
-        con.execute("INSERT INTO _schedule_runs VALUES (?, ?, ?, ?, ?, ?, ?)",
+        con.execute("INSERT INTO _schedule_runs (schedule, period_start, cadence, period_end, "
+                    "notice_key, ran_at, seconds) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [entry.name, period.start, entry.cadence, period.end, key,
                      _utc(now, settings.workspace.timezone), time.perf_counter() - started])
         outcomes.append(ScheduleOutcome(entry.name, entry.cadence, period, "sent",
@@ -192,7 +193,7 @@ def run_schedules(ws: ReportSource, now: datetime | None = None,
 def schedule_table(ws: ReportSource, now: datetime | None = None) -> list[dict[str, Any]]:
     """Each schedule with its latest due period, when that is sent, and the next send day."""
     settings = ws.settings
-    con = ws.warehouse.sql
+    con = ws.app
     calendar = Calendar(settings.fiscal.week_start, settings.fiscal.year_start_month)
     now = ws.clock.now() if now is None else now
     today = local_today(now, settings.workspace.timezone)

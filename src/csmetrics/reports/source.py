@@ -20,12 +20,13 @@ if TYPE_CHECKING:
     from csmetrics.insights.requests import RequestReport
     from csmetrics.insights.themes import ThemeReport
     from csmetrics.store import Warehouse
+    from csmetrics.store.appstore import AppConnection
 
 __all__ = ["ReportSource"]
 
 
 class ReportSource(Protocol):
-    """A workspace as the reports use it: its settings, clock and warehouse, and the
+    """A workspace as the reports use it: its settings, clock, warehouse and app store, and the
     figures it computes (metrics, health, churn scores, customers, voice of the customer)."""
 
     settings: Settings
@@ -34,6 +35,11 @@ class ReportSource(Protocol):
     @property
     def warehouse(self) -> Warehouse:
         """The open warehouse."""
+        ...
+
+    @property
+    def app(self) -> AppConnection:
+        """The app store (notifications, schedule runs: ``csmetrics.store.appstore``)."""
         ...
 
     def data_end(self) -> date:

@@ -28,7 +28,8 @@ class Site:
     requests run side by side and see every committed change; no lock is taken to read.
     Work that changes the warehouse takes the writer lock, so two writes never meet;
     sign-ins and sign-outs take a lock of their own, so they never wait for a refresh.
-    Query-only engines (Spark) have one connection, and everything takes the writer lock.
+    Spark (query-only or with a lake) has one connection, and everything takes the writer
+    lock.
     What the reads compute is kept until the next write (``remember``). See docs/serving.md."""
 
     def __init__(self, workspace: Workspace) -> None:
@@ -39,6 +40,9 @@ class Site:
         self.results = Results(stamp=self._stamp)
         self._local = threading.local()
         self._parallel = workspace.warehouse.shares_connections
+        # kept results need every change of the tables to go through this server: so with
+        # csmetrics' own tables (DuckDB, or Spark with a lake), not the company's own
+        self._keeps = workspace.warehouse.has_catalog and not workspace.settings.engine.tables
         self._sessions: list[Workspace] = []
         self._sessions_made = threading.Lock()
 
@@ -63,8 +67,9 @@ class Site:
     def remember(self, key: Hashable, compute: Callable[[], T]) -> T:
         """``compute()``'s answer, kept under ``key`` until the warehouse next changes (see
         ``csmetrics.server.results``): ``key`` must name everything the answer depends on.
-        Not kept on a query-only engine (Spark): its tables may change without the server."""
-        if not self._parallel:
+        Not kept when the tables are the company's own (a query-only Spark, or tables mapped
+        with ``[engine] tables``): they may change without the server."""
+        if not self._keeps:
             return compute()
         return self.results.get(key, compute)
 
@@ -126,7 +131,7 @@ def caller(
                             "'Authorization: Bearer <token>' (create one with 'csmetrics "
                             "tokens create').", headers={"WWW-Authenticate": "Bearer"})
     with site(request).reading() as ws:
-        user = Accounts(ws.warehouse.sql).user_for_token(credentials.credentials)
+        user = Accounts(ws.app).user_for_token(credentials.credentials)
     if user is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "The API token is unknown, revoked, "
                             "or its user is disabled.", headers={"WWW-Authenticate": "Bearer"})

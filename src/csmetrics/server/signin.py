@@ -117,14 +117,14 @@ def sign_in(site: Site, username: str, password: str, address: str) -> SignIn:
     if wait:
         return SignIn(None, wait)
     with site.reading() as ws:
-        stored, record = Accounts(ws.warehouse.sql).credentials(username)
+        stored, record = Accounts(ws.app).credentials(username)
     user, upgraded = check_password(password, stored, record)  # scrypt: outside the lock
     if user is None:
         site.throttle.failed(username, address, now)
         return SignIn(None)
     if upgraded is not None and stored is not None:
         with site.writing() as ws:
-            Accounts(ws.warehouse.sql).upgrade_hash(username, stored, upgraded)
+            Accounts(ws.app).upgrade_hash(username, stored, upgraded)
     site.throttle.succeeded(username)
     return SignIn(user)
 
@@ -133,9 +133,9 @@ def change_own_password(site: Site, username: str, current: str, new: str) -> No
     """A user changing their own password: the current one must be right. Their dashboard
     sessions end. The scrypt work is done outside the writer lock."""
     with site.reading() as ws:
-        stored, _ = Accounts(ws.warehouse.sql).credentials(username)
+        stored, _ = Accounts(ws.app).credentials(username)
     if stored is None or not verify_password(current, stored):
         raise FieldError("current", "The current password is wrong.")
     secret = NewPassword.of(new)
     with site.writing() as ws:
-        Accounts(ws.warehouse.sql).set_password(username, secret)
+        Accounts(ws.app).set_password(username, secret)

@@ -1,7 +1,7 @@
 """People and programs allowed in: users with roles and hashed passwords, and API tokens.
 
 Passwords are hashed with scrypt (a memory-hard KDF from the standard library); tokens are
-random, shown once, and stored only as a SHA-256 hash, so a copy of the warehouse reveals
+random, shown once, and stored only as a SHA-256 hash, so a copy of the app store reveals
 neither. Roles: ``admin`` (everything, manages users), ``editor`` (ingests, refreshes,
 changes config), ``viewer`` (reads).
 """
@@ -13,13 +13,14 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
-
-import duckdb
+from typing import TYPE_CHECKING, Literal
 
 from csmetrics.clock import default_clock
 from csmetrics.errors import FieldError, UnknownNameError, UserInputError
 from csmetrics.store.sql import first, transaction
+
+if TYPE_CHECKING:
+    from csmetrics.store.appstore import AppConnection
 
 Role = Literal["admin", "editor", "viewer"]
 ROLES: tuple[Role, ...] = ("admin", "editor", "viewer")
@@ -121,9 +122,10 @@ def check_password(password: str, stored: str | None, user: User | None
 
 
 class Accounts:
-    """Users and tokens stored in the warehouse."""
+    """Users and tokens stored in the app store (``csmetrics.store.appstore``: the
+    warehouse's DuckDB database, or PostgreSQL)."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, con: AppConnection) -> None:
         self.con = con
 
     def add_user(self, username: str, password: str | NewPassword, role: str) -> User:
@@ -137,7 +139,8 @@ class Accounts:
         if self.user(username) is not None:
             raise UserInputError(f"User {username!r} already exists.")
         now = default_clock().now()
-        self.con.execute("INSERT INTO _users VALUES (?, ?, ?, false, ?)",
+        self.con.execute("INSERT INTO _users (username, password_hash, role, disabled, created_at) "
+                         "VALUES (?, ?, ?, false, ?)",
                          [username, NewPassword.of(password).hash, role, now])
         return User(username, role, False, now)  # type: ignore[arg-type]
 
@@ -246,7 +249,8 @@ class Accounts:
             raise UserInputError("A token name needs 1 to 100 characters.")
         token_id = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
-        self.con.execute("INSERT INTO _api_tokens VALUES (?, ?, ?, ?, ?, NULL)",
+        self.con.execute("INSERT INTO _api_tokens (token_id, username, name, token_hash, "
+                         "created_at, revoked_at) VALUES (?, ?, ?, ?, ?, NULL)",
                          [token_id, username, name, _sha256(secret), default_clock().now()])
         return f"{TOKEN_PREFIX}{token_id}_{secret}"
 

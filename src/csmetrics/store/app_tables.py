@@ -50,6 +50,16 @@ CREATE TABLE IF NOT EXISTS _batch_changes (
   earliest_beyond_facts DATE, -- the same, leaving out updates of later facts only
   fact_days DATE[]          -- the days of the rows whose later facts alone changed
 )""",
+    # The current version of each table a lake keeps (csmetrics.store.lake): its folder,
+    # relative to the lake, swapped in the same transaction as the ledger row of its batch.
+    "_table_versions": """
+CREATE TABLE IF NOT EXISTS _table_versions (
+  table_name VARCHAR PRIMARY KEY,
+  batch_id BIGINT,          -- the batch that wrote it (0: created empty, or published)
+  location VARCHAR NOT NULL,
+  rows BIGINT,
+  written_at TIMESTAMPTZ NOT NULL
+)""",
     # -- refresh results (csmetrics.store.materialize) --------------------------------------
     "_metric_values": """
 CREATE TABLE IF NOT EXISTS _metric_values (

@@ -99,6 +99,11 @@ def _health_scores_coverage(con: duckdb.DuckDBPyConnection) -> None:
     _add_column(con, "_health_scores", "coverage", "DOUBLE")
 
 
+def _table_versions(con: duckdb.DuckDBPyConnection) -> None:
+    """``_table_versions``: the current version of each table of a Spark workspace's lake."""
+    con.execute(APP_TABLES["_table_versions"])
+
+
 #: Every migration, in order; the position of each is its version.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "create the app tables", _create_app_tables),
@@ -107,6 +112,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "add _health_runs.settings and last_batch", _health_runs_basis),
     Migration(5, "add the survival band transform and restricted mean", _survival_outputs),
     Migration(6, "add _health_scores.coverage", _health_scores_coverage),
+    Migration(7, "add _table_versions (the lake's current versions)", _table_versions),
 )
 #: The version this code writes and expects.
 LATEST = MIGRATIONS[-1].version

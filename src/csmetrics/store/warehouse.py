@@ -3,9 +3,15 @@
 DuckDB is the embedded default. The raw DuckDB connection (``sql``) is used for loading files;
 metric definitions use the Ibis connection (``ibis``) so they run on any Ibis engine.
 
-Another engine (Spark: ``pyspark://...``, see ``engines.py``) is read-only for csmetrics: its
-canonical tables are filled by the user's own pipeline, metrics are queried there, and
-everything that writes (ingest, refresh results, health snapshots, accounts) needs DuckDB.
+Spark (``pyspark://...``, see ``engines.py``) is used in one of two ways:
+
+- with ``[engine] lake = "DIR"``, the whole product runs on it: csmetrics keeps the canonical
+  tables as Parquet in the lake (``lake.py``), written through Spark; metrics, health scores
+  and rules are computed by Spark; the ledger, the lake's current versions and the computed
+  results live in the workspace's DuckDB file, the *catalog* (``sql``), where the dashboard
+  reads them;
+- without a lake, Spark is query-only: the user's own pipeline fills its canonical tables,
+  metrics are queried there, and everything that writes needs DuckDB or a lake.
 """
 
 from __future__ import annotations
@@ -27,6 +33,9 @@ from csmetrics.errors import UserInputError
 from csmetrics.schema import TABLES
 from csmetrics.store import engines, migrations
 from csmetrics.store.ddl import create_all
+from csmetrics.store.lake import Lake
+from csmetrics.store.sources import SourceMap
+from csmetrics.store.sources import attach as attach_sources
 from csmetrics.store.sql import first, quote_literal
 
 if TYPE_CHECKING:
@@ -37,6 +46,8 @@ else:
 
 
 SUPPORTED_SCHEMES = ("duckdb",)
+#: The catalog file of a Spark workspace with a lake, in the workspace folder.
+LAKE_CATALOG = "csmetrics.duckdb"
 _UMASK_LOCK = threading.Lock()
 
 
@@ -82,6 +93,11 @@ class Warehouse:
         self._engine = engine
         self._ibis: BaseBackend | None = None
         self._file: Path | None = None  # the DuckDB file, when there is one
+        self.lake: Lake | None = None  # the Parquet tables Spark reads, with a lake
+        self.base_dir = Path(".")  # the workspace folder, where relative paths start
+        #: The canonical tables mapped to the company's own (``[engine] tables``), once the
+        #: engine is connected.
+        self.sources: SourceMap | None = None
 
     @classmethod
     def open(
@@ -93,9 +109,13 @@ class Warehouse:
         A query-only engine (Spark) is connected on first use of ``ibis``, so commands that
         need DuckDB fail at once, before a Spark session starts.
         """
-        if engines.scheme_of(engine.url) in engines.QUERY_ONLY_SCHEMES:
-            return cls(None, timezone, url=engine.url, engine=engine)
-        path = duckdb_path(engine.url, base_dir)
+        spark = engines.scheme_of(engine.url) in engines.QUERY_ONLY_SCHEMES
+        if spark and not engine.lake:
+            query_only = cls(None, timezone, url=engine.url, engine=engine)
+            query_only.base_dir = base_dir
+            return query_only
+        path = (str(base_dir / LAKE_CATALOG) if spark
+                else duckdb_path(engine.url, base_dir))
         config: dict[str, str | int] = {}
         if engine.memory_limit:
             config["memory_limit"] = engine.memory_limit
@@ -115,6 +135,7 @@ class Warehouse:
         con.execute(f"SET TimeZone = {quote_literal(timezone)}")
         warehouse = cls(con, timezone, url=engine.url, engine=engine)
         warehouse._file = None if path == ":memory:" else Path(path)
+        warehouse.base_dir = base_dir
         try:
             if read_only:
                 migrations.check(con)  # a read-only warehouse is read as it is
@@ -122,6 +143,15 @@ class Warehouse:
                 with _private_files():
                     create_all(con)  # app tables migrated to the current version
                 warehouse.protect_files()
+            if spark:
+                root = Path(engine.lake)
+                warehouse.lake = Lake(root if root.is_absolute() else base_dir / root, con)
+                if read_only:
+                    warehouse.lake.attach_catalog()
+                else:
+                    warehouse.lake.ensure_every_table()
+            elif engine.tables:
+                _ = warehouse.ibis  # the mapped tables' views, which belong to the connection
         except BaseException:
             con.close()
             raise
@@ -132,24 +162,33 @@ class Warehouse:
         side with the others, sees every committed change, and has temporary tables of its
         own. Closing it leaves this one open. A query-only engine (Spark) has no such thing:
         the same warehouse is returned."""
-        if self._sql is None:
+        if self._sql is None or self.lake is not None:
             return self
         con = self._sql.cursor()
         con.execute(f"SET TimeZone = {quote_literal(self.timezone)}")
         other = Warehouse(con, self.timezone, url=self.url, engine=self._engine)
         other._file = self._file
+        other.base_dir = self.base_dir
+        if self.sources is not None:
+            _ = other.ibis  # its own views of the mapped tables
         return other
 
     @property
     def embedded(self) -> bool:
         """Whether the canonical tables live in the DuckDB database ``sql`` opens, rather
-        than in a query-only engine (Spark)."""
+        than in Spark."""
+        return self._sql is not None and self.lake is None
+
+    @property
+    def has_catalog(self) -> bool:
+        """Whether csmetrics can write here: ingest, stored results, health snapshots
+        (DuckDB, or Spark with a lake)."""
         return self._sql is not None
 
     @property
     def shares_connections(self) -> bool:
         """Whether ``cursor()`` gives connections that may run side by side (DuckDB)."""
-        return self._sql is not None
+        return self._sql is not None and self.lake is None
 
     def protect_files(self) -> None:
         """Make the DuckDB file and its write-ahead log readable by their owner only (0600):
@@ -172,9 +211,11 @@ class Warehouse:
                 "metrics there ('csmetrics metrics show', Workspace.query) but loads data "
                 "('csmetrics ingest'), stores results "
                 "('csmetrics refresh', health snapshots, text sentiment, predictions) and "
-                "dashboard accounts only in a DuckDB warehouse. Load the canonical tables into "
-                "it with your own pipeline, in the schema 'csmetrics schema' prints, or point "
-                "engine.url at 'duckdb:///csmetrics.duckdb' to use those commands."
+                "dashboard accounts (unless [app] url names PostgreSQL) only with a lake or in a "
+                "DuckDB warehouse. Add "
+                "'lake = \"lake\"' under [engine] in csmetrics.toml to let csmetrics keep the "
+                "tables as Parquet that Spark reads, or fill them with your own pipeline, in "
+                "the schema 'csmetrics schema' prints."
             )
         return self._sql
 
@@ -182,10 +223,17 @@ class Warehouse:
     def ibis(self) -> BaseBackend:
         """The Ibis connection over the same database, for metric expressions."""
         if self._ibis is None:
-            if self._sql is not None:
+            if self.lake is not None:
+                engine = self._engine or EngineSection(url=self.url)
+                self._ibis = engines.connect(self.url, engine.spark, self.timezone)
+                self.lake.attach_spark(self._ibis)
+                self.sources = attach_sources(self._ibis, engine, self.base_dir)
+            elif self._sql is not None:
                 self._ibis = ibis.duckdb.from_connection(self._sql)
                 # Ibis sets the session's zone to UTC; loads read offsets in the workspace's
                 self._sql.execute(f"SET TimeZone = {quote_literal(self.timezone)}")
+                self.sources = attach_sources(self._ibis, self._engine or EngineSection(),
+                                              self.base_dir)
             else:
                 self._ibis = self._connect_query_only()
         return self._ibis
@@ -193,6 +241,7 @@ class Warehouse:
     def _connect_query_only(self) -> BaseBackend:
         engine = self._engine or EngineSection(url=self.url)
         con = engines.connect(self.url, engine.spark, self.timezone)
+        self.sources = attach_sources(con, engine, self.base_dir)
         present = set(con.list_tables())
         missing = [name for name in TABLES if name not in present]
         if missing:
@@ -203,6 +252,12 @@ class Warehouse:
                 "'csmetrics schema' lists."
             )
         return con
+
+    def published(self, table: str) -> None:
+        """Note that the catalog table ``table``, one metric definitions read on the engine
+        (``lake.PUBLISHED``), was written: with a lake, Spark gets the new rows too."""
+        if self.lake is not None:
+            self.lake.publish(self._ibis, table)
 
     def table(self, name: str) -> ibis.Table:
         """A canonical or materialised table as an Ibis expression."""

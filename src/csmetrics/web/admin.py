@@ -43,7 +43,7 @@ def _admin_page(request: Request, session: sessions.Session, message: str = "",
     site: Site = request.app.state.site
     with site.reading() as ws:
         company = ws.settings.workspace.name
-        accounts = Accounts(ws.warehouse.sql)
+        accounts = Accounts(ws.app)
         users, tokens = accounts.users(), accounts.tokens()
     response = templates.TemplateResponse(request, "admin.html", {
         "page": "admin", "title": "Admin", "company": company, "user": session.user,
@@ -93,7 +93,7 @@ def add_user(request: Request, csrf: Annotated[str, Form()], username: Annotated
     try:
         secret = NewPassword.of(password)  # the slow hash, before the writer lock
         with site.writing() as ws:
-            user = Accounts(ws.warehouse.sql).add_user(username.strip(), secret, role)
+            user = Accounts(ws.app).add_user(username.strip(), secret, role)
     except UserInputError as exc:
         return _back("/admin", error=str(exc))
     return _back("/admin", f"Added {user.username} ({user.role}).")
@@ -113,7 +113,7 @@ def user_action(request: Request, username: str, action: str, csrf: Annotated[st
     try:
         secret = NewPassword.of(password) if action == "password" else None
         with site.writing() as ws:
-            accounts = Accounts(ws.warehouse.sql)
+            accounts = Accounts(ws.app)
             if action == "role":
                 accounts.set_role(username, role, keep_admin=True)
                 said = f"{username}'s role is now {role}."
@@ -142,7 +142,7 @@ def create_token(request: Request, csrf: Annotated[str, Form()],
     site: Site = request.app.state.site
     try:
         with site.writing() as ws:
-            token = Accounts(ws.warehouse.sql).create_token(username, name.strip())
+            token = Accounts(ws.app).create_token(username, name.strip())
     except UserInputError as exc:
         return _admin_page(request, session, error=str(exc))
     return _admin_page(request, session, f"Created a token for {username}. Copy it now: it is "
@@ -158,7 +158,7 @@ def revoke_token(request: Request, token_id: str, csrf: Annotated[str, Form()]) 
     site: Site = request.app.state.site
     try:
         with site.writing() as ws:
-            Accounts(ws.warehouse.sql).revoke_token(token_id)
+            Accounts(ws.app).revoke_token(token_id)
     except UserInputError as exc:
         return _back("/admin", error=str(exc))
     return _back("/admin", f"Revoked token {token_id}.")
@@ -195,7 +195,7 @@ def change_password(request: Request, csrf: Annotated[str, Form()],
     try:
         change_own_password(site, session.user.username, current, new)
         with site.signing_in() as ws:
-            session_id = sessions.start(ws.warehouse.sql, session.user, ws.clock.now())
+            session_id = sessions.start(ws.app, session.user, ws.clock.now())
     except UserInputError as exc:
         return _back("/account", error=str(exc))
     response = _back("/account", "Your password is changed; other sessions are signed out.")

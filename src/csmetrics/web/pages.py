@@ -194,7 +194,7 @@ def _date_or(text: str | None, default: date, field: str, problems: list[str]) -
 def _session(request: Request) -> sessions.Session | None:
     site: Site = request.app.state.site
     with site.reading() as ws:
-        return sessions.lookup(ws.warehouse.sql, request.cookies.get(sessions.COOKIE),
+        return sessions.lookup(ws.app, request.cookies.get(sessions.COOKIE),
                                ws.clock.now())
 
 
@@ -299,7 +299,7 @@ def login(request: Request, username: Annotated[str, Form()], password: Annotate
     if user is None:
         return RedirectResponse("/login?error=wrong", status_code=303)
     with site.signing_in() as ws:
-        session_id = sessions.start(ws.warehouse.sql, user, ws.clock.now())
+        session_id = sessions.start(ws.app, user, ws.clock.now())
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(sessions.COOKIE, session_id, httponly=True, samesite="strict",
                         secure=_secure(request), max_age=int(sessions.LIFETIME.total_seconds()))
@@ -315,7 +315,7 @@ def logout(request: Request, csrf: Annotated[str, Form()]) -> Response:
         return RedirectResponse("/login", status_code=303)
     site: Site = request.app.state.site
     with site.signing_in() as ws:
-        sessions.end(ws.warehouse.sql, request.cookies.get(sessions.COOKIE))
+        sessions.end(ws.app, request.cookies.get(sessions.COOKIE))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(sessions.COOKIE)
     return response

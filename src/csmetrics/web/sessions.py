@@ -1,8 +1,9 @@
-"""Signed-in browser sessions, kept in the warehouse, and CSRF tokens for their forms.
+"""Signed-in browser sessions, kept in the app store, and CSRF tokens for their forms.
 
-The cookie holds a random session id; the warehouse keeps only its SHA-256, the user and a
-CSRF token that every form must send back. Cookies are HttpOnly and SameSite=Strict, and
-Secure whenever the dashboard is served over HTTPS (or on loopback, where browsers accept it).
+The cookie holds a random session id; the app store (``csmetrics.store.appstore``) keeps
+only its SHA-256, the user and a CSRF token that every form must send back. Cookies are
+HttpOnly and SameSite=Strict, and Secure whenever the dashboard is served over HTTPS (or on
+loopback, where browsers accept it).
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from csmetrics.store.accounts import Accounts, User
 from csmetrics.store.sql import first
+
+if TYPE_CHECKING:
+    from csmetrics.store.appstore import AppConnection
 
 COOKIE = "csmetrics_session"
 LOGIN_CSRF_COOKIE = "csmetrics_login_csrf"
@@ -35,23 +38,24 @@ def _hash(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-def start(con: duckdb.DuckDBPyConnection, user: User, now: datetime) -> str:
+def start(con: AppConnection, user: User, now: datetime) -> str:
     """A new session for ``user``, started at ``now``; returns the cookie value. Sessions
     expired by ``now`` (anyone's) are deleted first."""
     purge(con, now)
     session_id = secrets.token_urlsafe(32)
     expires = now + LIFETIME
-    con.execute("INSERT INTO _sessions VALUES (?, ?, ?, ?)",
+    con.execute("INSERT INTO _sessions (session_hash, username, csrf, expires_at) "
+                "VALUES (?, ?, ?, ?)",
                 [_hash(session_id), user.username, secrets.token_urlsafe(24), expires])
     return session_id
 
 
-def purge(con: duckdb.DuckDBPyConnection, now: datetime) -> None:
+def purge(con: AppConnection, now: datetime) -> None:
     """Delete every session that has expired by ``now``."""
     con.execute("DELETE FROM _sessions WHERE expires_at <= ?", [now])
 
 
-def lookup(con: duckdb.DuckDBPyConnection, session_id: str | None, now: datetime
+def lookup(con: AppConnection, session_id: str | None, now: datetime
            ) -> Session | None:
     """The session behind a cookie value live at ``now``, or None (unknown, expired, user
     disabled)."""
@@ -68,7 +72,7 @@ def lookup(con: duckdb.DuckDBPyConnection, session_id: str | None, now: datetime
     return Session(user, row[1])
 
 
-def end(con: duckdb.DuckDBPyConnection, session_id: str | None) -> None:
+def end(con: AppConnection, session_id: str | None) -> None:
     """Forget a session (sign out)."""
     if session_id:
         con.execute("DELETE FROM _sessions WHERE session_hash = ?", [_hash(session_id)])

@@ -43,7 +43,7 @@ def _token(token: Token) -> TokenInfo:
 def list_users(admin: Admin, site: SiteDep) -> list[UserInfo]:
     """Every user with their role, whether disabled, and when they were added."""
     with site.reading() as ws:
-        return [_user(u) for u in Accounts(ws.warehouse.sql).users()]
+        return [_user(u) for u in Accounts(ws.app).users()]
 
 
 @router.post("/users", response_model=UserInfo, status_code=status.HTTP_201_CREATED,
@@ -52,7 +52,7 @@ def add_user(body: NewUser, admin: Admin, site: SiteDep) -> UserInfo:
     """A new user with a role and an initial password; 400 when the name is taken."""
     secret = NewPassword.of(body.password)  # the slow hash, before the writer lock
     with site.writing() as ws:
-        return _user(Accounts(ws.warehouse.sql).add_user(body.username, secret, body.role))
+        return _user(Accounts(ws.app).add_user(body.username, secret, body.role))
 
 
 @router.patch("/users/{username}", response_model=UserInfo, summary="Change a user's role or "
@@ -61,8 +61,8 @@ def change_user(username: str, body: UserChange, admin: Admin, site: SiteDep) ->
     """A disabled user's tokens and sessions stop working at once; 400 for the last active
     admin, 404 for an unknown user."""
     with site.writing() as ws:
-        accounts = Accounts(ws.warehouse.sql)
-        with transaction(ws.warehouse.sql):  # both changes or neither
+        accounts = Accounts(ws.app)
+        with transaction(ws.app):  # both changes or neither
             if body.role is not None:
                 accounts.set_role(username, body.role, keep_admin=True)
             if body.disabled is not None:
@@ -78,7 +78,7 @@ def change_user(username: str, body: UserChange, admin: Admin, site: SiteDep) ->
 def remove_user(username: str, admin: Admin, site: SiteDep) -> Response:
     """Remove a user with their API tokens and sessions; 400 for the last active admin."""
     with site.writing() as ws:
-        Accounts(ws.warehouse.sql).remove_user(username, keep_admin=True)
+        Accounts(ws.app).remove_user(username, keep_admin=True)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -89,7 +89,7 @@ def reset_password(username: str, body: PasswordReset, admin: Admin, site: SiteD
     """Set a new password; the user's dashboard sessions end (their tokens stay)."""
     secret = NewPassword.of(body.password)  # the slow hash, before the writer lock
     with site.writing() as ws:
-        Accounts(ws.warehouse.sql).set_password(username, secret)
+        Accounts(ws.app).set_password(username, secret)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -107,7 +107,7 @@ def list_tokens(user: Viewer, site: SiteDep) -> list[TokenInfo]:
     """Everyone's tokens for an admin, the caller's own otherwise, newest first (never their
     secrets)."""
     with site.reading() as ws:
-        tokens = Accounts(ws.warehouse.sql).tokens(
+        tokens = Accounts(ws.app).tokens(
             None if user.may("admin") else user.username)
     return [_token(t) for t in tokens]
 
@@ -122,7 +122,7 @@ def create_token(body: NewToken, user: Viewer, site: SiteDep) -> CreatedToken:
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"Only admins create tokens for "
                             f"others; {user.username} is a {user.role}.")
     with site.writing() as ws:
-        accounts = Accounts(ws.warehouse.sql)
+        accounts = Accounts(ws.app)
         secret = accounts.create_token(owner, body.name)
         token = accounts.token(secret.removeprefix(TOKEN_PREFIX).split("_", 1)[0])
     if token is None:  # pragma: no cover - it was just stored
@@ -135,7 +135,7 @@ def revoke_token(token_id: str, user: Viewer, site: SiteDep) -> TokenInfo:
     """Any token for an admin, the caller's own otherwise (404 for someone else's); refused
     from the very next request on."""
     with site.writing() as ws:
-        accounts = Accounts(ws.warehouse.sql)
+        accounts = Accounts(ws.app)
         token = accounts.token(token_id)
         if token is None or (token.username != user.username and not user.may("admin")):
             raise UnknownNameError(f"There is no token {token_id!r}.")
