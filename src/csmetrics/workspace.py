@@ -53,9 +53,10 @@ from csmetrics.store.appstore import (
     open_app_store,
     shares_warehouse,
 )
+from csmetrics.store.engines import scheme_of
 from csmetrics.store.materialize import read_metric_values, replace_metric_values
 from csmetrics.store.sources import require_valid
-from csmetrics.store.warehouse import duckdb_path
+from csmetrics.store.warehouse import LAKE_CATALOG, duckdb_path
 
 ENV_VAR = "CSMETRICS_WORKSPACE"
 
@@ -202,8 +203,16 @@ class Workspace:
 
     @property
     def database_path(self) -> str:
-        """Where the DuckDB file is."""
-        return duckdb_path(self.settings.engine.url, self.root)
+        """Where the warehouse is, for people: the DuckDB file; with Spark, its URL (and the
+        lake and its catalog file, when there is a lake)."""
+        engine = self.settings.engine
+        if scheme_of(engine.url) == "duckdb":
+            return duckdb_path(engine.url, self.root)
+        if engine.lake:
+            lake = Path(engine.lake)
+            return (f"{engine.url}, lake {lake if lake.is_absolute() else self.root / lake}, "
+                    f"catalog {self.root / LAKE_CATALOG}")
+        return engine.url
 
     def close(self) -> None:
         """Release the warehouse (and a separate app store)."""
@@ -594,7 +603,8 @@ class Workspace:
 
     def churn_train(self, horizon_days: int | None = None, seed: int | None = None,
                     on_step: Step | None = None) -> Any:
-        """Train the churn model (with its baselines) and save it under ``models/``."""
+        """Train the churn model (with its baselines) and save it in the app store (shared
+        by the servers) and under ``models/``."""
         from csmetrics.predict import churn
 
         p = self.settings.predict
@@ -603,14 +613,22 @@ class Workspace:
                             as_of=self.data_end(), seed=p.seed if seed is None else seed,
                             max_cutoffs=p.churn_cutoffs, scorecard=self.scorecard(),
                             on_step=on_step)
-        churn.save_model(model, self.root)
+        churn.save_model(model, self.root, self._model_store())
         return model
 
     def churn_model(self) -> Any:
-        """The saved churn model, refused with a clear error when it no longer fits."""
+        """The saved churn model (the app store's newest, else the files under ``models/``),
+        refused with a clear error when it no longer fits."""
         from csmetrics.predict import churn
 
-        return churn.load_model(self.root, self.warehouse.ibis)
+        return churn.load_model(self.root, self.warehouse.ibis, self._model_store())
+
+    def _model_store(self) -> AppConnection | None:
+        """Where trained models are shared: the app store (``_models``); None for a
+        query-only warehouse without an app store of its own (the files alone)."""
+        if shares_warehouse(self.settings, self.root) and not self.warehouse.has_catalog:
+            return None
+        return self.app
 
     def churn_scores(self, as_of: date | str | None = None) -> pd.DataFrame:
         """Score every paying customer with the saved model; stored in ``_churn_scores``."""

@@ -15,6 +15,9 @@ from enum import Enum
 
 from csmetrics.errors import UnknownNameError, closest
 
+#: The Ibis type of every table's ``attributes`` column (extra columns, text to text).
+ATTRIBUTES_IBIS_TYPE = "map<string, string>"
+
 
 class DType(Enum):
     """Logical column types, each with its DuckDB spelling."""
@@ -30,6 +33,18 @@ class DType(Enum):
     def sql(self) -> str:
         """The DuckDB type name."""
         return self.value
+
+    @property
+    def ibis(self) -> str:
+        """The Ibis type name (as Ibis reads the DuckDB column), for other engines."""
+        return {
+            DType.STRING: "string",
+            DType.DATE: "date",
+            DType.TIMESTAMP: "timestamp",
+            DType.MONEY: "decimal(18, 4)",
+            DType.INTEGER: "int64",
+            DType.NUMBER: "float64",
+        }[self]
 
     @property
     def label(self) -> str:
@@ -93,6 +108,12 @@ class Table:
     def required(self) -> list[str]:
         """Names of the columns every file must have."""
         return [c.name for c in self.columns if c.required]
+
+    def ibis_types(self) -> dict[str, str]:
+        """Column -> Ibis type name, with the ``attributes`` map: the table's schema on any
+        engine."""
+        return {**{c.name: c.dtype.ibis for c in self.columns},
+                "attributes": ATTRIBUTES_IBIS_TYPE}
 
     def ddl(self) -> str:
         """``CREATE TABLE IF NOT EXISTS`` for this table, with the ``attributes`` map."""

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from csmetrics.clock import default_clock
-from csmetrics.schema import TABLES, DType
+from csmetrics.schema import TABLES
 from csmetrics.store.sql import first, quote_ident, quote_literal
 
 if TYPE_CHECKING:
@@ -40,9 +40,6 @@ __all__ = ["PUBLISHED", "Lake"]
 
 #: Catalog tables metric definitions read on the engine, copied into the lake when written.
 PUBLISHED = ("_text_sentiment", "_survival_summary")
-#: The Ibis type of each canonical column type (as Ibis reads the DuckDB tables).
-IBIS_TYPES = {DType.STRING: "string", DType.DATE: "date", DType.TIMESTAMP: "timestamp",
-              DType.MONEY: "decimal(18, 4)", DType.INTEGER: "int64", DType.NUMBER: "float64"}
 #: Versions kept besides the current one, for queries that started before a swap.
 KEEP_PREVIOUS = 1
 
@@ -207,11 +204,8 @@ def _spark_casts(name: str, present: Sequence[str]) -> list[str]:
     import ibis
     from ibis.backends.pyspark.datatypes import PySparkType
 
-    table = TABLES[name]
-    types = {c.name: IBIS_TYPES[c.dtype] for c in table.columns}
-    types["attributes"] = "map<string, string>"
     out = []
-    for column, dtype in types.items():
+    for column, dtype in TABLES[name].ibis_types().items():
         spark_type = PySparkType.from_ibis(ibis.dtype(dtype)).simpleString()
         source = f"`{column}`" if column in present else "NULL"
         out.append(f"CAST({source} AS {spark_type}) AS `{column}`")

@@ -47,7 +47,7 @@ from csmetrics.config import EngineSection, read_config_text
 from csmetrics.errors import ConfigError, Issue, UserInputError, closest
 from csmetrics.errors import ValidationError as RowsError
 from csmetrics.schema import TABLES, Column, DType, Table
-from csmetrics.schema.tables import DEFAULT_SCALE_MAX
+from csmetrics.schema.tables import ATTRIBUTES_IBIS_TYPE, DEFAULT_SCALE_MAX
 
 if TYPE_CHECKING:
     import ibis
@@ -73,9 +73,6 @@ __all__ = [
 #: Rows named (by their key) per broken rule.
 EXAMPLES_SHOWN = 5
 #: The Ibis type of each canonical column type (as Ibis reads the DuckDB tables).
-IBIS_TYPES = {DType.STRING: "string", DType.DATE: "date", DType.TIMESTAMP: "timestamp",
-              DType.MONEY: "decimal(18, 4)", DType.INTEGER: "int64", DType.NUMBER: "float64"}
-ATTRIBUTES_TYPE = "map<string, string>"
 #: Prefix of the view holding a mapping's SQL on DuckDB (the canonical view reads it).
 SOURCE_VIEW = "_source_"
 _DUCKDB = "duckdb"
@@ -216,7 +213,7 @@ def canonical_rows(table: Table, rows: ir.Table, source: TableSource) -> ir.Tabl
     for column in table.columns:
         theirs = source.columns.get(column.name, column.name)
         values[column.name] = (_typed(rows[theirs], column) if theirs in rows.columns
-                               else ibis.null().cast(IBIS_TYPES[column.dtype]))
+                               else ibis.null().cast(column.dtype.ibis))
     values["attributes"] = _attributes(rows, _used(table, rows, source))
     return rows.select(**values)
 
@@ -224,7 +221,7 @@ def canonical_rows(table: Table, rows: ir.Table, source: TableSource) -> ir.Tabl
 def _typed(value: ir.Value, column: Column) -> ir.Value:
     """``value`` as the column's type; text normalised as ingest does (allowed values are
     lower-case, currencies upper-case, an empty cell is NULL)."""
-    target = ibis.dtype(IBIS_TYPES[column.dtype])
+    target = ibis.dtype(column.dtype.ibis)
     source = value.type()
     if column.dtype is DType.STRING:
         text = value if source.is_string() else value.cast("string")
@@ -249,10 +246,10 @@ def _attributes(rows: ir.Table, used: set[str]) -> ir.Value:
     """The source's ``attributes`` map when it has one, else its other columns as text in a
     map (what ingest keeps of a file's other columns), else NULL."""
     if "attributes" in rows.columns and "attributes" not in used:
-        return rows["attributes"].cast(ATTRIBUTES_TYPE)
+        return rows["attributes"].cast(ATTRIBUTES_IBIS_TYPE)
     extras = [name for name in rows.columns if name not in used and name != "attributes"]
     if not extras:
-        return ibis.null().cast(ATTRIBUTES_TYPE)
+        return ibis.null().cast(ATTRIBUTES_IBIS_TYPE)
     return ibis.map(ibis.array(extras), ibis.array([rows[n].cast("string") for n in extras]))
 
 
@@ -309,8 +306,7 @@ def _empty(table: Table) -> Any:
     import pyarrow as pa
     from ibis.formats.pyarrow import PyArrowSchema
 
-    schema = ibis.schema({**{c.name: IBIS_TYPES[c.dtype] for c in table.columns},
-                          "attributes": ATTRIBUTES_TYPE})
+    schema = ibis.schema(table.ibis_types())
     return pa.Table.from_pylist([], schema=PyArrowSchema.from_ibis(schema))
 
 
@@ -371,7 +367,7 @@ def _checked_rows(table: Table, rows: ir.Table, source: TableSource) -> ir.Table
     for column in table.columns:
         theirs = source.columns.get(column.name, column.name)
         if theirs not in rows.columns:
-            values[column.name] = ibis.null().cast(IBIS_TYPES[column.dtype])
+            values[column.name] = ibis.null().cast(column.dtype.ibis)
             continue
         raw = rows[theirs]
         values[column.name] = _typed(raw, column)
@@ -381,7 +377,7 @@ def _checked_rows(table: Table, rows: ir.Table, source: TableSource) -> ir.Table
 
 
 def _converted(raw: ir.Value, column: Column) -> bool:
-    target = ibis.dtype(IBIS_TYPES[column.dtype])
+    target = ibis.dtype(column.dtype.ibis)
     return column.dtype is not DType.STRING and raw.type().copy(nullable=True) != target
 
 
