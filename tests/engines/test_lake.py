@@ -221,7 +221,7 @@ def test_the_cli_builds_loads_and_refreshes_a_lake_workspace(tmp_path, files):
         fast = "".join(f'"{k}" = "{v}"\n' for k, v in FAST_SPARK.items()
                        if k != "spark.sql.session.timeZone")
         config.write_text(text + f"\n[engine.spark]\n{fast}", encoding="utf-8")
-        for table in ("customers", "subscriptions"):
+        for table in ("customers", "exchange_rates", "subscriptions"):
             run_cli("ingest", table, *map(str, files[table]), "-w", str(root), env=env)
         run_cli("refresh", "--period", "month", "-w", str(root), env=env)
         run_cli("metrics", "show", "mrr", "--from", "2026-01-01", "--to", "2026-06-30",

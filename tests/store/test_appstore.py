@@ -284,7 +284,8 @@ def test_the_tables_are_made_once_at_the_current_version(postgres_url):
     ).fetchall()}
     assert tables == {"_users", "_api_tokens", "_sessions", "_tasks", "_task_steps",
                       "_task_events", "_rule_state", "_notifications",
-                      "_notification_attachments", "_schedule_runs", "_schema_version"}
+                      "_notification_attachments", "_schedule_runs", "_models",
+                      "_schema_version"}
     for each in opened:
         each.close()
 

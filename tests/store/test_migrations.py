@@ -22,7 +22,7 @@ EXPECTED_TABLES = {
     "_clv_fits", "_survival_curves", "_survival_summary", "_text_sentiment", "_voice_themes",
     "_voice_theme_trend", "_voice_text_themes", "_voice_requests", "_voice_request_members",
     "_notifications", "_notification_attachments", "_tasks", "_task_steps", "_task_events",
-    "_rule_state", "_schedule_runs", "_users", "_api_tokens", "_sessions",
+    "_rule_state", "_schedule_runs", "_users", "_api_tokens", "_sessions", "_models",
 }
 
 
@@ -48,8 +48,8 @@ def test_every_app_table_is_declared_once():
 
 def test_a_new_warehouse_is_at_the_latest_version_with_every_app_table(ws):
     sql = ws.warehouse.sql
-    assert LATEST == 7
-    assert current_version(sql) == 7
+    assert LATEST == 8
+    assert current_version(sql) == 8
     assert sql.execute("SELECT version, description FROM _schema_version ORDER BY 1"
                        ).fetchall() == [
         (1, "create the app tables"),
@@ -59,6 +59,7 @@ def test_a_new_warehouse_is_at_the_latest_version_with_every_app_table(ws):
         (5, "add the survival band transform and restricted mean"),
         (6, "add _health_scores.coverage"),
         (7, "add _table_versions (the lake's current versions)"),
+        (8, "add _models (trained models, shared by the servers)"),
     ]
     present = {r[0] for r in sql.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     assert EXPECTED_TABLES <= present
@@ -76,12 +77,12 @@ def test_opening_a_current_warehouse_again_applies_nothing(tmp_path):
     with open_file(tmp_path) as warehouse:
         assert upgrade(warehouse.sql) == []
         assert warehouse.sql.execute("SELECT count(*) FROM _schema_version").fetchall() == [
-            (7,)]
+            (8,)]
 
 
 def test_a_raw_connection_gets_every_table_from_upgrade():
     con = duckdb.connect()
-    assert [m.version for m in upgrade(con)] == [1, 2, 3, 4, 5, 6, 7]
+    assert [m.version for m in upgrade(con)] == [1, 2, 3, 4, 5, 6, 7, 8]
     assert set(layout(con)) == EXPECTED_TABLES | {"_schema_version"}
 
 
@@ -110,7 +111,7 @@ def test_a_warehouse_made_before_versions_upgrades_and_keeps_its_rows(tmp_path):
 
     with open_file(tmp_path) as warehouse:
         sql = warehouse.sql
-        assert current_version(sql) == 7
+        assert current_version(sql) == 8
         # older snapshots do not say what they were computed from: never taken as current
         assert sql.execute("SELECT as_of, settings, last_batch FROM _health_runs").fetchall(
             ) == [(date(2024, 3, 31), None, None)]
@@ -130,30 +131,30 @@ def test_a_warehouse_made_before_versions_upgrades_and_keeps_its_rows(tmp_path):
 
 def test_an_interrupted_upgrade_resumes_where_it_stopped(tmp_path):
     """A warehouse whose version table says 1 (the process stopped after the first
-    migration) gets migrations 2 to 6 only."""
+    migration) gets migrations 2 to 8 only."""
     with open_file(tmp_path) as warehouse:
         sql = warehouse.sql
         sql.execute("DELETE FROM _schema_version WHERE version > 1")
         sql.execute("ALTER TABLE _batch_changes DROP COLUMN fact_days")
         sql.execute("ALTER TABLE _batch_changes DROP COLUMN earliest_beyond_facts")
     with open_file(tmp_path) as warehouse:
-        assert current_version(warehouse.sql) == 7
+        assert current_version(warehouse.sql) == 8
         assert "fact_days" in [c for c, _ in layout(warehouse.sql)["_batch_changes"]]
 
 
 def test_a_warehouse_newer_than_the_code_is_refused_with_both_versions(tmp_path):
     with open_file(tmp_path) as warehouse:
-        warehouse.sql.execute("INSERT INTO _schema_version VALUES (8, 'from the future', "
+        warehouse.sql.execute("INSERT INTO _schema_version VALUES (9, 'from the future', "
                               "'9.0.0', now())")
     for read_only in (False, True):
         with pytest.raises(UserInputError) as refused:
             open_file(tmp_path, read_only=read_only)
         message = str(refused.value)
-        assert "schema version 8" in message
+        assert "schema version 9" in message
         assert "csmetrics 9.0.0" in message
-        assert "version 7" in message
+        assert "version 8" in message
         assert "Upgrade csmetrics" in message
     # refused before anything was written, and the file is not left locked
     con = duckdb.connect(str(tmp_path / "wh.duckdb"))
-    assert con.execute("SELECT max(version) FROM _schema_version").fetchall() == [(8,)]
+    assert con.execute("SELECT max(version) FROM _schema_version").fetchall() == [(9,)]
     con.close()

@@ -54,7 +54,8 @@ def churn_train(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Train the churn model on past cutoffs, validate it on later ones beside its baselines,
-    and save it in the workspace (models/churn.joblib + churn.json)."""
+    and save it in the app store (shared by the servers) and the workspace
+    (models/churn.joblib + churn.json)."""
     with open_workspace(workspace) as ws, steps(None) as step:
         model = ws.churn_train(horizon_days=horizon, seed=seed, on_step=step)
     m = model.metadata
@@ -68,7 +69,7 @@ def churn_train(
     if fmt is OutputFormat.TABLE:
         console.print(f"{m['n_observations']:,} observations, {m['n_churned']:,} churned; "
                       f"features {m['feature_seconds']} s, fits {m['fit_seconds']} s. "
-                      "Model saved in models/churn.joblib.")
+                      "Model saved in the app store and models/churn.joblib.")
 
 
 @churn_app.command("score")

@@ -21,13 +21,14 @@ median and report how much the probability moves.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +49,13 @@ from csmetrics.predict.features import (
     features_as_of,
 )
 from csmetrics.predict.observations import labelled_cutoffs, labels
+from csmetrics.store.appstore import AppConnection, serialize
+from csmetrics.store.sql import first, transaction
 
-__all__ = ["ChurnModel", "Explanation", "evaluate", "load_model", "score", "train"]
+__all__ = ["ChurnModel", "Explanation", "SavedModel", "evaluate", "load_model", "save_model",
+           "saved_model", "score", "train"]
 
+MODEL_NAME = "churn"
 MODEL_DIR = "models"
 MODEL_FILE = "churn.joblib"
 META_FILE = "churn.json"
@@ -261,20 +266,71 @@ def _first_service_day(con: BaseBackend) -> date | None:
 
 
 # -- persistence -------------------------------------------------------------------------
+#
+# A model is saved twice: as one row of ``_models`` in the app store (``name``, ``version``,
+# the metadata JSON, the joblib bytes), so that every server sharing the app store (PostgreSQL)
+# scores with it, and as ``models/churn.joblib`` + ``models/churn.json`` in the workspace,
+# which people read. ``load_model`` takes the app store's newest version, and the files when
+# the app store has none (a model trained before models were kept there). Each training adds
+# a version; the newest ``KEEP_VERSIONS`` are kept, the older ones deleted in the same
+# transaction.
+
+#: The newest versions of a model the app store keeps (the last is the one in use).
+KEEP_VERSIONS = 3
 
 
-def save_model(model: ChurnModel, root: Path) -> Path:
-    """Write ``models/churn.joblib`` and ``models/churn.json`` (metadata, human-readable)."""
+@dataclass(frozen=True)
+class SavedModel:
+    """One saved model as stored: where it was read from (for messages), its metadata and
+    the estimator's bytes as ``joblib`` wrote them."""
+
+    origin: str
+    metadata: dict[str, Any]
+    artifact: bytes
+
+
+def _who() -> str:
+    """``user@host`` of this process, for ``_models.trained_by``."""
+    import getpass
+
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name (a container): the host alone
+        user = "?"
+    return f"{user}@{platform.node()}"
+
+
+def save_model(model: ChurnModel, root: Path, app: AppConnection | None = None, *,
+               trained_by: str | None = None) -> Path:
+    """Write the model to the app store ``app`` (a new version of ``churn`` in ``_models``;
+    the newest ``KEEP_VERSIONS`` kept) and to ``models/churn.joblib`` and
+    ``models/churn.json`` (metadata, human-readable). Without ``app``, the files only."""
     import joblib
 
+    buffer = io.BytesIO()
+    joblib.dump({"estimator": model.estimator, "features": model.features,
+                 "medians": model.medians}, buffer)
+    artifact = buffer.getvalue()
+    text = json.dumps(_jsonable(model.metadata), indent=2) + "\n"
+    if app is not None:
+        trained_at = model.metadata.get("trained_at")
+        when = datetime.fromisoformat(trained_at) if trained_at else default_clock().now()
+        with transaction(app):
+            serialize(app, f"models:{MODEL_NAME}")  # two servers training at once
+            row = first(app.execute("SELECT coalesce(max(version), 0) FROM _models "
+                                    "WHERE name = ?", [MODEL_NAME]))
+            version = int(row[0]) + 1 if row else 1
+            app.execute("INSERT INTO _models (name, version, metadata, artifact, trained_at, "
+                        "trained_by) VALUES (?, ?, ?, ?, ?, ?)",
+                        [MODEL_NAME, version, text, artifact, when, trained_by or _who()])
+            app.execute("DELETE FROM _models WHERE name = ? AND version <= ?",
+                        [MODEL_NAME, version - KEEP_VERSIONS])
     folder = root / MODEL_DIR
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / (MODEL_FILE + ".tmp")
-    joblib.dump({"estimator": model.estimator, "features": model.features,
-                 "medians": model.medians}, tmp)
+    tmp.write_bytes(artifact)
     tmp.replace(folder / MODEL_FILE)
-    (folder / META_FILE).write_text(json.dumps(_jsonable(model.metadata), indent=2) + "\n",
-                                    encoding="utf-8")
+    (folder / META_FILE).write_text(text, encoding="utf-8")
     return folder / MODEL_FILE
 
 
@@ -288,25 +344,45 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def load_model(root: Path, con: BaseBackend) -> ChurnModel:
-    """The saved model, after checking it still fits: same features, same library versions,
-    and a warehouse that still has every column the features read."""
+def saved_model(root: Path, app: AppConnection | None = None) -> SavedModel | None:
+    """The newest saved churn model as stored, unread: the app store's newest version of
+    ``churn``, else the files under ``root/models`` (a model saved before the app store kept
+    models); None when there is neither."""
+    if app is not None:
+        row = first(app.execute("SELECT version, metadata, artifact FROM _models WHERE "
+                                "name = ? ORDER BY version DESC LIMIT 1", [MODEL_NAME]))
+        if row is not None:
+            return SavedModel(f"the app store's _models ({MODEL_NAME}, version {row[0]})",
+                              json.loads(row[1]), bytes(row[2]))
+    path, meta_path = root / MODEL_DIR / MODEL_FILE, root / MODEL_DIR / META_FILE
+    if not path.is_file() or not meta_path.is_file():
+        return None
+    return SavedModel(f"{path} and {meta_path}",
+                      json.loads(meta_path.read_text(encoding="utf-8")), path.read_bytes())
+
+
+def load_model(root: Path, con: BaseBackend, app: AppConnection | None = None) -> ChurnModel:
+    """The saved model (the app store's newest, else the files: :func:`saved_model`), after
+    checking it still fits: same features, same library versions, and a warehouse that still
+    has every column the features read."""
     import joblib
     import sklearn
 
-    path, meta_path = root / MODEL_DIR / MODEL_FILE, root / MODEL_DIR / META_FILE
-    if not path.is_file() or not meta_path.is_file():
-        raise UserInputError(f"No churn model in {root / MODEL_DIR}; train one with "
+    saved = saved_model(root, app)
+    if saved is None:
+        where = "the app store or " if app is not None else ""
+        raise UserInputError(f"No churn model in {where}{root / MODEL_DIR}; train one with "
                              "'csmetrics predict churn train'.")
-    metadata = json.loads(meta_path.read_text(encoding="utf-8"))
+    metadata = saved.metadata
     retrain = "Retrain it with 'csmetrics predict churn train'."
     if metadata.get("features") not in (list(FEATURES), [*FEATURES, HEALTH]):
-        raise UserInputError(f"The saved churn model ({meta_path}) was trained on other "
+        raise UserInputError(f"The saved churn model ({saved.origin}) was trained on other "
                              f"features than this version of csmetrics builds. {retrain}")
-    saved = metadata.get("versions", {}).get("scikit-learn")
-    if saved != sklearn.__version__:
-        raise UserInputError(f"The saved churn model was made with scikit-learn {saved}; this "
-                             f"is {sklearn.__version__}, which may read it wrongly. {retrain}")
+    made_with = metadata.get("versions", {}).get("scikit-learn")
+    if made_with != sklearn.__version__:
+        raise UserInputError(f"The saved churn model was made with scikit-learn {made_with}; "
+                             f"this is {sklearn.__version__}, which may read it wrongly. "
+                             f"{retrain}")
     for table, columns in metadata.get("schema", {}).items():
         try:
             have = set(con.table(table).columns)
@@ -317,9 +393,10 @@ def load_model(root: Path, con: BaseBackend) -> ChurnModel:
             raise UserInputError(f"The saved churn model reads {table}.{', '.join(missing)}, "
                                  f"which the warehouse no longer has: the schema changed. "
                                  f"{retrain}")
-    stored = joblib.load(path)
+    stored = joblib.load(io.BytesIO(saved.artifact))
     if stored.get("features") != metadata["features"]:
-        raise UserInputError(f"{path} and {meta_path} do not belong together. {retrain}")
+        raise UserInputError(f"The estimator and the metadata in {saved.origin} do not "
+                             f"belong together. {retrain}")
     return ChurnModel(stored["estimator"], stored["features"], stored["medians"], metadata)
 
 

@@ -118,6 +118,18 @@ CREATE TABLE IF NOT EXISTS _health_runs (
 CREATE TABLE IF NOT EXISTS _churn_scores (
   customer_id VARCHAR, as_of DATE, probability DOUBLE, risk_decile INTEGER,
   reasons VARCHAR, model_trained_at VARCHAR)""",
+    # The trained models (csmetrics.predict.churn): app state, so that every server sharing
+    # the app store scores with the same model. One row per training; the newest few kept.
+    "_models": """
+CREATE TABLE IF NOT EXISTS _models (
+  name VARCHAR NOT NULL,     -- which model: 'churn'
+  version BIGINT NOT NULL,   -- 1, 2, ... per name; the highest is the one in use
+  metadata VARCHAR NOT NULL, -- JSON: what models/churn.json holds
+  artifact BLOB NOT NULL,    -- the fitted estimator, as models/churn.joblib holds it
+  trained_at TIMESTAMPTZ NOT NULL,
+  trained_by VARCHAR,        -- user@host of the process that saved it
+  PRIMARY KEY (name, version)
+)""",
     "_clv_customers": """
 CREATE TABLE IF NOT EXISTS _clv_customers (
   customer_id VARCHAR, until DATE, time_unit VARCHAR, frequency DOUBLE,

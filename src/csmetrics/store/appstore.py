@@ -1,5 +1,6 @@
 """The app store: where csmetrics keeps its own state (users, API tokens, dashboard sessions,
-tasks, notifications, report schedule runs, alert rule state), apart from the warehouse.
+tasks, notifications, report schedule runs, alert rule state, trained models), apart from the
+warehouse.
 
 ``[app] url`` in ``csmetrics.toml`` chooses it:
 
@@ -68,7 +69,7 @@ __all__ = [
 #: The app-state tables: in the app store. Every other ``_`` table stays in the warehouse.
 APP_STATE_TABLES = ("_users", "_api_tokens", "_sessions", "_tasks", "_task_steps",
                     "_task_events", "_rule_state", "_notifications",
-                    "_notification_attachments", "_schedule_runs")
+                    "_notification_attachments", "_schedule_runs", "_models")
 #: The sequences their ids come from.
 APP_STATE_SEQUENCES = ("_notifications_seq", "_task_ids")
 #: Key of the PostgreSQL advisory lock held while a server creates the tables ("csm app").

@@ -8,8 +8,9 @@ workspace's catalog (its DuckDB file, which also holds the ingest ledger and the
 A batch is atomic by "write aside, then swap": Spark writes the new version into a new
 folder (the stored rows the batch leaves alone, plus the batch's new and changed rows); then
 one catalog transaction records the batch in the ledger and points the table at the new
-folder. A failure before the swap leaves a folder nobody points at (removed by the next
-prune); readers see the old version or the new one, never a mix.
+folder. A failure before the swap leaves a folder nobody points at (removed at once, or,
+after a crash, when the workspace next opens for writing and by the next load of that table);
+readers see the old version or the new one, never a mix.
 
 Both engines read the current versions: Spark through temporary views of the session
 (metrics, health scores, rules run there), the catalog's DuckDB through views over the same
@@ -62,7 +63,10 @@ class Lake:
 
     def ensure_every_table(self) -> None:
         """Give every canonical table a version (an empty one when nothing was loaded yet),
-        so both engines always find all of them, with their columns and types."""
+        so both engines always find all of them, with their columns and types; remove the
+        staging folders an interrupted load left."""
+        # only one process writes (the catalog file is locked): staging folders are leftovers
+        shutil.rmtree(self.root / "_staging", ignore_errors=True)
         present = self.current()
         for name in TABLES:
             if name not in present:

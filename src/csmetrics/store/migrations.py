@@ -104,6 +104,12 @@ def _table_versions(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(APP_TABLES["_table_versions"])
 
 
+def _models(con: duckdb.DuckDBPyConnection) -> None:
+    """``_models``: the trained models, in the app store so that several servers share
+    them. Models saved before have their files only (``models/``), which still load."""
+    con.execute(APP_TABLES["_models"])
+
+
 #: Every migration, in order; the position of each is its version.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "create the app tables", _create_app_tables),
@@ -113,6 +119,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "add the survival band transform and restricted mean", _survival_outputs),
     Migration(6, "add _health_scores.coverage", _health_scores_coverage),
     Migration(7, "add _table_versions (the lake's current versions)", _table_versions),
+    Migration(8, "add _models (trained models, shared by the servers)", _models),
 )
 #: The version this code writes and expects.
 LATEST = MIGRATIONS[-1].version
