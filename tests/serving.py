@@ -3,12 +3,14 @@ waiting for a test's server (or any background worker) with a deadline."""
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+import httpx
 import uvicorn
 
 from csmetrics import Workspace
@@ -64,3 +66,15 @@ def served(ws: Workspace) -> Iterator[str]:
         # when the interpreter shuts down drops its DuckDB connection then, and aborts Python.
         for worker in workers:
             worker.join(timeout=10)
+
+
+def sign_in(client: httpx.Client, base: str, user: str, password: str) -> str:
+    """Post the sign-in form as a browser does; the session cookie's value."""
+    form = client.get(f"{base}/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert csrf, form.text
+    answer = client.post(
+        f"{base}/login", data={"username": user, "password": password, "csrf": csrf.group(1)},
+        headers={"Cookie": f"csmetrics_login_csrf={form.cookies['csmetrics_login_csrf']}"})
+    assert (answer.status_code, answer.headers["location"]) == (303, "/"), answer.text
+    return answer.cookies["csmetrics_session"]

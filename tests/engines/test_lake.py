@@ -29,7 +29,7 @@ from csmetrics.store.accounts import Accounts
 from tests.conftest import run_cli, write_csv
 from tests.engines.conftest import FAST_SPARK
 from tests.pg import new_database
-from tests.serving import served
+from tests.serving import served, sign_in
 
 END = date(2026, 6, 30)
 CLOCK = FixedClock(datetime(2026, 7, 15, 9, 0, tzinfo=UTC))
@@ -182,7 +182,7 @@ def test_the_dashboard_overview_of_the_lake_workspace_shows_the_same_tiles(pair)
     with httpx.Client(timeout=300, follow_redirects=False) as client:
         for ws in (duck, lake):
             with served(ws) as base:
-                cookie = _sign_in(client, base, "ada", PASSWORD)
+                cookie = sign_in(client, base, "ada", PASSWORD)
                 page = client.get(f"{base}/",
                                   headers={"Cookie": f"csmetrics_session={cookie}"})
                 assert page.status_code == 200, page.text
@@ -193,17 +193,6 @@ def test_the_dashboard_overview_of_the_lake_workspace_shows_the_same_tiles(pair)
     assert lake.app is not lake.warehouse.sql
     assert Accounts(lake.app).user("ada") is not None
 
-
-def _sign_in(client: httpx.Client, base: str, user: str, password: str) -> str:
-    """Post the sign-in form as a browser does; the session cookie's value."""
-    form = client.get(f"{base}/login")
-    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
-    assert csrf, form.text
-    answer = client.post(
-        f"{base}/login", data={"username": user, "password": password, "csrf": csrf.group(1)},
-        headers={"Cookie": f"csmetrics_login_csrf={form.cookies['csmetrics_login_csrf']}"})
-    assert answer.status_code == 303, answer.text
-    return answer.cookies["csmetrics_session"]
 
 
 def test_the_cli_builds_loads_and_refreshes_a_lake_workspace(tmp_path, files):

@@ -3,7 +3,6 @@ dashboard, and each sees the users, sessions and tasks the other wrote."""
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,7 @@ from csmetrics.alerts.rulebook import default_alerts
 from csmetrics.alerts.rules import Firing
 from csmetrics.store.accounts import Accounts
 from tests.pg import app_workspace, new_database
-from tests.serving import served
+from tests.serving import served, sign_in
 
 ADA_PASSWORD = "ada-password-1"
 
@@ -28,18 +27,6 @@ def two_servers(tmp_path: Path, postgres_url: str) -> Iterator[tuple[Workspace, 
     url = new_database(postgres_url)
     with app_workspace(tmp_path / "one", url) as one, app_workspace(tmp_path / "two", url) as two:
         yield one, two
-
-
-def sign_in(client: httpx.Client, base: str, user: str, password: str) -> str:
-    """Post the sign-in form as a browser does; the session cookie's value."""
-    form = client.get(f"{base}/login")
-    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
-    assert csrf, form.text
-    answer = client.post(
-        f"{base}/login", data={"username": user, "password": password, "csrf": csrf.group(1)},
-        headers={"Cookie": f"csmetrics_login_csrf={form.cookies['csmetrics_login_csrf']}"})
-    assert (answer.status_code, answer.headers["location"]) == (303, "/"), answer.text
-    return answer.cookies["csmetrics_session"]
 
 
 def test_each_server_sees_the_others_users_and_tasks(two_servers):
