@@ -6,6 +6,7 @@ Shared by every revenue metric. All policy choices that change MRR are applied h
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from csmetrics._lazy import lazy_module
@@ -154,7 +155,16 @@ def amounts_on(ctx: MetricContext, days: ir.Table) -> ir.Table:
         on = days.select(__kon=calendar_day(days.day)).distinct()
         pairs = on.cross_join(lines.select(__kcur=lines.currency).distinct())
         active = convert(ctx, active, "monthly", "day", pairs=pairs)
-    return active.mutate(monthly=active.monthly.cast(MONEY))
+    return active.mutate(monthly=to_money(active.monthly))
+
+
+def to_money(value: ir.FloatingValue) -> ir.DecimalValue:
+    """``value`` as an exact decimal (``MONEY``), rounded to the nearest millionth, a half
+    away from zero, the same on every engine. (A plain cast rounds the double's exact binary
+    value on Spark but its product with 10^6 on DuckDB, which can differ by a millionth.)"""
+    micros = (value * 1_000_000).round()  # the same double, and the same rounding, everywhere
+    millionth = ibis.literal(Decimal("0.000001"), MONEY)
+    return (micros.cast(MONEY) * millionth).cast(MONEY)
 
 
 def customer_mrr_on(ctx: MetricContext, days: ir.Table, *, plan: bool = False) -> ir.Table:
