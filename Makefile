@@ -7,7 +7,7 @@ SPARK  := $(VENV)/.installed-spark
 
 SUDO   := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: demo test test-on bench bench-install install browser system-packages java clean
+.PHONY: demo test test-on bench bench-spark bench-install install browser system-packages java clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,16 @@ bench-install: $(BENCH)
 
 bench: $(BENCH)
 	$(BIN)/python bench/run.py --scale $(SCALE)
+
+## Spark local with a lake against DuckDB, the same steps on both (ingest, full refresh, the
+## month after, incremental refresh), into docs/benchmarks.md (about 40 min). Quick (about
+## 5 min, results elsewhere): make bench-spark SPARK_SIZES=2000 SPARK_MONTHS=6 SPARK_OUT=/tmp/s.md
+SPARK_SIZES ?= 20000,40000,80000,160000
+SPARK_MONTHS ?= 12
+SPARK_OUT ?= docs/benchmarks.md
+bench-spark: $(BENCH) $(SPARK) java
+	$(BIN)/python bench/spark.py --sizes $(SPARK_SIZES) --months $(SPARK_MONTHS) \
+		--out $(SPARK_OUT)
 
 clean:
 	rm -rf $(VENV) demo-workspace
