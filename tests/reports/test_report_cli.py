@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
@@ -24,6 +25,7 @@ from tests.alerts.receivers import (
     webhook_toml,
 )
 from tests.conftest import run_cli
+from tests.pg import new_database
 from tests.reports.demo import configured_copy, demo_workspace
 from tests.serving import wait_until
 
@@ -161,3 +163,32 @@ def test_the_server_scheduler_runs_the_same_job(demo, cert, tmp_path, monkeypatc
     [outcome] = run.outcomes
     assert outcome.status == "sent" and run.delivery.sent == 1
     assert len(inbox.messages) == 1 and "tactical review" in inbox.messages[0]["Subject"]
+
+
+def test_two_servers_sharing_an_app_store_send_a_scheduled_report_once(
+        demo, cert, data_end, tmp_path, postgres_url):
+    # two machines' workspaces, one PostgreSQL app store ([app] url): both run the schedule at
+    # the same moment (cron on each); the report goes out once and both know it was sent
+    now = (data_end + timedelta(days=2)).isoformat() + "T07:00"
+    app_url = new_database(postgres_url)
+    with smtp_server(*cert) as (port, inbox):
+        config = "[notify]\n" + email_toml(port, cert[0], default_to=()) + SCHEDULES
+        folders = [configured_copy(demo, tmp_path / name, config) for name in ("one", "two")]
+        for folder in folders:
+            toml = folder / "csmetrics.toml"
+            toml.write_text(toml.read_text().replace("\n[app]\n", f'\n[app]\nurl = "{app_url}"\n'))
+        runs: list[str] = []
+        threads = [threading.Thread(target=lambda f=folder: runs.append(run_cli(
+            "schedule", "run", "--now", now, "-w", str(f), env=env()).stdout))
+            for folder in folders]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    month = date(data_end.year, data_end.month, 1)
+    said = f"monthly-tactical (monthly, period from {month}): "
+    assert sorted(said + "sent" in out for out in runs) == [False, True]
+    assert sorted(said + "already sent" in out for out in runs) == [False, True]
+    assert len(inbox.messages) == 1
+    assert inbox.messages[0]["Subject"] == (f"Demo Co (synthetic): Monthly tactical review, "
+                                            f"{month:%B %Y}")

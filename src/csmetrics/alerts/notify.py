@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from csmetrics.alerts.channels import Mail, SendError, post_webhook, send_email, webhook_body
 from csmetrics.clock import default_clock
 from csmetrics.config import NotifySection, WebhookSection
+from csmetrics.store.appstore import exclusive
 from csmetrics.store.sql import first, transaction
 
 if TYPE_CHECKING:
@@ -141,32 +142,33 @@ def deliver(con: AppConnection, settings: NotifySection, *,
     with ``next_attempt_at`` for a later run; after the channel's ``max_attempts`` the row is
     ``failed`` with the last error.
     """
-    started = time.monotonic()
-    base = _aware(now) if now is not None else default_clock().now()
+    with exclusive(con, "notify.deliver"):  # servers sharing the outbox send each once
+        started = time.monotonic()
+        base = _aware(now) if now is not None else default_clock().now()
 
-    def clock() -> datetime:
-        return base + timedelta(seconds=time.monotonic() - started)
+        def clock() -> datetime:
+            return base + timedelta(seconds=time.monotonic() - started)
 
-    rows = _due(con, base)
-    units: list[list[_Row]]
-    if settings.digest:
-        grouped: dict[tuple[str, str], list[_Row]] = {}
-        for row in rows:
-            grouped.setdefault((row.channel, row.recipient), []).append(row)
-        units = list(grouped.values())
-    else:
-        units = [[row] for row in rows]
-    sent = failed = messages = 0
-    errors: list[str] = []
-    for unit in units:
-        outcome, error = _deliver_unit(con, settings, unit, clock)
-        if outcome == "sent":
-            sent += len(unit)
-            messages += 1
-        elif outcome == "failed":
-            failed += len(unit)
-        if error:
-            errors.append(f"{unit[0].channel} {unit[0].recipient}: {error}")
+        rows = _due(con, base)
+        units: list[list[_Row]]
+        if settings.digest:
+            grouped: dict[tuple[str, str], list[_Row]] = {}
+            for row in rows:
+                grouped.setdefault((row.channel, row.recipient), []).append(row)
+            units = list(grouped.values())
+        else:
+            units = [[row] for row in rows]
+        sent = failed = messages = 0
+        errors: list[str] = []
+        for unit in units:
+            outcome, error = _deliver_unit(con, settings, unit, clock)
+            if outcome == "sent":
+                sent += len(unit)
+                messages += 1
+            elif outcome == "failed":
+                failed += len(unit)
+            if error:
+                errors.append(f"{unit[0].channel} {unit[0].recipient}: {error}")
     pending = first(con.execute(
         "SELECT count(*) FROM _notifications WHERE status = 'pending'"))
     return DeliveryReport(sent=sent, failed=failed, pending=int(pending[0]) if pending else 0,

@@ -20,7 +20,8 @@ from csmetrics.reports.charts import report_charts
 from csmetrics.reports.executive import ExecutiveReport, Period, build_report, report_period
 from csmetrics.reports.render import render_html, render_pdf, render_text
 from csmetrics.reports.source import ReportSource
-from csmetrics.store.sql import first
+from csmetrics.store.appstore import exclusive
+from csmetrics.store.sql import first, transaction
 
 
 def file_stem(report: ExecutiveReport) -> str:
@@ -155,36 +156,38 @@ def run_schedules(ws: ReportSource, now: datetime | None = None,
     now = ws.clock.now() if now is None else now
     today = local_today(now, settings.workspace.timezone)
     outcomes = []
-    for entry in settings.schedule:
-        period = due_period(entry, today, calendar)
-        done = _sent_at(con, entry.name, period.start)
-        if done is not None:
-            outcomes.append(ScheduleOutcome(entry.name, entry.cadence, period, "already sent",
-                                            f"on {done[0]:%Y-%m-%d %H:%M}"))
-            continue
-        if on_step is not None:
-            on_step(f"{entry.name}: {entry.cadence} report for {period.start}")
-        started = time.perf_counter()
-        key = f"schedule:{entry.name}:{period.start.isoformat()}"
-        try:
-            report = build_report(ws, entry.cadence, segment=entry.segment or None,
-                                  period=period)
-            notice = report_notice(report, key, tuple(entry.to), entry.format)
-            if not routes(notice, settings.notify):
-                raise UserInputError(
-                    f"schedule {entry.name!r} has no recipient: give it to = [...] with "
-                    "[notify.email] enabled, or add a [[notify.webhooks]] entry.")
-            enqueue(con, [notice], settings.notify)
-        except UserInputError as exc:
-            outcomes.append(ScheduleOutcome(entry.name, entry.cadence, period, "error",
-                                            str(exc)))
-            continue
-        con.execute("INSERT INTO _schedule_runs (schedule, period_start, cadence, period_end, "
-                    "notice_key, ran_at, seconds) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [entry.name, period.start, entry.cadence, period.end, key,
-                     _utc(now, settings.workspace.timezone), time.perf_counter() - started])
-        outcomes.append(ScheduleOutcome(entry.name, entry.cadence, period, "sent",
-                                        f"queued as {key}"))
+    with exclusive(con, "schedules"):  # servers sharing the app store send each once
+        for entry in settings.schedule:
+            period = due_period(entry, today, calendar)
+            done = _sent_at(con, entry.name, period.start)
+            if done is not None:
+                outcomes.append(ScheduleOutcome(entry.name, entry.cadence, period, "already sent",
+                                                f"on {done[0]:%Y-%m-%d %H:%M}"))
+                continue
+            if on_step is not None:
+                on_step(f"{entry.name}: {entry.cadence} report for {period.start}")
+            started = time.perf_counter()
+            key = f"schedule:{entry.name}:{period.start.isoformat()}"
+            try:
+                report = build_report(ws, entry.cadence, segment=entry.segment or None,
+                                      period=period)
+                notice = report_notice(report, key, tuple(entry.to), entry.format)
+                if not routes(notice, settings.notify):
+                    raise UserInputError(
+                        f"schedule {entry.name!r} has no recipient: give it to = [...] with "
+                        "[notify.email] enabled, or add a [[notify.webhooks]] entry.")
+            except UserInputError as exc:
+                outcomes.append(ScheduleOutcome(entry.name, entry.cadence, period, "error",
+                                                str(exc)))
+                continue
+            with transaction(con):  # queued and remembered as sent, or neither
+                enqueue(con, [notice], settings.notify)
+                con.execute("INSERT INTO _schedule_runs (schedule, period_start, cadence, "
+                            "period_end, notice_key, ran_at, seconds) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            [entry.name, period.start, entry.cadence, period.end, key,
+                             _utc(now, settings.workspace.timezone), time.perf_counter() - started])
+            outcomes.append(ScheduleOutcome(entry.name, entry.cadence, period, "sent",
+                                            f"queued as {key}"))
     delivery = deliver(con, settings.notify,
                        now=_utc(now, settings.workspace.timezone))
     return ScheduleRun(tuple(outcomes), delivery)

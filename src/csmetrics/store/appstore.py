@@ -30,7 +30,7 @@ import functools
 import hashlib
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -55,6 +55,7 @@ __all__ = [
     "PgConnection",
     "cursor_for_thread",
     "delete_rows",
+    "exclusive",
     "insert_rows",
     "insertion_order",
     "is_postgres",
@@ -226,14 +227,35 @@ def next_ids(con: AppConnection, sequence: str, count: int) -> list[int]:
         f"SELECT nextval({quote_literal(sequence)}) FROM {rows}", [count]).fetchall())
 
 
+def _lock_key(what: str) -> int:
+    """The PostgreSQL advisory lock key that stands for ``what``."""
+    return int.from_bytes(hashlib.sha256(what.encode()).digest()[:7], "big")
+
+
 def serialize(con: AppConnection, what: str) -> None:
     """Inside a transaction: wait until no other server's transaction is doing ``what`` (a
     PostgreSQL advisory lock, released at commit). Two servers evaluating the rules at once
     would otherwise both open a task for the same new condition. DuckDB has one writing
     process, whose server already takes its writer lock: nothing to do."""
     if is_postgres(con):
-        key = int.from_bytes(hashlib.sha256(what.encode()).digest()[:7], "big")
-        con.execute(f"SELECT pg_advisory_xact_lock({key})")
+        con.execute(f"SELECT pg_advisory_xact_lock({_lock_key(what)})")
+
+
+@contextlib.contextmanager
+def exclusive(con: AppConnection, what: str) -> Iterator[None]:
+    """Run the block while no other server runs a block doing ``what`` (it waits for it to
+    end): a PostgreSQL session advisory lock, for work longer than a transaction should be,
+    such as sending mail. Two servers sending the due reports or the outbox at once would
+    otherwise send a message twice. DuckDB: one writing process, nothing to do."""
+    if not is_postgres(con):
+        yield
+        return
+    key = _lock_key(what)
+    con.execute(f"SELECT pg_advisory_lock({key})")
+    try:
+        yield
+    finally:
+        con.execute(f"SELECT pg_advisory_unlock({key})")
 
 
 def insertion_order(con: AppConnection) -> str:
