@@ -3,6 +3,8 @@ dashboard, and each sees the users, sessions and tasks the other wrote."""
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +16,7 @@ from csmetrics import Workspace
 from csmetrics.alerts.rulebook import default_alerts
 from csmetrics.alerts.rules import Firing
 from csmetrics.store.accounts import Accounts
+from tests.conftest import run_cli
 from tests.pg import app_workspace, new_database
 from tests.serving import served, sign_in
 
@@ -84,3 +87,23 @@ def test_two_servers_evaluating_at_once_open_one_task(two_servers):
         thread.join(timeout=60)
     assert len(created) == 1
     assert one.tasks.list()["task_id"].tolist() == created
+
+
+def test_users_and_tokens_made_with_the_cli_on_one_machine_work_on_the_other(tmp_path,
+                                                                            postgres_url):
+    url = new_database(postgres_url)
+    one, two = tmp_path / "one", tmp_path / "two"
+    for folder in (one, two):
+        app_workspace(folder, url).close()
+    run_cli("users", "add", "ada", "--role", "editor", "-w", str(one),
+            env={**os.environ, "CSMETRICS_PASSWORD": ADA_PASSWORD})
+    token = run_cli("tokens", "create", "ada", "--name", "etl", "-w", str(two)).stdout.strip()
+    users = json.loads(run_cli("users", "list", "--format", "json", "-w", str(two)).stdout)
+    assert {"username": "ada", "role": "editor", "disabled": False} in users
+    listed = run_cli("tokens", "list", "-w", str(one)).stdout
+    assert "etl" in listed and "ada" in listed and token not in listed
+    headers = {"Authorization": f"Bearer {token}"}
+    with Workspace.load(one) as ws, served(ws) as base:
+        assert httpx.get(f"{base}/api/v1/customers", headers=headers).status_code == 200
+        run_cli("users", "disable", "ada", "-w", str(two))  # on the other machine
+        assert httpx.get(f"{base}/api/v1/customers", headers=headers).status_code == 401
