@@ -259,6 +259,8 @@ class Workspace:
                     f"{table} is mapped to your own table in {mapped.where(table)}: csmetrics "
                     "reads it there and does not load files into it. Load the rows into "
                     f"that table, or remove [{table}] from {mapped.path.name} to load files.")
+            if mapped is not None and "customers" in mapped.sources:
+                self.warehouse.mirror_sources(["customers"])  # the batch's customer check
         if isinstance(mapping, Path):
             mapping = Mapping.from_toml(mapping)
         window = (self.settings.ingest.earliest_date, self.settings.ingest.latest_date)
@@ -333,6 +335,12 @@ class Workspace:
 
         Incremental unless ``full``: after new data, only the periods it can change are
         recomputed (see ``csmetrics.metrics.refresh``); the result equals a full refresh."""
+        if self.warehouse.sources is not None or self.settings.engine.tables:
+            require_valid(self.warehouse.ibis, self.warehouse.sources, (
+                self.settings.ingest.earliest_date, self.settings.ingest.latest_date))
+            if on_step is not None and self.warehouse.lake is not None:
+                on_step("your tables, copied into the lake for the dashboard")
+            self.warehouse.mirror_sources()
         if on_step is not None:
             on_step("text sentiment")
         scored = self.voice_score()
@@ -341,9 +349,6 @@ class Workspace:
         grains = list(grains or DEFAULT_GRAINS)
         segments = list(self.settings.metrics.default_segments)
         today = self.today()
-        if self.warehouse.sources is not None or self.settings.engine.tables:
-            require_valid(self.warehouse.ibis, self.warehouse.sources, (
-                self.settings.ingest.earliest_date, self.settings.ingest.latest_date))
         plan = plan_refresh(self.warehouse.sql, self.warehouse.ibis, self.settings, grains,
                             segments, today=today)
         if full:

@@ -219,3 +219,52 @@ def test_the_cli_builds_loads_and_refreshes_a_lake_workspace(tmp_path, files):
     assert (tmp_path / "lake" / "lake" / "subscriptions").is_dir()
     columns = ["period_start", "value", "n"]
     _same_frames(outputs[0][columns], outputs[1][columns], ["period_start"])
+
+
+MAPPING = '''\
+[customers]
+table = "their_accounts"
+columns = { customer_id = "account_id" }
+
+[subscriptions]
+sql = "SELECT * EXCEPT (price), price AS amount FROM their_subs"
+'''
+
+
+def test_your_own_tables_on_a_lake_are_refreshed_and_shown_by_the_dashboard(
+        pair, spark, files, tmp_path):
+    """Customers and subscriptions mapped to the company's own Spark tables ([engine]
+    tables), the rest loaded from files: ingest checks customer ids against theirs, refresh
+    gives DuckDB's results, and the dashboard's customer page (which reads the catalog) shows
+    their customers, copied into the lake at the refresh."""
+    duck, _ = pair
+    for name, sql in (("their_accounts", "SELECT * EXCLUDE (customer_id), customer_id AS "
+                                         "account_id FROM customers"),
+                      ("their_subs", "SELECT * EXCLUDE (amount), amount AS price "
+                                     "FROM subscriptions")):
+        rows = duck.warehouse.sql.sql(sql).to_arrow_table()
+        spark.createDataFrame(rows).createOrReplaceTempView(name)
+    root = tmp_path / "mapped"
+    _workspace(root, lake=True).close()
+    (root / "tables.toml").write_text(MAPPING, encoding="utf-8")
+    config = root / "csmetrics.toml"
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        "[engine]\n", '[engine]\ntables = "tables.toml"\n', 1), encoding="utf-8")
+    with Workspace.load(root, clock=CLOCK) as ws:
+        for table, paths in files.items():
+            if table not in ("customers", "subscriptions"):
+                ws.ingest(table, paths)  # their customer ids are checked against the mapping
+        ws.refresh(grains=["month"], full=True)
+        _same_frames(duck.metric_values(), ws.metric_values(), METRIC_KEYS)
+        counts = {t: ws.warehouse.sql.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                  for t in ("customers", "subscriptions")}
+        assert counts == {t: duck.table_counts()[t] for t in counts}
+        customer, name = duck.warehouse.sql.execute(
+            "SELECT customer_id, name FROM customers ORDER BY 1 LIMIT 1").fetchone()
+        Accounts(ws.app).add_user("ada", PASSWORD, "admin")
+        with served(ws) as base, httpx.Client(timeout=300, follow_redirects=False) as client:
+            cookie = sign_in(client, base, "ada", PASSWORD)
+            page = client.get(f"{base}/customers/{customer}",
+                              headers={"Cookie": f"csmetrics_session={cookie}"})
+        assert page.status_code == 200, page.text
+        assert name in page.text

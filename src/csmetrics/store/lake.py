@@ -18,7 +18,9 @@ files (the dashboard's row lists, ingest's checks against stored rows).
 
 Results that metric definitions read back on the engine (text sentiment, the survival
 summary) live in the catalog and are *published*: copied into the lake as a version after
-they are written, so Spark sees them too.
+they are written, so Spark sees them too. The other way round, a canonical table mapped to
+the company's own (``[engine] tables``) is *mirrored* at each refresh: Spark copies it into
+the lake, so the catalog's readers see it as of that refresh while Spark reads it live.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from csmetrics.clock import default_clock
 from csmetrics.schema import TABLES
-from csmetrics.store.sql import first, quote_ident, quote_literal
+from csmetrics.store.sql import first, quote_ident, quote_literal, transaction
 
 if TYPE_CHECKING:
     import duckdb
@@ -166,6 +168,21 @@ class Lake:
         self._point(table, 0, folder, int(rows[0]) if rows else 0)
         if con is not None:
             self.attach_spark(con, [table])
+        self.prune(table)
+
+    def mirror(self, con: BaseBackend, table: str) -> None:
+        """Copy Spark's view ``table``, a mapped table (the company's own, ``[engine]
+        tables``), into the lake as the table's new version, for the catalog's readers (the
+        dashboard's row lists, ingest's customer check), which cannot read the company's
+        tables in Spark. Spark's view stays on their table."""
+        folder = self._new_folder(table)
+        con._session.table(table).write.mode("errorifexists").parquet(str(folder))
+        try:
+            with transaction(self.catalog):
+                self.swap(table, 0, folder)
+        except BaseException:
+            self.discard(folder)
+            raise
         self.prune(table)
 
     def swap(self, table: str, batch_id: int, folder: Path) -> None:

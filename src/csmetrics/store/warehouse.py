@@ -20,7 +20,7 @@ import contextlib
 import os
 import stat
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -252,6 +252,21 @@ class Warehouse:
                 "'csmetrics schema' lists."
             )
         return con
+
+    def mirror_sources(self, names: Sequence[str] | None = None) -> list[str]:
+        """With a lake, copy the mapped tables (of ``names``, default all) into it as they
+        are now: the catalog's DuckDB, which the dashboard's row lists and ingest's checks
+        read, cannot read the company's tables in Spark. Returns the tables copied."""
+        if self.lake is None:
+            return []
+        con = self.ibis  # reads the mapping file
+        if self.sources is None:
+            return []
+        copied = [name for name in (names or list(self.sources.sources))
+                  if name in self.sources.sources]
+        for name in copied:
+            self.lake.mirror(con, name)
+        return copied
 
     def published(self, table: str) -> None:
         """Note that the catalog table ``table``, one metric definitions read on the engine
