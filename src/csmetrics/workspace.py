@@ -354,6 +354,11 @@ class Workspace:
         if full:
             plan = dataclasses.replace(plan, full=True, since=None,
                                        reason="a full refresh was asked for")
+        elif not plan.full and self.warehouse.sources is not None:
+            plan = dataclasses.replace(plan, full=True, since=None, reason=(
+                f"{', '.join(self.warehouse.sources.sources)} are read from your own tables "
+                f"({self.warehouse.sources.path.name}), which change outside csmetrics' "
+                "load ledger"))
         if on_step is not None:
             on_step(f"{'full' if plan.full else 'incremental'} refresh: {plan.reason}")
         if not plan.full and plan.since is None:

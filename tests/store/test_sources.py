@@ -299,3 +299,31 @@ def test_a_mapping_the_engine_cannot_read_names_the_key(
         ingested: Workspace, tmp_path: Path, mapping: str, message: str) -> None:
     with pytest.raises(UserInputError, match=message):
         _mapped(tmp_path / "ws", ingested, mapping).close()
+
+
+def test_a_refresh_after_their_tables_changed_is_full_and_sees_the_change(
+        ingested: Workspace, tmp_path: Path) -> None:
+    # their tables change outside csmetrics' load ledger, so an incremental refresh, which
+    # recomputes only what the ledger's batches touched, would keep the old results
+    ws = _mapped(tmp_path / "ws", ingested)
+    try:
+        assert ws.refresh(grains=["month"])["mode"] == "full"
+        month = DEMO_END_DAY.replace(day=1)
+
+        def stored_mrr() -> float:
+            rows = ws.metric_values()
+            rows = rows[(rows.metric == "mrr") & (rows.segment_by == "")
+                        & (pd.to_datetime(rows.period_start).dt.date == month)]
+            return float(rows.value.iloc[0])
+
+        before = stored_mrr()
+        ws.warehouse.sql.execute(
+            "INSERT INTO crm.subs SELECT * REPLACE ('upsell-9' AS subscription_id, '1000' AS "
+            "price, 1 AS quantity, 0 AS discount, ? AS start_date, NULL AS end_date, NULL AS "
+            "canceled_at, NULL AS past_due_since, 'USD' AS currency) FROM crm.subs "
+            "WHERE billing_interval = 'month' ORDER BY subscription_id LIMIT 1", [month])
+        run = ws.refresh(grains=["month"])
+        assert run["mode"] == "full" and "your own tables" in str(run["reason"])
+        assert stored_mrr() == pytest.approx(before + 1000)
+    finally:
+        ws.close()
