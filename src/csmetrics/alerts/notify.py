@@ -143,36 +143,44 @@ def deliver(con: AppConnection, settings: NotifySection, *,
     ``failed`` with the last error.
     """
     with exclusive(con, "notify.deliver"):  # servers sharing the outbox send each once
-        started = time.monotonic()
-        base = _aware(now) if now is not None else default_clock().now()
-
-        def clock() -> datetime:
-            return base + timedelta(seconds=time.monotonic() - started)
-
-        rows = _due(con, base)
-        units: list[list[_Row]]
-        if settings.digest:
-            grouped: dict[tuple[str, str], list[_Row]] = {}
-            for row in rows:
-                grouped.setdefault((row.channel, row.recipient), []).append(row)
-            units = list(grouped.values())
-        else:
-            units = [[row] for row in rows]
-        sent = failed = messages = 0
-        errors: list[str] = []
-        for unit in units:
-            outcome, error = _deliver_unit(con, settings, unit, clock)
-            if outcome == "sent":
-                sent += len(unit)
-                messages += 1
-            elif outcome == "failed":
-                failed += len(unit)
-            if error:
-                errors.append(f"{unit[0].channel} {unit[0].recipient}: {error}")
+        sent, failed, messages, errors = _send_due(
+            con, settings, _aware(now) if now is not None else default_clock().now())
     pending = first(con.execute(
         "SELECT count(*) FROM _notifications WHERE status = 'pending'"))
     return DeliveryReport(sent=sent, failed=failed, pending=int(pending[0]) if pending else 0,
                           messages=messages, errors=tuple(errors))
+
+
+def _send_due(con: AppConnection, settings: NotifySection, base: datetime
+              ) -> tuple[int, int, int, list[str]]:
+    """``deliver``'s work: (rows sent, rows failed, messages, errors) of the rows due at
+    ``base``."""
+    started = time.monotonic()
+
+    def clock() -> datetime:
+        return base + timedelta(seconds=time.monotonic() - started)
+
+    rows = _due(con, base)
+    units: list[list[_Row]]
+    if settings.digest:
+        grouped: dict[tuple[str, str], list[_Row]] = {}
+        for row in rows:
+            grouped.setdefault((row.channel, row.recipient), []).append(row)
+        units = list(grouped.values())
+    else:
+        units = [[row] for row in rows]
+    sent = failed = messages = 0
+    errors: list[str] = []
+    for unit in units:
+        outcome, error = _deliver_unit(con, settings, unit, clock)
+        if outcome == "sent":
+            sent += len(unit)
+            messages += 1
+        elif outcome == "failed":
+            failed += len(unit)
+        if error:
+            errors.append(f"{unit[0].channel} {unit[0].recipient}: {error}")
+    return sent, failed, messages, errors
 
 
 def _deliver_unit(con: AppConnection, settings: NotifySection, unit: list[_Row],

@@ -155,42 +155,44 @@ def run_schedules(ws: ReportSource, now: datetime | None = None,
     calendar = Calendar(settings.fiscal.week_start, settings.fiscal.year_start_month)
     now = ws.clock.now() if now is None else now
     today = local_today(now, settings.workspace.timezone)
-    outcomes = []
     with exclusive(con, "schedules"):  # servers sharing the app store send each once
-        for entry in settings.schedule:
-            period = due_period(entry, today, calendar)
-            done = _sent_at(con, entry.name, period.start)
-            if done is not None:
-                outcomes.append(ScheduleOutcome(entry.name, entry.cadence, period, "already sent",
-                                                f"on {done[0]:%Y-%m-%d %H:%M}"))
-                continue
-            if on_step is not None:
-                on_step(f"{entry.name}: {entry.cadence} report for {period.start}")
-            started = time.perf_counter()
-            key = f"schedule:{entry.name}:{period.start.isoformat()}"
-            try:
-                report = build_report(ws, entry.cadence, segment=entry.segment or None,
-                                      period=period)
-                notice = report_notice(report, key, tuple(entry.to), entry.format)
-                if not routes(notice, settings.notify):
-                    raise UserInputError(
-                        f"schedule {entry.name!r} has no recipient: give it to = [...] with "
-                        "[notify.email] enabled, or add a [[notify.webhooks]] entry.")
-            except UserInputError as exc:
-                outcomes.append(ScheduleOutcome(entry.name, entry.cadence, period, "error",
-                                                str(exc)))
-                continue
-            with transaction(con):  # queued and remembered as sent, or neither
-                enqueue(con, [notice], settings.notify)
-                con.execute("INSERT INTO _schedule_runs (schedule, period_start, cadence, "
-                            "period_end, notice_key, ran_at, seconds) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                            [entry.name, period.start, entry.cadence, period.end, key,
-                             _utc(now, settings.workspace.timezone), time.perf_counter() - started])
-            outcomes.append(ScheduleOutcome(entry.name, entry.cadence, period, "sent",
-                                            f"queued as {key}"))
+        outcomes = [_queue_report(ws, entry, due_period(entry, today, calendar), now, on_step)
+                    for entry in settings.schedule]
     delivery = deliver(con, settings.notify,
                        now=_utc(now, settings.workspace.timezone))
     return ScheduleRun(tuple(outcomes), delivery)
+
+
+def _queue_report(ws: ReportSource, entry: ScheduleEntry, period: Period, now: datetime,
+                  on_step: Callable[[str], None] | None) -> ScheduleOutcome:
+    """Build the report ``entry`` owes for ``period`` and queue it, unless it was sent."""
+    settings = ws.settings
+    con = ws.app
+    done = _sent_at(con, entry.name, period.start)
+    if done is not None:
+        return ScheduleOutcome(entry.name, entry.cadence, period, "already sent",
+                               f"on {done[0]:%Y-%m-%d %H:%M}")
+    if on_step is not None:
+        on_step(f"{entry.name}: {entry.cadence} report for {period.start}")
+    started = time.perf_counter()
+    key = f"schedule:{entry.name}:{period.start.isoformat()}"
+    try:
+        report = build_report(ws, entry.cadence, segment=entry.segment or None,
+                              period=period)
+        notice = report_notice(report, key, tuple(entry.to), entry.format)
+        if not routes(notice, settings.notify):
+            raise UserInputError(
+                f"schedule {entry.name!r} has no recipient: give it to = [...] with "
+                "[notify.email] enabled, or add a [[notify.webhooks]] entry.")
+    except UserInputError as exc:
+        return ScheduleOutcome(entry.name, entry.cadence, period, "error", str(exc))
+    with transaction(con):  # queued and remembered as sent, or neither
+        enqueue(con, [notice], settings.notify)
+        con.execute("INSERT INTO _schedule_runs (schedule, period_start, cadence, "
+                    "period_end, notice_key, ran_at, seconds) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [entry.name, period.start, entry.cadence, period.end, key,
+                     _utc(now, settings.workspace.timezone), time.perf_counter() - started])
+    return ScheduleOutcome(entry.name, entry.cadence, period, "sent", f"queued as {key}")
 
 
 def schedule_table(ws: ReportSource, now: datetime | None = None) -> list[dict[str, Any]]:
