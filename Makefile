@@ -76,12 +76,12 @@ bench: $(BENCH)
 ## Spark local with a lake against DuckDB, the same steps on both (ingest, full refresh, the
 ## month after, incremental refresh), into docs/benchmarks.md (about 40 min). Quick (about
 ## 5 min, results elsewhere): make bench-spark SPARK_SIZES=2000 SPARK_MONTHS=6 SPARK_OUT=/tmp/s.md
-SPARK_SIZES ?= 20000,40000,80000,160000
+SPARK_SIZES ?= 25000,50000,100000,200000
 SPARK_MONTHS ?= 12
 SPARK_OUT ?= docs/benchmarks.md
 bench-spark: $(BENCH) $(SPARK) java
 	$(BIN)/python bench/spark.py --sizes $(SPARK_SIZES) --months $(SPARK_MONTHS) \
-		--out $(SPARK_OUT)
+		--spark-memory 8g --budget 100 --out $(SPARK_OUT)
 
 clean:
 	rm -rf $(VENV) demo-workspace
